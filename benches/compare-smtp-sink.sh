@@ -1,0 +1,110 @@
+#!/usr/bin/env bash
+# Throughput and idle-connection memory of mailfault, measured against
+# Postfix's smtp-sink with Postfix's smtp-source as the load generator.
+#
+#   bash benches/compare-smtp-sink.sh [ROUNDS]
+#
+# Installs the Debian `postfix` package when smtp-source is missing (root,
+# apt-get) and leaves no Postfix daemon running. Everything listens on
+# 127.0.0.1 only. Rounds alternate between the two servers so that machine
+# noise hits both alike; the median of the rounds is reported.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROUNDS=${1:-3}
+MF_PORT=${MF_PORT:-25250}
+SINK_PORT=${SINK_PORT:-25260}
+IDLE=${IDLE:-1000}
+
+if ! command -v smtp-source >/dev/null || ! command -v smtp-sink >/dev/null; then
+  export DEBIAN_FRONTEND=noninteractive
+  echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends postfix >/dev/null
+fi
+# The package may start the MTA; this benchmark wants only the two tools.
+postfix stop >/dev/null 2>&1 || true
+
+ulimit -n 65536 2>/dev/null || true
+cargo build --release --quiet
+BIN=target/release/mailfault
+
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; }
+trap cleanup EXIT
+
+wait_port() {
+  for _ in $(seq 1 200); do
+    if python3 - "$1" <<'PY' 2>/dev/null; then return 0; fi
+import socket, sys
+socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=0.2).close()
+PY
+    sleep 0.05
+  done
+  echo "nothing listens on port $1" >&2
+  exit 1
+}
+
+RUST_LOG=warn "$BIN" serve --smtp "127.0.0.1:$MF_PORT" --max-messages 100000 >/dev/null &
+pids+=($!)
+MF_PID=$!
+smtp-sink -u postfix "127.0.0.1:$SINK_PORT" 1024 &
+pids+=($!)
+wait_port "$MF_PORT"
+wait_port "$SINK_PORT"
+
+# Prints messages per second of one smtp-source run.
+rate() { # port sessions messages length
+  local start end
+  start=$(date +%s.%N)
+  smtp-source -s "$2" -m "$3" -l "$4" -f bench@example.test -t sink@example.test "127.0.0.1:$1" >/dev/null
+  end=$(date +%s.%N)
+  python3 -c "print(round($3 / ($end - $start)))"
+}
+
+median() { tr ' ' '\n' | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+
+declare -A results
+for load in "20 20000 1024" "10 2000 102400"; do
+  set -- $load
+  mf=() sink=()
+  for round in $(seq 1 "$ROUNDS"); do
+    mf+=("$(rate "$MF_PORT" "$@")")
+    sink+=("$(rate "$SINK_PORT" "$@")")
+    echo "round $round, smtp-source -s $1 -m $2 -l $3: mailfault ${mf[-1]} msg/s, smtp-sink ${sink[-1]} msg/s" >&2
+  done
+  results["$load mf"]=$(echo "${mf[*]}" | median)
+  results["$load sink"]=$(echo "${sink[*]}" | median)
+done
+
+# Resident memory per idle connection: RSS before and after opening $IDLE
+# connections that each read the greeting and then say nothing.
+rss_kib() { awk '/VmRSS/ {print $2}' "/proc/$MF_PID/status"; }
+before=$(rss_kib)
+python3 - "$MF_PORT" "$IDLE" "/proc/$MF_PID/status" <<'PY' > /tmp/mailfault-idle-rss.txt
+import socket, sys, time
+port, n, status = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+conns = []
+for _ in range(n):
+    s = socket.create_connection(("127.0.0.1", port), timeout=10)
+    s.recv(512)
+    conns.append(s)
+time.sleep(1.0)
+for line in open(status):
+    if line.startswith("VmRSS"):
+        print(line.split()[1])
+for s in conns:
+    s.close()
+PY
+after=$(cat /tmp/mailfault-idle-rss.txt)
+per_conn=$(python3 -c "print(round(($after - $before) / $IDLE, 1))")
+
+echo
+echo "| load (smtp-source) | mailfault msg/s | smtp-sink msg/s | ratio |"
+echo "|---|---|---|---|"
+for load in "20 20000 1024" "10 2000 102400"; do
+  set -- $load
+  m=${results["$load mf"]}; s=${results["$load sink"]}
+  echo "| -s $1 -m $2 -l $3 | $m | $s | $(python3 -c "print(round($m / $s, 2))")x |"
+done
+echo
+echo "mailfault RSS: ${before} KiB idle, ${after} KiB with $IDLE idle connections: ${per_conn} KiB per connection"

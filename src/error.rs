@@ -1,0 +1,22 @@
+//! The library's error type: what went wrong, in words a user can act on.
+
+use std::time::Duration;
+
+use crate::scenario::ScenarioErrors;
+use crate::store::StoreError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("{0}")]
+    Scenario(#[from] ScenarioErrors),
+    #[error("{0}")]
+    Store(#[from] StoreError),
+    #[error("network error: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("timed out after {timeout:?} waiting for {what} (got {got})")]
+    Timeout {
+        what: String,
+        got: usize,
+        timeout: Duration,
+    },
+}

@@ -1,0 +1,112 @@
+//! An in-process server for Rust tests: a scenario in, a running server on
+//! `127.0.0.1:0` out, and a handle to read what it captured.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), mailfault::Error> {
+//! let server = mailfault::TestServer::start().await?;
+//! let addr = server.smtp_addr(); // point the code under test here
+//! // ... send mail ...
+//! let messages = server.wait_for_messages(1, std::time::Duration::from_secs(5)).await?;
+//! assert_eq!(messages[0].recipients[0].address, "someone@example.test");
+//! server.shutdown().await;
+//! # Ok(()) }
+//! ```
+
+use std::net::{Ipv4Addr, SocketAddr};
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::Error;
+use crate::scenario::Scenario;
+use crate::store::{SessionRecord, Store, StoredMessage};
+use crate::transport::{self, ServerHandle};
+
+/// How many messages a fixture keeps; tests rarely need more.
+const FIXTURE_MAX_MESSAGES: usize = 100_000;
+
+pub struct TestServer {
+    handle: ServerHandle,
+}
+
+impl TestServer {
+    /// An accept-all sink.
+    pub async fn start() -> Result<Self, Error> {
+        Self::with_scenario(Scenario::accept_all()).await
+    }
+
+    pub async fn with_scenario_file(path: impl AsRef<Path>) -> Result<Self, Error> {
+        Self::with_scenario(Scenario::from_file(path.as_ref())?).await
+    }
+
+    pub async fn with_scenario_str(yaml: &str) -> Result<Self, Error> {
+        Self::with_scenario(Scenario::from_str(yaml, "<string>")?).await
+    }
+
+    pub async fn with_scenario(scenario: Scenario) -> Result<Self, Error> {
+        let store = Arc::new(Store::memory(FIXTURE_MAX_MESSAGES));
+        let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, 0));
+        let handle = transport::start(addr, Arc::new(scenario), store).await?;
+        Ok(Self { handle })
+    }
+
+    pub fn smtp_addr(&self) -> SocketAddr {
+        self.handle.smtp_addr()
+    }
+
+    pub fn store(&self) -> &Arc<Store> {
+        self.handle.store()
+    }
+
+    pub fn messages(&self) -> Vec<Arc<StoredMessage>> {
+        self.handle.store().messages()
+    }
+
+    /// Finished sessions, oldest first.
+    pub fn sessions(&self) -> Vec<Arc<SessionRecord>> {
+        self.handle.store().sessions()
+    }
+
+    /// Waits until `n` messages are captured and returns them all.
+    pub async fn wait_for_messages(
+        &self,
+        n: usize,
+        timeout: Duration,
+    ) -> Result<Vec<Arc<StoredMessage>>, Error> {
+        if self.handle.store().wait_for_messages(n, timeout).await {
+            Ok(self.messages())
+        } else {
+            Err(Error::Timeout {
+                what: format!("{n} message(s)"),
+                got: self.messages().len(),
+                timeout,
+            })
+        }
+    }
+
+    /// Waits until `n` sessions have ended and returns them all.
+    pub async fn wait_for_sessions(
+        &self,
+        n: usize,
+        timeout: Duration,
+    ) -> Result<Vec<Arc<SessionRecord>>, Error> {
+        if self
+            .handle
+            .store()
+            .wait_for_sessions(n as u64, timeout)
+            .await
+        {
+            Ok(self.sessions())
+        } else {
+            Err(Error::Timeout {
+                what: format!("{n} finished session(s)"),
+                got: self.sessions().len(),
+                timeout,
+            })
+        }
+    }
+
+    pub async fn shutdown(self) {
+        self.handle.shutdown().await;
+    }
+}

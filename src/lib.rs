@@ -1,0 +1,38 @@
+//! mailfault: an SMTP server for testing software that sends email.
+//!
+//! It captures mail like a local sink and, driven by a YAML scenario, answers
+//! with the failures real receivers produce. Data flows one way:
+//!
+//! ```text
+//! TCP bytes -> transport  (tokio I/O, time-outs, limits, shutdown)
+//!           -> proto      (sans-IO SMTP: framer, parser, session state machine)
+//!           -> scenario   (the policy: rules + shared state decide each reply)
+//!           -> store      (captured messages + session transcripts)
+//! ```
+//!
+//! Layout:
+//!
+//! - [`proto`]: `command` (parser), `framer` (lines, DATA, BDAT), `reply` and
+//!   `replies` (the wire form and the protocol's own replies), `session` (the
+//!   state machine), `policy` (the interface the scenario engine implements),
+//!   `transaction` and `extensions`.
+//! - [`scenario`]: YAML model, validation with file/line/column, matchers and
+//!   the rule engine.
+//! - [`store`]: memory and maildir capture, transcripts, the Received header.
+//! - [`transport`]: listener and connection driver.
+//! - [`fixture`]: [`TestServer`], the in-process server for Rust tests.
+//! - [`commands`]: what the `mailfault` binary's subcommands do.
+
+pub mod commands;
+pub mod error;
+pub mod fixture;
+pub mod proto;
+pub mod scenario;
+pub mod store;
+pub mod transport;
+
+pub use error::Error;
+pub use fixture::TestServer;
+pub use scenario::Scenario;
+pub use store::{SessionRecord, Store, StoredMessage};
+pub use transport::ServerHandle;

@@ -1,0 +1,105 @@
+//! The `mailfault` command line: parse arguments, set up logging, hand over
+//! to the library.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use mailfault::commands::{self, exit};
+use mailfault::store::StoreKind;
+
+#[derive(Parser)]
+#[command(
+    name = "mailfault",
+    version,
+    about = "An SMTP server that captures mail and injects the faults real receivers produce."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the SMTP server (an accept-all sink unless --scenario is given).
+    Serve {
+        /// Address of the SMTP listener.
+        #[arg(long, default_value = "127.0.0.1:2525", env = "MAILFAULT_SMTP")]
+        smtp: SocketAddr,
+        /// Scenario file that decides the replies.
+        #[arg(long, env = "MAILFAULT_SCENARIO")]
+        scenario: Option<PathBuf>,
+        /// Where captured messages go: `memory` or `maildir:DIR`.
+        #[arg(long, default_value = "memory")]
+        store: StoreKind,
+        /// How many messages (and sessions) to keep in memory; older ones are evicted.
+        #[arg(long, default_value_t = 10_000)]
+        max_messages: usize,
+        #[arg(long, value_enum, default_value_t = LogFormat::Pretty)]
+        log_format: LogFormat,
+    },
+    /// Validate scenario files; reports errors with file, line and column.
+    Check {
+        #[arg(required = true)]
+        scenarios: Vec<PathBuf>,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum LogFormat {
+    Pretty,
+    Json,
+}
+
+fn init_tracing(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Pretty => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Serve {
+            smtp,
+            scenario,
+            store,
+            max_messages,
+            log_format,
+        } => {
+            init_tracing(log_format);
+            let runtime = match tokio::runtime::Runtime::new() {
+                Ok(rt) => rt,
+                Err(e) => {
+                    eprintln!("error: cannot start the async runtime: {e}");
+                    return ExitCode::from(exit::USAGE);
+                }
+            };
+            let opts = commands::serve::Options {
+                smtp,
+                scenario,
+                store,
+                max_messages,
+            };
+            match runtime.block_on(commands::serve::run(opts)) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    ExitCode::from(exit::USAGE)
+                }
+            }
+        }
+        Command::Check { scenarios } => ExitCode::from(commands::check::run(
+            &scenarios,
+            &mut std::io::stdout(),
+            &mut std::io::stderr(),
+        )),
+    }
+}

@@ -1,0 +1,531 @@
+//! SMTP command parsing (RFC 5321 §4.1 with ESMTP parameters), zero-copy.
+//!
+//! Liberal where real servers are (`MAIL FROM: <a@b>`, missing angle
+//! brackets) but every such tolerance is reported as a [`Deviations`] flag so
+//! the transcript can tell a developer their client is sloppy.
+
+/// The command verbs, used to count occurrences per session.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Verb {
+    Ehlo,
+    Helo,
+    Mail,
+    Rcpt,
+    Data,
+    Bdat,
+    Rset,
+    Noop,
+    Quit,
+    Vrfy,
+    Expn,
+    Help,
+    StartTls,
+    Auth,
+}
+
+impl Verb {
+    pub const COUNT: usize = 14;
+    const ALL: [Verb; Self::COUNT] = [
+        Verb::Ehlo,
+        Verb::Helo,
+        Verb::Mail,
+        Verb::Rcpt,
+        Verb::Data,
+        Verb::Bdat,
+        Verb::Rset,
+        Verb::Noop,
+        Verb::Quit,
+        Verb::Vrfy,
+        Verb::Expn,
+        Verb::Help,
+        Verb::StartTls,
+        Verb::Auth,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Verb::Ehlo => "EHLO",
+            Verb::Helo => "HELO",
+            Verb::Mail => "MAIL",
+            Verb::Rcpt => "RCPT",
+            Verb::Data => "DATA",
+            Verb::Bdat => "BDAT",
+            Verb::Rset => "RSET",
+            Verb::Noop => "NOOP",
+            Verb::Quit => "QUIT",
+            Verb::Vrfy => "VRFY",
+            Verb::Expn => "EXPN",
+            Verb::Help => "HELP",
+            Verb::StartTls => "STARTTLS",
+            Verb::Auth => "AUTH",
+        }
+    }
+
+    fn from_bytes(word: &[u8]) -> Option<Self> {
+        Self::ALL
+            .into_iter()
+            .find(|v| v.name().as_bytes().eq_ignore_ascii_case(word))
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Body {
+    SevenBit,
+    EightBitMime,
+    BinaryMime,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Ret {
+    Full,
+    Hdrs,
+}
+
+/// DSN `NOTIFY=`: `NEVER`, or any of success/failure/delay.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Notify {
+    Never,
+    On {
+        success: bool,
+        failure: bool,
+        delay: bool,
+    },
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct MailParams<'a> {
+    pub raw: &'a str,
+    pub size: Option<u64>,
+    pub body: Option<Body>,
+    pub smtputf8: bool,
+    pub ret: Option<Ret>,
+    pub envid: Option<&'a str>,
+    pub auth: Option<&'a str>,
+    /// The first parameter keyword we do not know.
+    pub unknown: Option<&'a str>,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RcptParams<'a> {
+    pub raw: &'a str,
+    pub notify: Option<Notify>,
+    pub orcpt: Option<&'a str>,
+    pub unknown: Option<&'a str>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Command<'a> {
+    Ehlo(&'a str),
+    Helo(&'a str),
+    Mail {
+        from: &'a str,
+        params: MailParams<'a>,
+    },
+    Rcpt {
+        to: &'a str,
+        params: RcptParams<'a>,
+    },
+    Data,
+    Bdat {
+        size: u64,
+        last: bool,
+    },
+    Rset,
+    Noop,
+    Quit,
+    Vrfy(&'a str),
+    Expn(&'a str),
+    Help(Option<&'a str>),
+    StartTls,
+    Auth {
+        mechanism: &'a str,
+        initial: Option<&'a str>,
+    },
+}
+
+impl Command<'_> {
+    pub fn verb(&self) -> Verb {
+        match self {
+            Command::Ehlo(_) => Verb::Ehlo,
+            Command::Helo(_) => Verb::Helo,
+            Command::Mail { .. } => Verb::Mail,
+            Command::Rcpt { .. } => Verb::Rcpt,
+            Command::Data => Verb::Data,
+            Command::Bdat { .. } => Verb::Bdat,
+            Command::Rset => Verb::Rset,
+            Command::Noop => Verb::Noop,
+            Command::Quit => Verb::Quit,
+            Command::Vrfy(_) => Verb::Vrfy,
+            Command::Expn(_) => Verb::Expn,
+            Command::Help(_) => Verb::Help,
+            Command::StartTls => Verb::StartTls,
+            Command::Auth { .. } => Verb::Auth,
+        }
+    }
+}
+
+/// Tolerated departures from RFC 5321 syntax, as a bit set.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Deviations(u8);
+
+impl Deviations {
+    pub const SPACE_AFTER_COLON: u8 = 1;
+    pub const NO_ANGLE_BRACKETS: u8 = 2;
+    pub const TRAILING_WHITESPACE: u8 = 4;
+    pub const EXTRA_SPACES: u8 = 8;
+
+    const NAMES: [(u8, &'static str); 4] = [
+        (
+            Self::SPACE_AFTER_COLON,
+            "space after the colon in MAIL FROM:/RCPT TO: (RFC 5321 allows none)",
+        ),
+        (Self::NO_ANGLE_BRACKETS, "address without angle brackets"),
+        (
+            Self::TRAILING_WHITESPACE,
+            "trailing whitespace after the command",
+        ),
+        (
+            Self::EXTRA_SPACES,
+            "more than one space between command parts",
+        ),
+    ];
+
+    pub fn contains(self, flag: u8) -> bool {
+        self.0 & flag != 0
+    }
+
+    pub fn is_empty(self) -> bool {
+        self.0 == 0
+    }
+
+    /// Human descriptions of the flags that are set, for the transcript.
+    pub fn iter(self) -> impl Iterator<Item = &'static str> {
+        Self::NAMES
+            .into_iter()
+            .filter(move |(f, _)| self.contains(*f))
+            .map(|(_, d)| d)
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Parsed<'a> {
+    pub command: Command<'a>,
+    pub deviations: Deviations,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ParseError {
+    /// 500 5.5.2
+    UnknownCommand,
+    /// 501 5.5.4
+    Syntax(&'static str),
+    /// 501 5.5.4
+    BadParameter(&'static str),
+}
+
+use ParseError::{BadParameter, Syntax};
+
+pub fn parse(line: &[u8]) -> Result<Parsed<'_>, ParseError> {
+    let verb_end = line.iter().position(|&b| b == b' ').unwrap_or(line.len());
+    let verb = Verb::from_bytes(&line[..verb_end]).ok_or(ParseError::UnknownCommand)?;
+    let rest = &line[verb_end..];
+    if rest.contains(&0) {
+        return Err(Syntax("NUL byte in command"));
+    }
+    let rest =
+        std::str::from_utf8(rest).map_err(|_| Syntax("command arguments are not valid UTF-8"))?;
+    let mut dev = Deviations::default();
+    if rest.ends_with([' ', '\t']) {
+        dev.0 |= Deviations::TRAILING_WHITESPACE;
+    }
+    let arg = rest.trim_matches([' ', '\t']);
+    if rest.starts_with("  ") {
+        dev.0 |= Deviations::EXTRA_SPACES;
+    }
+    let no_arg = |c: Command<'static>| {
+        if arg.is_empty() {
+            Ok(c)
+        } else {
+            Err(Syntax("this command takes no arguments"))
+        }
+    };
+    let command = match verb {
+        Verb::Ehlo | Verb::Helo => {
+            if arg.is_empty() {
+                return Err(Syntax("EHLO/HELO requires a domain or address literal"));
+            }
+            if verb == Verb::Ehlo {
+                Command::Ehlo(arg)
+            } else {
+                Command::Helo(arg)
+            }
+        }
+        Verb::Mail => {
+            let (from, params) = path_and_params(arg, "FROM:", &mut dev)
+                .ok_or(Syntax("MAIL requires FROM:<address>"))?;
+            Command::Mail {
+                from,
+                params: mail_params(params)?,
+            }
+        }
+        Verb::Rcpt => {
+            let (to, params) = path_and_params(arg, "TO:", &mut dev)
+                .ok_or(Syntax("RCPT requires TO:<address>"))?;
+            if to.is_empty() {
+                return Err(Syntax("RCPT requires a non-empty address"));
+            }
+            Command::Rcpt {
+                to,
+                params: rcpt_params(params)?,
+            }
+        }
+        Verb::Data => no_arg(Command::Data)?,
+        Verb::Rset => no_arg(Command::Rset)?,
+        Verb::Quit => no_arg(Command::Quit)?,
+        Verb::StartTls => no_arg(Command::StartTls)?,
+        Verb::Noop => Command::Noop,
+        Verb::Help => Command::Help((!arg.is_empty()).then_some(arg)),
+        Verb::Vrfy | Verb::Expn => {
+            if arg.is_empty() {
+                return Err(Syntax("VRFY/EXPN requires an argument"));
+            }
+            if verb == Verb::Vrfy {
+                Command::Vrfy(arg)
+            } else {
+                Command::Expn(arg)
+            }
+        }
+        Verb::Bdat => {
+            let mut words = arg.split_ascii_whitespace();
+            let size = words
+                .next()
+                .filter(|w| w.bytes().all(|b| b.is_ascii_digit()))
+                .and_then(|w| w.parse().ok())
+                .ok_or(BadParameter("BDAT requires a chunk size in octets"))?;
+            let last = match words.next() {
+                None => false,
+                Some(w) if w.eq_ignore_ascii_case("LAST") => true,
+                Some(_) => return Err(BadParameter("BDAT takes only a size and LAST")),
+            };
+            if words.next().is_some() {
+                return Err(BadParameter("BDAT takes only a size and LAST"));
+            }
+            Command::Bdat { size, last }
+        }
+        Verb::Auth => {
+            let mut words = arg.split_ascii_whitespace();
+            let mechanism = words.next().ok_or(Syntax("AUTH requires a mechanism"))?;
+            let initial = words.next();
+            if words.next().is_some() {
+                return Err(Syntax(
+                    "AUTH takes a mechanism and an optional initial response",
+                ));
+            }
+            Command::Auth { mechanism, initial }
+        }
+    };
+    Ok(Parsed {
+        command,
+        deviations: dev,
+    })
+}
+
+/// Splits `FROM:<path> params` into the mailbox and the parameter text.
+fn path_and_params<'a>(
+    arg: &'a str,
+    keyword: &str,
+    dev: &mut Deviations,
+) -> Option<(&'a str, &'a str)> {
+    let head = arg.get(..keyword.len())?;
+    if !head.eq_ignore_ascii_case(keyword) {
+        return None;
+    }
+    let mut rest = &arg[keyword.len()..];
+    if rest.starts_with([' ', '\t']) {
+        dev.0 |= Deviations::SPACE_AFTER_COLON;
+        rest = rest.trim_start_matches([' ', '\t']);
+    }
+    let (path, params) = if rest.starts_with('<') {
+        let end = path_end(rest)?;
+        (&rest[1..end], &rest[end + 1..])
+    } else {
+        dev.0 |= Deviations::NO_ANGLE_BRACKETS;
+        let end = rest.find([' ', '\t']).unwrap_or(rest.len());
+        (&rest[..end], &rest[end..])
+    };
+    if !params.is_empty() && !params.starts_with([' ', '\t']) {
+        return None;
+    }
+    let mailbox = strip_source_route(path)?;
+    if !mailbox.starts_with('"') && mailbox.contains(['<', '>', ' ', '\t']) {
+        return None;
+    }
+    Some((mailbox, params.trim_matches([' ', '\t'])))
+}
+
+/// Index of the `>` closing a path, skipping quoted strings.
+fn path_end(s: &str) -> Option<usize> {
+    let mut quoted = false;
+    let mut escaped = false;
+    for (i, c) in s.char_indices().skip(1) {
+        match c {
+            _ if escaped => escaped = false,
+            '\\' if quoted => escaped = true,
+            '"' => quoted = !quoted,
+            '>' if !quoted => return Some(i),
+            _ => {}
+        }
+    }
+    None
+}
+
+/// `@a,@b:user@d` becomes `user@d` (RFC 5321 §4.1.2: routes are ignored).
+fn strip_source_route(path: &str) -> Option<&str> {
+    if !path.starts_with('@') {
+        return Some(path);
+    }
+    let colon = path.find(':')?;
+    Some(&path[colon + 1..])
+}
+
+fn params_iter(raw: &str) -> impl Iterator<Item = (&str, Option<&str>)> {
+    raw.split_ascii_whitespace()
+        .map(|p| match p.split_once('=') {
+            Some((k, v)) => (k, Some(v)),
+            None => (p, None),
+        })
+}
+
+fn xtext<'a>(v: Option<&'a str>, what: &'static str) -> Result<&'a str, ParseError> {
+    v.filter(|v| !v.is_empty()).ok_or(BadParameter(what))
+}
+
+fn mail_params(raw: &str) -> Result<MailParams<'_>, ParseError> {
+    let mut p = MailParams {
+        raw,
+        ..MailParams::default()
+    };
+    for (key, value) in params_iter(raw) {
+        let k = key.to_ascii_uppercase();
+        let dup = || BadParameter("parameter given twice");
+        match k.as_str() {
+            "SIZE" => {
+                let v = value
+                    .filter(|v| !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit()))
+                    .and_then(|v| v.parse().ok())
+                    .ok_or(BadParameter("SIZE must be a number of octets"))?;
+                if p.size.replace(v).is_some() {
+                    return Err(dup());
+                }
+            }
+            "BODY" => {
+                let v = match value.map(str::to_ascii_uppercase).as_deref() {
+                    Some("7BIT") => Body::SevenBit,
+                    Some("8BITMIME") => Body::EightBitMime,
+                    Some("BINARYMIME") => Body::BinaryMime,
+                    _ => return Err(BadParameter("BODY must be 7BIT, 8BITMIME or BINARYMIME")),
+                };
+                if p.body.replace(v).is_some() {
+                    return Err(dup());
+                }
+            }
+            "SMTPUTF8" => {
+                if value.is_some() {
+                    return Err(BadParameter("SMTPUTF8 takes no value"));
+                }
+                if std::mem::replace(&mut p.smtputf8, true) {
+                    return Err(dup());
+                }
+            }
+            "RET" => {
+                let v = match value.map(str::to_ascii_uppercase).as_deref() {
+                    Some("FULL") => Ret::Full,
+                    Some("HDRS") => Ret::Hdrs,
+                    _ => return Err(BadParameter("RET must be FULL or HDRS")),
+                };
+                if p.ret.replace(v).is_some() {
+                    return Err(dup());
+                }
+            }
+            "ENVID" => {
+                if p.envid
+                    .replace(xtext(value, "ENVID needs a value")?)
+                    .is_some()
+                {
+                    return Err(dup());
+                }
+            }
+            "AUTH" => {
+                if p.auth
+                    .replace(xtext(value, "AUTH= needs a value")?)
+                    .is_some()
+                {
+                    return Err(dup());
+                }
+            }
+            _ => {
+                p.unknown.get_or_insert(key);
+            }
+        }
+    }
+    Ok(p)
+}
+
+fn rcpt_params(raw: &str) -> Result<RcptParams<'_>, ParseError> {
+    let mut p = RcptParams {
+        raw,
+        ..RcptParams::default()
+    };
+    for (key, value) in params_iter(raw) {
+        match key.to_ascii_uppercase().as_str() {
+            "NOTIFY" => {
+                let v = value.ok_or(BadParameter("NOTIFY needs a value"))?;
+                let n = if v.eq_ignore_ascii_case("NEVER") {
+                    Notify::Never
+                } else {
+                    let (mut success, mut failure, mut delay) = (false, false, false);
+                    for word in v.split(',') {
+                        let flag = match word.to_ascii_uppercase().as_str() {
+                            "SUCCESS" => &mut success,
+                            "FAILURE" => &mut failure,
+                            "DELAY" => &mut delay,
+                            _ => {
+                                return Err(BadParameter(
+                                    "NOTIFY must be NEVER or SUCCESS,FAILURE,DELAY",
+                                ));
+                            }
+                        };
+                        *flag = true;
+                    }
+                    Notify::On {
+                        success,
+                        failure,
+                        delay,
+                    }
+                };
+                if p.notify.replace(n).is_some() {
+                    return Err(BadParameter("parameter given twice"));
+                }
+            }
+            "ORCPT" => {
+                let v = value
+                    .filter(|v| {
+                        v.split_once(';')
+                            .is_some_and(|(t, a)| !t.is_empty() && !a.is_empty())
+                    })
+                    .ok_or(BadParameter("ORCPT must be addr-type;address"))?;
+                if p.orcpt.replace(v).is_some() {
+                    return Err(BadParameter("parameter given twice"));
+                }
+            }
+            _ => {
+                p.unknown.get_or_insert(key);
+            }
+        }
+    }
+    Ok(p)
+}
+
+#[cfg(test)]
+#[path = "command_tests.rs"]
+mod tests;

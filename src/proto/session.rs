@@ -1,0 +1,764 @@
+//! The SMTP session state machine: bytes in, [`Action`]s out.
+//!
+//! It owns the framer (which must switch between command lines, dot-stuffed
+//! DATA and byte-counted BDAT at exactly the right byte) and the open
+//! [`Transaction`], checks syntax and sequence itself, and asks its
+//! [`Policy`] for every reply the protocol allows. It never touches a socket
+//! or a clock: time-outs and shutdown arrive as calls, delays and deliveries
+//! leave as actions, so every exchange is testable byte for byte.
+
+use std::borrow::Cow;
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::command::{self, Body as BodyParam, Command, ParseError, Verb};
+use super::extensions::{Extension, Extensions};
+use super::framer::{BareLf, Ending, Frame, Framer, Mode};
+use super::policy::{Context, Decision, Disconnect, Policy, ReplyChoice, Stage};
+use super::replies as R;
+use super::reply::{EnhancedCode, Reply};
+use super::transaction::{Body, Incoming, Recipient, Transaction};
+
+/// Fixed settings of a session, shared by every connection of a server.
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub hostname: String,
+    /// Text after the hostname in the 220 greeting.
+    pub greeting: String,
+    pub extensions: Extensions,
+    pub max_message_size: u64,
+    pub max_recipients: usize,
+    pub bare_lf: BareLf,
+    /// Longest accepted command line, without CRLF.
+    pub max_line: usize,
+    /// Protocol errors tolerated before `421` and close (Postfix: 20).
+    pub max_errors: u32,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            hostname: "mailfault.test".into(),
+            greeting: "ESMTP mailfault".into(),
+            extensions: Extensions::default_set(),
+            max_message_size: 25 * 1024 * 1024,
+            max_recipients: 100,
+            bare_lf: BareLf::Reject,
+            max_line: 2048,
+            max_errors: 20,
+        }
+    }
+}
+
+/// What the connection must do, in order.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Action {
+    Send {
+        reply: Reply,
+        /// Whether to write the enhanced status code.
+        enhanced: bool,
+        /// The rule that produced this reply, for the transcript.
+        rule: Option<Arc<str>>,
+    },
+    Delay(Duration),
+    /// Store the message, then send `reply` (or, when `None`, the standard
+    /// "queued as <id>" reply); a failed store answers 451 instead.
+    Deliver {
+        message: Box<Incoming>,
+        reply: Option<Reply>,
+        enhanced: bool,
+        rule: Option<Arc<str>>,
+    },
+    /// A fact for the transcript: a tolerated deviation, an anomaly, a summary.
+    Note(Cow<'static, str>),
+    Close,
+}
+
+/// What kind of input one [`Session::receive`] call consumed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Inbound {
+    /// A command line: the consumed bytes are worth a transcript line.
+    Command,
+    /// Message content: counted, not transcribed line by line.
+    Content,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Step {
+    pub consumed: usize,
+    pub inbound: Inbound,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum State {
+    Fresh,
+    Open,
+    /// Refused with 554 at connect: only QUIT is served (RFC 5321 §3.1).
+    Rejected,
+    Closed,
+}
+
+/// A BDAT chunk being read, and the reply owed when it ends.
+#[derive(Debug)]
+struct Chunk {
+    last: bool,
+    refusal: Option<(Reply, bool, Option<Arc<str>>)>,
+}
+
+/// The reply a stage ends with, after the policy had its say.
+struct Resolved {
+    reply: Option<(Reply, bool, Option<Arc<str>>)>,
+    /// The reply came from the rule, not from the protocol's defaults.
+    custom: bool,
+    delay: Option<Duration>,
+    close_before: bool,
+    close_after: bool,
+    store: bool,
+}
+
+pub struct Session<P> {
+    config: Arc<Config>,
+    policy: P,
+    client_ip: IpAddr,
+    connection: u64,
+    framer: Framer,
+    state: State,
+    helo: Option<String>,
+    esmtp: bool,
+    tx: Option<Transaction>,
+    chunk: Option<Chunk>,
+    counts: [u64; Verb::COUNT],
+    messages: u64,
+    errors: u32,
+}
+
+impl<P: Policy> Session<P> {
+    pub fn new(config: Arc<Config>, policy: P, client_ip: IpAddr, connection: u64) -> Self {
+        let framer = Framer::new(config.max_line);
+        Self {
+            config,
+            policy,
+            client_ip,
+            connection,
+            framer,
+            state: State::Fresh,
+            helo: None,
+            esmtp: false,
+            tx: None,
+            chunk: None,
+            counts: [0; Verb::COUNT],
+            messages: 0,
+            errors: 0,
+        }
+    }
+
+    pub fn is_closed(&self) -> bool {
+        self.state == State::Closed
+    }
+
+    /// True while message content is arriving (the data time-out applies and
+    /// a shutdown lets it finish).
+    pub fn in_content(&self) -> bool {
+        !matches!(self.framer.mode(), Mode::Command)
+    }
+
+    /// The greeting.
+    pub fn start(&mut self, out: &mut Vec<Action>) {
+        if self.state != State::Fresh {
+            return;
+        }
+        self.state = State::Open;
+        let default = Reply {
+            code: 220,
+            enhanced: None,
+            text: Cow::Owned(format!("{} {}", self.config.hostname, self.config.greeting)),
+        };
+        let decision = self.decide(Stage::Connect, None, 1);
+        let resolved = self.resolve(decision, default);
+        let refused = matches!(&resolved.reply, Some((r, _, _)) if r.class() == 5);
+        self.emit(resolved, out);
+        if refused && self.state != State::Closed {
+            self.state = State::Rejected;
+        }
+    }
+
+    /// Frames and handles the next input in `buf`; `None` when `buf` holds
+    /// no complete input yet (or the session is closed).
+    pub fn receive(&mut self, buf: &[u8], out: &mut Vec<Action>) -> Option<Step> {
+        if self.state == State::Closed {
+            return None;
+        }
+        let (frame, consumed) = self.framer.next(buf)?;
+        let inbound = match frame {
+            Frame::Line {
+                line,
+                ending,
+                bare_cr,
+            } => {
+                self.line(line, ending, bare_cr, out);
+                Inbound::Command
+            }
+            Frame::Discard => Inbound::Content,
+            Frame::TooLong => {
+                self.error(R::LINE_TOO_LONG, out);
+                Inbound::Command
+            }
+            Frame::Data { bytes, flags } => {
+                if let Some(tx) = self.tx.as_mut() {
+                    tx.append(bytes, self.config.max_message_size);
+                    tx.bare_lf |= flags.bare_lf;
+                    tx.smuggling += u32::from(flags.smuggling);
+                }
+                Inbound::Content
+            }
+            Frame::DataEnd => {
+                self.finish_message(out);
+                Inbound::Content
+            }
+            Frame::Chunk(bytes) => {
+                if let (Some(tx), Some(Chunk { refusal: None, .. })) =
+                    (self.tx.as_mut(), self.chunk.as_ref())
+                {
+                    tx.append(bytes, self.config.max_message_size);
+                }
+                Inbound::Content
+            }
+            Frame::ChunkEnd => {
+                self.chunk_end(out);
+                Inbound::Content
+            }
+        };
+        Some(Step { consumed, inbound })
+    }
+
+    /// The client was silent for too long.
+    pub fn timeout(&mut self, out: &mut Vec<Action>) {
+        self.close_with(R::TIMEOUT, out);
+    }
+
+    /// The server is stopping; called only between commands.
+    pub fn shutdown(&mut self, out: &mut Vec<Action>) {
+        self.close_with(R::SHUTTING_DOWN, out);
+    }
+
+    fn close_with(&mut self, reply: Reply, out: &mut Vec<Action>) {
+        if self.state == State::Closed {
+            return;
+        }
+        self.send(reply, out);
+        out.push(Action::Close);
+        self.state = State::Closed;
+    }
+
+    fn enhanced(&self) -> bool {
+        self.config
+            .extensions
+            .contains(Extension::EnhancedStatusCodes)
+    }
+
+    fn send(&self, reply: Reply, out: &mut Vec<Action>) {
+        out.push(Action::Send {
+            reply,
+            enhanced: self.enhanced(),
+            rule: None,
+        });
+    }
+
+    /// A reply the client caused by getting the protocol wrong; enough of
+    /// them and the server hangs up, as real servers do.
+    fn error(&mut self, reply: Reply, out: &mut Vec<Action>) {
+        self.send(reply, out);
+        self.errors += 1;
+        if self.errors >= self.config.max_errors {
+            self.close_with(R::TOO_MANY_ERRORS, out);
+        }
+    }
+
+    fn decide(&mut self, stage: Stage, to: Option<&str>, command: u64) -> Option<Decision> {
+        let message = match stage {
+            Stage::Message => self.tx.as_ref().map(|t| t.content.as_slice()),
+            _ => None,
+        };
+        let ctx = Context {
+            stage,
+            client_ip: self.client_ip,
+            helo: self.helo.as_deref(),
+            from: self.tx.as_ref().map(|t| t.from.as_str()),
+            to,
+            recipients: self.tx.as_ref().map_or(&[], |t| t.recipients.as_slice()),
+            tls: false,
+            auth_user: None,
+            connection: self.connection,
+            command,
+            message,
+        };
+        self.policy.decide(&ctx)
+    }
+
+    fn resolve(&self, decision: Option<Decision>, default: Reply) -> Resolved {
+        let Some(d) = decision else {
+            return Resolved {
+                reply: Some((default, self.enhanced(), None)),
+                custom: false,
+                delay: None,
+                close_before: false,
+                close_after: false,
+                store: true,
+            };
+        };
+        let custom = matches!(d.reply, ReplyChoice::Custom(_));
+        let reply = match d.reply {
+            ReplyChoice::Default => Some((default, self.enhanced(), Some(d.rule))),
+            ReplyChoice::Silent => None,
+            ReplyChoice::Custom(r) => Some((r, true, Some(d.rule))),
+        };
+        Resolved {
+            reply,
+            custom,
+            delay: d.delay,
+            close_before: d.disconnect == Some(Disconnect::BeforeReply),
+            close_after: d.disconnect == Some(Disconnect::AfterReply),
+            store: d.store,
+        }
+    }
+
+    /// Sends a resolved reply with its delay and disconnects; returns whether
+    /// the client got a positive answer (2xx, or 354 at DATA).
+    fn emit(&mut self, resolved: Resolved, out: &mut Vec<Action>) -> bool {
+        if let Some(delay) = resolved.delay {
+            out.push(Action::Delay(delay));
+        }
+        if resolved.close_before {
+            out.push(Action::Close);
+            self.state = State::Closed;
+            return false;
+        }
+        let mut positive = false;
+        let mut close = resolved.close_after;
+        if let Some((reply, enhanced, rule)) = resolved.reply {
+            positive = reply.code < 400;
+            // RFC 5321 §3.8: a 421 always ends the session.
+            close |= reply.code == 421;
+            out.push(Action::Send {
+                reply,
+                enhanced,
+                rule,
+            });
+        }
+        if close {
+            out.push(Action::Close);
+            self.state = State::Closed;
+            return false;
+        }
+        positive
+    }
+
+    /// Asks the policy and answers; `true` when the client may go on.
+    fn stage(
+        &mut self,
+        stage: Stage,
+        default: Reply,
+        to: Option<&str>,
+        count: u64,
+        out: &mut Vec<Action>,
+    ) -> bool {
+        let decision = self.decide(stage, to, count);
+        let resolved = self.resolve(decision, default);
+        self.emit(resolved, out)
+    }
+
+    fn line(&mut self, line: &[u8], ending: Ending, bare_cr: bool, out: &mut Vec<Action>) {
+        if ending == Ending::BareLf {
+            if self.config.bare_lf == BareLf::Reject {
+                self.error(R::BARE_LF_COMMAND, out);
+                return;
+            }
+            out.push(Action::Note(
+                "command line ended with bare LF (accepted)".into(),
+            ));
+        }
+        if bare_cr {
+            out.push(Action::Note("bare CR inside command line".into()));
+        }
+        let parsed = match command::parse(line) {
+            Ok(p) => p,
+            Err(ParseError::UnknownCommand) => return self.error(R::UNKNOWN_COMMAND, out),
+            Err(ParseError::Syntax(why) | ParseError::BadParameter(why)) => {
+                return self.error(Reply::new(501, Some(EnhancedCode::new(5, 5, 4)), why), out);
+            }
+        };
+        for deviation in parsed.deviations.iter() {
+            out.push(Action::Note(Cow::Owned(format!(
+                "tolerated: {}",
+                deviation
+            ))));
+        }
+        let verb = parsed.command.verb();
+        let count = {
+            let c = &mut self.counts[verb as usize];
+            *c += 1;
+            *c
+        };
+        if self.state == State::Rejected && verb != Verb::Quit {
+            return self.error(R::SEQ_REJECTED_AT_CONNECT, out);
+        }
+        match parsed.command {
+            Command::Ehlo(host) => self.helo(host, true, count, out),
+            Command::Helo(host) => self.helo(host, false, count, out),
+            Command::Mail { from, params } => self.mail(from, &params, count, out),
+            Command::Rcpt { to, params } => self.rcpt(to, &params, count, out),
+            Command::Data => self.data(count, out),
+            Command::Bdat { size, last } => self.bdat(size, last, count, out),
+            Command::Rset => {
+                self.tx = None;
+                self.stage(Stage::Rset, R::OK, None, count, out);
+            }
+            Command::Noop => {
+                self.stage(Stage::Noop, R::OK, None, count, out);
+            }
+            Command::Quit => {
+                self.stage(Stage::Quit, R::BYE, None, count, out);
+                if self.state != State::Closed {
+                    out.push(Action::Close);
+                    self.state = State::Closed;
+                }
+            }
+            Command::Vrfy(_) => {
+                self.stage(Stage::Vrfy, R::VRFY, None, count, out);
+            }
+            Command::Expn(_) => {
+                self.stage(Stage::Vrfy, R::EXPN, None, count, out);
+            }
+            Command::Help(_) => self.send(R::HELP, out),
+            Command::StartTls | Command::Auth { .. } => self.error(R::NOT_IMPLEMENTED, out),
+        }
+    }
+
+    fn ehlo_reply(&self, esmtp: bool) -> Reply {
+        let mut text = self.config.hostname.clone();
+        if esmtp {
+            for ext in self.config.extensions.iter() {
+                text.push('\n');
+                match ext {
+                    Extension::Size => {
+                        text.push_str("SIZE ");
+                        text.push_str(&self.config.max_message_size.to_string());
+                    }
+                    // STARTTLS and AUTH are advertised once TLS and AUTH exist.
+                    Extension::StartTls | Extension::Auth => {
+                        text.pop();
+                    }
+                    other => text.push_str(other.keyword()),
+                }
+            }
+        }
+        Reply {
+            code: 250,
+            enhanced: None,
+            text: Cow::Owned(text),
+        }
+    }
+
+    fn helo(&mut self, host: &str, esmtp: bool, count: u64, out: &mut Vec<Action>) {
+        self.tx = None;
+        let previous = self.helo.replace(host.to_owned());
+        let default = self.ehlo_reply(esmtp);
+        if self.stage(Stage::Helo, default, None, count, out) {
+            self.esmtp = esmtp;
+        } else {
+            self.helo = previous;
+        }
+    }
+
+    fn mail(
+        &mut self,
+        from: &str,
+        params: &command::MailParams<'_>,
+        count: u64,
+        out: &mut Vec<Action>,
+    ) {
+        if self.helo.is_none() {
+            return self.error(R::SEQ_NEED_HELO, out);
+        }
+        if self.tx.is_some() {
+            return self.error(R::SEQ_NESTED_MAIL, out);
+        }
+        let ext = self.config.extensions;
+        let unsupported = params.unknown.is_some()
+            || (params.size.is_some() && !ext.contains(Extension::Size))
+            || (params.smtputf8 && !ext.contains(Extension::SmtpUtf8))
+            || (matches!(params.body, Some(BodyParam::EightBitMime))
+                && !ext.contains(Extension::EightBitMime))
+            || matches!(params.body, Some(BodyParam::BinaryMime))
+            || ((params.ret.is_some() || params.envid.is_some()) && !ext.contains(Extension::Dsn))
+            || (params.auth.is_some() && !ext.contains(Extension::Auth));
+        if unsupported {
+            return self.error(R::PARAM_NOT_SUPPORTED, out);
+        }
+        if params
+            .size
+            .is_some_and(|s| s > self.config.max_message_size)
+        {
+            return self.send(R::MESSAGE_TOO_BIG, out);
+        }
+        if !from.is_ascii() && !params.smtputf8 {
+            return self.send(R::UTF8_NEEDS_SMTPUTF8, out);
+        }
+        self.tx = Some(Transaction::new(
+            from.to_owned(),
+            params.raw.to_owned(),
+            params.smtputf8,
+        ));
+        if !self.stage(Stage::Mail, R::SENDER_OK, None, count, out) {
+            self.tx = None;
+        }
+    }
+
+    fn rcpt(
+        &mut self,
+        to: &str,
+        params: &command::RcptParams<'_>,
+        count: u64,
+        out: &mut Vec<Action>,
+    ) {
+        let Some(tx) = self.tx.as_mut() else {
+            return self.error(R::SEQ_NEED_MAIL, out);
+        };
+        if tx.body != Body::None {
+            return self.error(R::SEQ_BDAT_FAILED, out);
+        }
+        let dsn = self.config.extensions.contains(Extension::Dsn);
+        if params.unknown.is_some() || ((params.notify.is_some() || params.orcpt.is_some()) && !dsn)
+        {
+            return self.error(R::PARAM_NOT_SUPPORTED, out);
+        }
+        if !to.is_ascii() && !tx.utf8 {
+            return self.send(R::UTF8_NEEDS_SMTPUTF8, out);
+        }
+        tx.rcpt_attempts += 1;
+        if tx.recipients.len() >= self.config.max_recipients {
+            return self.send(R::TOO_MANY_RECIPIENTS, out);
+        }
+        if self.stage(Stage::Rcpt, R::RECIPIENT_OK, Some(to), count, out)
+            && let Some(tx) = self.tx.as_mut()
+        {
+            tx.recipients.push(Recipient {
+                address: to.to_owned(),
+                params: params.raw.to_owned(),
+            });
+        }
+    }
+
+    /// Why the open transaction cannot take content now, if it cannot.
+    fn content_refusal(&self, bdat: bool) -> Option<Reply> {
+        let Some(tx) = self.tx.as_ref() else {
+            return Some(R::SEQ_NEED_MAIL);
+        };
+        match tx.body {
+            Body::Chunks { .. } if !bdat => return Some(R::SEQ_DATA_AFTER_BDAT),
+            Body::Chunks { failed: true } => return Some(R::SEQ_BDAT_FAILED),
+            _ => {}
+        }
+        if tx.recipients.is_empty() {
+            return Some(if tx.rcpt_attempts == 0 {
+                R::SEQ_NEED_RCPT
+            } else {
+                R::NO_VALID_RECIPIENTS
+            });
+        }
+        None
+    }
+
+    fn data(&mut self, count: u64, out: &mut Vec<Action>) {
+        if let Some(refusal) = self.content_refusal(false) {
+            return self.refuse(refusal, out);
+        }
+        let decision = self.decide(Stage::Data, None, count);
+        let resolved = self.resolve(decision, R::START_DATA);
+        let go = matches!(&resolved.reply, Some((r, _, _)) if r.code == 354);
+        self.emit(resolved, out);
+        if go && self.state != State::Closed {
+            if let Some(tx) = self.tx.as_mut() {
+                tx.body = Body::Data;
+            }
+            self.framer.set_mode(Mode::Data);
+        }
+    }
+
+    /// 554 "no valid recipients" is the client's bad luck, not its error;
+    /// everything else here is a sequence error.
+    fn refuse(&mut self, reply: Reply, out: &mut Vec<Action>) {
+        if reply.code == 554 {
+            self.send(reply, out);
+        } else {
+            self.error(reply, out);
+        }
+    }
+
+    fn bdat(&mut self, size: u64, last: bool, count: u64, out: &mut Vec<Action>) {
+        // The chunk is read whatever the verdict, or its bytes would be taken
+        // for commands (RFC 3030 §2).
+        self.framer.set_mode(Mode::Chunk { remaining: size });
+        let refusal = if !self.config.extensions.contains(Extension::Chunking) {
+            Some((R::BDAT_NOT_SUPPORTED, self.enhanced(), None))
+        } else if let Some(r) = self.content_refusal(true) {
+            Some((r, self.enhanced(), None))
+        } else if self.tx.as_ref().is_some_and(|t| t.body == Body::None) {
+            let decision = self.decide(Stage::Data, None, count);
+            let resolved = self.resolve(decision, R::OK);
+            if let Some(delay) = resolved.delay {
+                out.push(Action::Delay(delay));
+            }
+            match resolved.reply {
+                Some((r, e, rule)) if r.code >= 400 => Some((r, e, rule)),
+                _ => None,
+            }
+        } else {
+            None
+        };
+        if refusal.is_none()
+            && let Some(tx) = self.tx.as_mut()
+        {
+            tx.body = Body::Chunks { failed: false };
+        }
+        self.chunk = Some(Chunk { last, refusal });
+    }
+
+    fn chunk_end(&mut self, out: &mut Vec<Action>) {
+        let Some(chunk) = self.chunk.take() else {
+            return;
+        };
+        if let Some((reply, enhanced, rule)) = chunk.refusal {
+            if let Some(tx) = self.tx.as_mut()
+                && matches!(tx.body, Body::Chunks { .. })
+            {
+                tx.body = Body::Chunks { failed: true };
+            }
+            let close = reply.code == 421;
+            let error = rule.is_none() && reply.code != 554;
+            out.push(Action::Send {
+                reply,
+                enhanced,
+                rule,
+            });
+            if close {
+                out.push(Action::Close);
+                self.state = State::Closed;
+            } else if error {
+                self.errors += 1;
+            }
+            return;
+        }
+        if chunk.last {
+            return self.finish_message(out);
+        }
+        let size = self.tx.as_ref().map_or(0, |t| t.size);
+        let text = format!("{size} octets received");
+        self.send(
+            Reply {
+                code: 250,
+                enhanced: Some(EnhancedCode::new(2, 0, 0)),
+                text: Cow::Owned(text),
+            },
+            out,
+        );
+    }
+
+    fn finish_message(&mut self, out: &mut Vec<Action>) {
+        let Some(tx) = self.tx.as_ref() else {
+            return;
+        };
+        out.push(Action::Note(Cow::Owned(format!(
+            "message content: {} bytes",
+            tx.size
+        ))));
+        if tx.smuggling > 0 {
+            out.push(Action::Note(Cow::Owned(format!(
+                "SMTP smuggling attempt: {} dot line(s) next to a bare LF or CR inside the content",
+                tx.smuggling
+            ))));
+        }
+        if tx.bare_lf {
+            out.push(Action::Note(
+                "message content has bare LF line endings".into(),
+            ));
+        }
+        if tx.too_big {
+            self.tx = None;
+            return self.send(R::MESSAGE_TOO_BIG, out);
+        }
+        if tx.bare_lf && self.config.bare_lf == BareLf::Reject {
+            self.tx = None;
+            return self.send(R::BARE_LF_MESSAGE, out);
+        }
+        self.messages += 1;
+        let decision = self.decide(Stage::Message, None, self.messages);
+        let Some(tx) = self.tx.take() else {
+            return;
+        };
+        let resolved = self.resolve(decision, R::OK);
+        if let Some(delay) = resolved.delay {
+            out.push(Action::Delay(delay));
+        }
+        if resolved.close_before {
+            out.push(Action::Note(
+                "connection closed before the final reply; message not stored".into(),
+            ));
+            out.push(Action::Close);
+            self.state = State::Closed;
+            return;
+        }
+        let mut close = resolved.close_after;
+        match resolved.reply {
+            None => out.push(Action::Note("no reply sent; message not stored".into())),
+            Some((reply, enhanced, rule)) if reply.class() == 2 => {
+                self.policy.message_accepted();
+                if resolved.store {
+                    out.push(Action::Deliver {
+                        message: Box::new(self.incoming(tx)),
+                        reply: resolved.custom.then_some(reply),
+                        enhanced,
+                        rule,
+                    });
+                } else {
+                    out.push(Action::Note("message not stored (store: false)".into()));
+                    out.push(Action::Send {
+                        reply,
+                        enhanced,
+                        rule,
+                    });
+                }
+            }
+            Some((reply, enhanced, rule)) => {
+                close |= reply.code == 421;
+                out.push(Action::Send {
+                    reply,
+                    enhanced,
+                    rule,
+                });
+            }
+        }
+        if close {
+            out.push(Action::Close);
+            self.state = State::Closed;
+        }
+    }
+
+    fn incoming(&self, tx: Transaction) -> Incoming {
+        Incoming {
+            helo: self.helo.clone(),
+            mail_from: tx.from,
+            mail_params: tx.mail_params,
+            recipients: tx.recipients,
+            protocol: if self.esmtp { "ESMTP" } else { "SMTP" },
+            content: tx.content,
+            smuggling_attempts: tx.smuggling,
+            bare_lf: tx.bare_lf,
+        }
+    }
+}
+
+#[cfg(test)]
+#[path = "session_tests.rs"]
+mod tests;

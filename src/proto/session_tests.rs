@@ -1,0 +1,556 @@
+//! Byte-exact dialogues against the session, with input split every way.
+
+use super::*;
+use crate::proto::policy::AcceptAll;
+
+/// A policy made of a closure, for tests.
+struct Rules<F>(F);
+
+impl<F: FnMut(&Context<'_>) -> Option<Decision> + Send> Policy for Rules<F> {
+    fn decide(&mut self, ctx: &Context<'_>) -> Option<Decision> {
+        (self.0)(ctx)
+    }
+}
+
+/// What a run of the session produced, as the transport would see it.
+#[derive(Debug, Default, PartialEq)]
+struct Outcome {
+    wire: String,
+    notes: Vec<String>,
+    delivered: Vec<Incoming>,
+    delays: Vec<Duration>,
+    closed: bool,
+}
+
+fn config() -> Config {
+    Config {
+        hostname: "mx.test".into(),
+        greeting: "ESMTP ready".into(),
+        max_message_size: 1000,
+        max_recipients: 3,
+        ..Config::default()
+    }
+}
+
+fn collect(actions: &mut Vec<Action>, o: &mut Outcome) {
+    for action in actions.drain(..) {
+        if o.closed {
+            continue;
+        }
+        match action {
+            Action::Send {
+                reply, enhanced, ..
+            } => {
+                o.wire
+                    .push_str(&String::from_utf8_lossy(&reply.to_wire(enhanced)));
+            }
+            Action::Deliver {
+                message,
+                reply,
+                enhanced,
+                ..
+            } => {
+                let reply = reply.unwrap_or(Reply::new(
+                    250,
+                    Some(EnhancedCode::new(2, 0, 0)),
+                    "Ok: queued",
+                ));
+                o.wire
+                    .push_str(&String::from_utf8_lossy(&reply.to_wire(enhanced)));
+                o.delivered.push(*message);
+            }
+            Action::Note(n) => o.notes.push(n.into_owned()),
+            Action::Delay(d) => o.delays.push(d),
+            Action::Close => o.closed = true,
+        }
+    }
+}
+
+/// Feeds `input` in pieces of the given sizes (cycled), like reads would.
+fn run_split<P: Policy>(cfg: Config, policy: P, input: &[u8], pieces: &[usize]) -> Outcome {
+    let mut s = Session::new(Arc::new(cfg), policy, "192.0.2.1".parse().unwrap(), 1);
+    let mut o = Outcome::default();
+    let mut actions = Vec::new();
+    s.start(&mut actions);
+    collect(&mut actions, &mut o);
+    let mut buf: Vec<u8> = Vec::new();
+    let mut fed = 0;
+    let mut i = 0;
+    while fed < input.len() && !s.is_closed() {
+        let n = pieces[i % pieces.len()].max(1).min(input.len() - fed);
+        i += 1;
+        buf.extend_from_slice(&input[fed..fed + n]);
+        fed += n;
+        while let Some(step) = s.receive(&buf, &mut actions) {
+            buf.drain(..step.consumed);
+            collect(&mut actions, &mut o);
+        }
+    }
+    o
+}
+
+fn run<P: Policy>(cfg: Config, policy: P, input: &[u8]) -> Outcome {
+    run_split(cfg, policy, input, &[usize::MAX])
+}
+
+fn dialogue(input: &str) -> String {
+    run(config(), AcceptAll, input.as_bytes()).wire
+}
+
+const GREETING: &str = "220 mx.test ESMTP ready\r\n";
+const EHLO_REPLY: &str = "250-mx.test\r\n250-PIPELINING\r\n250-8BITMIME\r\n250-SMTPUTF8\r\n250-SIZE 1000\r\n250-ENHANCEDSTATUSCODES\r\n250-CHUNKING\r\n250 DSN\r\n";
+
+#[test]
+fn a_whole_transaction_byte_for_byte() {
+    let out = run(
+        config(),
+        AcceptAll,
+        b"EHLO client.test\r\nMAIL FROM:<a@b.test> SIZE=20\r\nRCPT TO:<c@d.test> NOTIFY=NEVER\r\nDATA\r\nSubject: hi\r\n\r\n..dot\r\n.\r\nQUIT\r\n",
+    );
+    assert_eq!(
+        out.wire,
+        format!(
+            "{GREETING}{EHLO_REPLY}250 2.1.0 Sender ok\r\n250 2.1.5 Recipient ok\r\n354 End data with <CR><LF>.<CR><LF>\r\n250 2.0.0 Ok: queued\r\n221 2.0.0 Bye\r\n"
+        )
+    );
+    assert!(out.closed);
+    let m = &out.delivered[0];
+    assert_eq!(m.mail_from, "a@b.test");
+    assert_eq!(m.mail_params, "SIZE=20");
+    assert_eq!(
+        m.recipients,
+        vec![Recipient {
+            address: "c@d.test".into(),
+            params: "NOTIFY=NEVER".into()
+        }]
+    );
+    assert_eq!(m.content, b"Subject: hi\r\n\r\n.dot\r\n");
+    assert_eq!(m.helo.as_deref(), Some("client.test"));
+    assert_eq!(m.protocol, "ESMTP");
+}
+
+#[test]
+fn protocol_errors_table() {
+    let mail = "EHLO c\r\nMAIL FROM:<a@b>\r\n";
+    let cases: &[(&str, &str, &str)] = &[
+        (
+            "RCPT before MAIL",
+            "EHLO c\r\nRCPT TO:<x@y>\r\n",
+            "503 5.5.1 Need MAIL command first\r\n",
+        ),
+        (
+            "MAIL before EHLO",
+            "MAIL FROM:<a@b>\r\n",
+            "503 5.5.1 Send EHLO/HELO first\r\n",
+        ),
+        (
+            "DATA before MAIL",
+            "EHLO c\r\nDATA\r\n",
+            "503 5.5.1 Need MAIL command first\r\n",
+        ),
+        (
+            "DATA before RCPT",
+            "EHLO c\r\nMAIL FROM:<a@b>\r\nDATA\r\n",
+            "503 5.5.1 Need RCPT command first\r\n",
+        ),
+        (
+            "nested MAIL",
+            "EHLO c\r\nMAIL FROM:<a@b>\r\nMAIL FROM:<a@b>\r\n",
+            "503 5.5.1 Nested MAIL command\r\n",
+        ),
+        (
+            "unknown verb",
+            "XYZZY\r\n",
+            "500 5.5.2 Command unrecognized\r\n",
+        ),
+        ("empty line", "\r\n", "500 5.5.2 Command unrecognized\r\n"),
+        (
+            "unknown MAIL param",
+            "EHLO c\r\nMAIL FROM:<a@b> FOO=1\r\n",
+            "504 5.5.4 Parameter not supported\r\n",
+        ),
+        (
+            "MAIL SIZE too big",
+            "EHLO c\r\nMAIL FROM:<a@b> SIZE=1001\r\n",
+            "552 5.3.4 Message size exceeds fixed maximum message size\r\n",
+        ),
+        (
+            "non-ASCII sender without SMTPUTF8",
+            "EHLO c\r\nMAIL FROM:<jö@b>\r\n",
+            "553 5.6.7 Non-ASCII address requires the SMTPUTF8 parameter\r\n",
+        ),
+        (
+            "STARTTLS not yet",
+            "EHLO c\r\nSTARTTLS\r\n",
+            "502 5.5.1 Command not implemented\r\n",
+        ),
+        (
+            "AUTH not yet",
+            "EHLO c\r\nAUTH PLAIN\r\n",
+            "502 5.5.1 Command not implemented\r\n",
+        ),
+        (
+            "bare LF command",
+            "NOOP\n",
+            "500 5.5.2 Bare LF received; SMTP lines must end with CRLF\r\n",
+        ),
+        (
+            "VRFY",
+            "VRFY bob\r\n",
+            "252 2.5.0 Cannot VRFY user, but will accept message and attempt delivery\r\n",
+        ),
+        ("EXPN", "EXPN list\r\n", "502 5.5.1 EXPN not supported\r\n"),
+        ("NOOP", "NOOP\r\n", "250 2.0.0 Ok\r\n"),
+        ("RSET", "RSET\r\n", "250 2.0.0 Ok\r\n"),
+    ];
+    for (name, input, last_reply) in cases {
+        let wire = dialogue(input);
+        assert!(wire.ends_with(last_reply), "{name}: got {wire:?}");
+    }
+    let wire = dialogue(&format!(
+        "{mail}RCPT TO:<x@y>\r\nRCPT TO:<x@y>\r\nRCPT TO:<x@y>\r\nRCPT TO:<x@y>\r\n"
+    ));
+    assert!(
+        wire.ends_with("250 2.1.5 Recipient ok\r\n452 4.5.3 Too many recipients\r\n"),
+        "{wire}"
+    );
+}
+
+#[test]
+fn bare_lf_reply_text_matches_constant() {
+    assert!(
+        dialogue("NOOP\n")
+            .ends_with(&String::from_utf8_lossy(&R::BARE_LF_COMMAND.to_wire(true)).into_owned())
+    );
+}
+
+#[test]
+fn data_after_only_rejected_recipients_is_554() {
+    let policy = Rules(|ctx: &Context<'_>| {
+        (ctx.stage == Stage::Rcpt).then(|| {
+            Decision::reply(
+                "nobody",
+                Reply::parse_line("550 5.1.1 No such user").unwrap(),
+            )
+        })
+    });
+    let out = run(
+        config(),
+        policy,
+        b"EHLO c\r\nMAIL FROM:<a@b>\r\nRCPT TO:<x@y>\r\nDATA\r\n",
+    );
+    assert!(
+        out.wire
+            .ends_with("550 5.1.1 No such user\r\n554 5.5.1 No valid recipients\r\n"),
+        "{}",
+        out.wire
+    );
+}
+
+#[test]
+fn oversized_message_is_refused_and_not_buffered() {
+    let mut input = b"EHLO c\r\nMAIL FROM:<a@b>\r\nRCPT TO:<x@y>\r\nDATA\r\n".to_vec();
+    for _ in 0..100 {
+        input.extend_from_slice(b"0123456789012345678901234567890123456789\r\n");
+    }
+    input.extend_from_slice(b".\r\nNOOP\r\n");
+    let out = run(config(), AcceptAll, &input);
+    assert!(out.delivered.is_empty());
+    assert!(
+        out.wire.ends_with(
+            "552 5.3.4 Message size exceeds fixed maximum message size\r\n250 2.0.0 Ok\r\n"
+        ),
+        "{}",
+        out.wire
+    );
+}
+
+#[test]
+fn pipelined_commands_answered_in_order_with_every_split() {
+    let input = b"EHLO c\r\nMAIL FROM:<a@b>\r\nRCPT TO:<x@y>\r\nRCPT TO:<z@y>\r\nDATA\r\nline one\r\n.\r\nMAIL FROM:<>\r\nRCPT TO:<x@y>\r\nBDAT 6\r\nhello!BDAT 0 LAST\r\nRSET\r\nQUIT\r\n";
+    let whole = run(config(), AcceptAll, input);
+    assert_eq!(whole.delivered.len(), 2);
+    assert_eq!(whole.delivered[1].content, b"hello!");
+    assert_eq!(whole.delivered[1].mail_from, "");
+    assert!(whole.wire.contains("250 2.0.0 6 octets received\r\n"));
+    assert!(whole.wire.ends_with("250 2.0.0 Ok\r\n221 2.0.0 Bye\r\n"));
+    for size in 1..input.len() {
+        let split = run_split(config(), AcceptAll, input, &[size]);
+        assert_eq!(split, whole, "pieces of {size}");
+    }
+    let odd = run_split(config(), AcceptAll, input, &[1, 7, 2, 13]);
+    assert_eq!(odd, whole);
+}
+
+#[test]
+fn bdat_before_mail_consumes_the_chunk() {
+    let wire = dialogue("EHLO c\r\nBDAT 10\r\nNOOP\r\nNOOPNOOP\r\n");
+    assert!(
+        wire.ends_with("503 5.5.1 Need MAIL command first\r\n250 2.0.0 Ok\r\n"),
+        "{wire}"
+    );
+}
+
+#[test]
+fn transaction_state_is_reset_between_messages() {
+    let out = run(
+        config(),
+        AcceptAll,
+        b"HELO c\r\nMAIL FROM:<a@b>\r\nRCPT TO:<x@y>\r\nDATA\r\none\r\n.\r\nMAIL FROM:<c@d>\r\nRCPT TO:<z@y>\r\nDATA\r\ntwo\r\n.\r\n",
+    );
+    assert_eq!(out.delivered.len(), 2);
+    assert_eq!(out.delivered[1].content, b"two\r\n");
+    assert_eq!(out.delivered[1].recipients.len(), 1);
+    assert_eq!(out.delivered[1].protocol, "SMTP");
+}
+
+#[test]
+fn smuggling_and_bare_lf_in_content() {
+    let input =
+        b"EHLO c\r\nMAIL FROM:<a@b>\r\nRCPT TO:<x@y>\r\nDATA\r\nhi\n.\nMAIL FROM:<evil@x>\r\n.\r\n";
+    let out = run(config(), AcceptAll, input);
+    assert!(out.delivered.is_empty());
+    assert!(
+        out.wire
+            .ends_with("550 5.5.2 Message contains bare LF line endings; SMTP requires CRLF\r\n"),
+        "{}",
+        out.wire
+    );
+    assert!(
+        out.notes
+            .iter()
+            .any(|n| n.starts_with("SMTP smuggling attempt")),
+        "{:?}",
+        out.notes
+    );
+
+    let accept = Config {
+        bare_lf: BareLf::Accept,
+        ..config()
+    };
+    let out = run(accept, AcceptAll, input);
+    assert_eq!(out.delivered.len(), 1);
+    assert_eq!(out.delivered[0].content, b"hi\n\nMAIL FROM:<evil@x>\r\n");
+    assert_eq!(out.delivered[0].smuggling_attempts, 1);
+}
+
+#[test]
+fn too_many_errors_hang_up() {
+    let input = "BOGUS\r\n".repeat(25);
+    let out = run(config(), AcceptAll, input.as_bytes());
+    assert!(out.closed);
+    assert_eq!(out.wire.matches("500 5.5.2").count(), 20);
+    assert!(
+        out.wire
+            .ends_with("421 4.7.0 Too many errors, closing connection\r\n")
+    );
+}
+
+#[test]
+fn connect_rejection_serves_only_quit() {
+    let policy = Rules(|ctx: &Context<'_>| {
+        (ctx.stage == Stage::Connect)
+            .then(|| Decision::reply("blocked", Reply::parse_line("554 5.7.1 Go away").unwrap()))
+    });
+    let out = run(config(), policy, b"EHLO c\r\nQUIT\r\n");
+    assert_eq!(
+        out.wire,
+        "554 5.7.1 Go away\r\n503 5.5.1 Connection was rejected; only QUIT is accepted\r\n221 2.0.0 Bye\r\n"
+    );
+}
+
+#[test]
+fn rule_effects_delay_disconnect_silence_store() {
+    let delay = Rules(|ctx: &Context<'_>| {
+        (ctx.stage == Stage::Rcpt).then(|| Decision {
+            delay: Some(Duration::from_secs(20)),
+            reply: ReplyChoice::Default,
+            ..Decision::reply("tarpit", R::OK)
+        })
+    });
+    let out = run(
+        config(),
+        delay,
+        b"EHLO c\r\nMAIL FROM:<a@b>\r\nRCPT TO:<x@y>\r\n",
+    );
+    assert_eq!(out.delays, [Duration::from_secs(20)]);
+    assert!(out.wire.ends_with("250 2.1.5 Recipient ok\r\n"));
+
+    let before = Rules(|ctx: &Context<'_>| {
+        (ctx.stage == Stage::Message).then(|| Decision {
+            disconnect: Some(Disconnect::BeforeReply),
+            ..Decision::reply("drop", R::OK)
+        })
+    });
+    let out = run(
+        config(),
+        before,
+        b"EHLO c\r\nMAIL FROM:<a@b>\r\nRCPT TO:<x@y>\r\nDATA\r\nx\r\n.\r\nNOOP\r\n",
+    );
+    assert!(out.closed && out.delivered.is_empty());
+    assert!(
+        out.wire
+            .ends_with("354 End data with <CR><LF>.<CR><LF>\r\n")
+    );
+
+    let after = Rules(|ctx: &Context<'_>| {
+        (ctx.stage == Stage::Mail).then(|| Decision {
+            disconnect: Some(Disconnect::AfterReply),
+            ..Decision::reply("cut", Reply::parse_line("451 4.3.0 later").unwrap())
+        })
+    });
+    let out = run(config(), after, b"EHLO c\r\nMAIL FROM:<a@b>\r\nNOOP\r\n");
+    assert!(out.closed);
+    assert!(out.wire.ends_with("451 4.3.0 later\r\n"));
+
+    let silent = Rules(|ctx: &Context<'_>| {
+        (ctx.stage == Stage::Helo).then(|| Decision {
+            reply: ReplyChoice::Silent,
+            ..Decision::reply("mute", R::OK)
+        })
+    });
+    assert_eq!(run(config(), silent, b"EHLO c\r\n").wire, GREETING);
+
+    let no_store = Rules(|ctx: &Context<'_>| {
+        (ctx.stage == Stage::Message).then(|| Decision {
+            store: false,
+            ..Decision::reply("lose", R::OK)
+        })
+    });
+    let out = run(
+        config(),
+        no_store,
+        b"EHLO c\r\nMAIL FROM:<a@b>\r\nRCPT TO:<x@y>\r\nDATA\r\nx\r\n.\r\n",
+    );
+    assert!(out.delivered.is_empty());
+    assert!(out.wire.ends_with("250 2.0.0 Ok\r\n"));
+    assert!(out.notes.iter().any(|n| n.contains("store: false")));
+}
+
+#[test]
+fn a_421_from_a_rule_always_closes() {
+    let policy = Rules(|ctx: &Context<'_>| {
+        (ctx.stage == Stage::Mail).then(|| {
+            Decision::reply(
+                "throttle",
+                Reply::parse_line("421 4.7.0 Try later").unwrap(),
+            )
+        })
+    });
+    let out = run(
+        config(),
+        policy,
+        b"EHLO c\r\nMAIL FROM:<a@b>\r\nRCPT TO:<x@y>\r\n",
+    );
+    assert!(out.closed);
+    assert!(out.wire.ends_with("421 4.7.0 Try later\r\n"));
+}
+
+#[test]
+fn forced_503_at_data_keeps_the_session_in_command_mode() {
+    let policy = Rules(|ctx: &Context<'_>| {
+        (ctx.stage == Stage::Data).then(|| {
+            Decision::reply(
+                "bad seq",
+                Reply::parse_line("503 5.5.1 Bad sequence of commands").unwrap(),
+            )
+        })
+    });
+    let out = run(
+        config(),
+        policy,
+        b"EHLO c\r\nMAIL FROM:<a@b>\r\nRCPT TO:<x@y>\r\nDATA\r\nNOOP\r\n",
+    );
+    assert!(
+        out.wire
+            .ends_with("503 5.5.1 Bad sequence of commands\r\n250 2.0.0 Ok\r\n"),
+        "{}",
+        out.wire
+    );
+}
+
+#[test]
+fn policy_sees_the_context() {
+    let mut seen = Vec::new();
+    let policy = Rules(move |ctx: &Context<'_>| {
+        seen.push(format!(
+            "{} helo={:?} from={:?} to={:?} rcpts={} cmd={} msg={:?}",
+            ctx.stage.name(),
+            ctx.helo,
+            ctx.from,
+            ctx.to,
+            ctx.recipients.len(),
+            ctx.command,
+            ctx.message.map(|m| String::from_utf8_lossy(m).into_owned())
+        ));
+        if ctx.stage == Stage::Quit {
+            let text = seen.join("\n");
+            return Some(Decision::reply(
+                "dump",
+                Reply::checked(221, None, &text.lines().collect::<Vec<_>>()).unwrap(),
+            ));
+        }
+        None
+    });
+    let out = run(config(), policy, b"EHLO c\r\nMAIL FROM:<a@b>\r\nRCPT TO:<x@y>\r\nRCPT TO:<z@y>\r\nDATA\r\nhi\r\n.\r\nQUIT\r\n");
+    let want = [
+        "221-connect helo=None from=None to=None rcpts=0 cmd=1 msg=None",
+        "221-helo helo=Some(\"c\") from=None to=None rcpts=0 cmd=1 msg=None",
+        "221-mail helo=Some(\"c\") from=Some(\"a@b\") to=None rcpts=0 cmd=1 msg=None",
+        "221-rcpt helo=Some(\"c\") from=Some(\"a@b\") to=Some(\"x@y\") rcpts=0 cmd=1 msg=None",
+        "221-rcpt helo=Some(\"c\") from=Some(\"a@b\") to=Some(\"z@y\") rcpts=1 cmd=2 msg=None",
+        "221-data helo=Some(\"c\") from=Some(\"a@b\") to=None rcpts=2 cmd=1 msg=None",
+        "221-message helo=Some(\"c\") from=Some(\"a@b\") to=None rcpts=2 cmd=1 msg=Some(\"hi\\r\\n\")",
+        "221 quit helo=Some(\"c\") from=None to=None rcpts=0 cmd=1 msg=None",
+    ];
+    let got: Vec<&str> = out
+        .wire
+        .split("\r\n")
+        .skip_while(|l| !l.starts_with("221"))
+        .filter(|l| !l.is_empty())
+        .collect();
+    assert_eq!(got, want);
+}
+
+#[test]
+fn timeout_and_shutdown_say_421() {
+    let mut s = Session::new(
+        Arc::new(config()),
+        AcceptAll,
+        "127.0.0.1".parse().unwrap(),
+        1,
+    );
+    let mut actions = Vec::new();
+    s.start(&mut actions);
+    actions.clear();
+    s.timeout(&mut actions);
+    let mut o = Outcome::default();
+    collect(&mut actions, &mut o);
+    assert_eq!(o.wire, "421 4.4.2 Timeout exceeded, closing connection\r\n");
+    assert!(o.closed && s.is_closed());
+
+    let mut s = Session::new(
+        Arc::new(config()),
+        AcceptAll,
+        "127.0.0.1".parse().unwrap(),
+        1,
+    );
+    s.start(&mut actions);
+    actions.clear();
+    s.shutdown(&mut actions);
+    let mut o = Outcome::default();
+    collect(&mut actions, &mut o);
+    assert_eq!(
+        o.wire,
+        "421 4.3.2 Service shutting down, closing connection\r\n"
+    );
+}
+
+#[test]
+fn enhanced_codes_follow_the_extension() {
+    let mut cfg = config();
+    cfg.extensions.remove(Extension::EnhancedStatusCodes);
+    let out = run(cfg, AcceptAll, b"EHLO c\r\nNOOP\r\n");
+    assert!(out.wire.ends_with("250 Ok\r\n"), "{}", out.wire);
+    assert!(!out.wire.contains("ENHANCEDSTATUSCODES"));
+}

@@ -1,0 +1,219 @@
+//! The rule engine: walks a scenario's rules for each stage and keeps the
+//! state rules share across connections (fired counts, attempt counters, the
+//! seeded random generator, connection and message numbers).
+//!
+//! Rules that need no shared state are evaluated without taking a lock, so
+//! an accept-all or pattern-only scenario costs nothing under load.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Instant;
+
+use rand::rngs::StdRng;
+use rand::{RngExt, SeedableRng};
+
+use super::matcher::{body, header_values};
+use super::{Rule, Scenario};
+use crate::proto::policy::{Context, Decision, Policy, Stage};
+
+struct Shared {
+    rng: StdRng,
+    attempts: HashMap<(IpAddr, String, String), u32>,
+}
+
+pub struct Engine {
+    scenario: Arc<Scenario>,
+    started: Instant,
+    fired: Vec<AtomicU32>,
+    connections: AtomicU64,
+    accepted: AtomicU64,
+    uses_attempts: bool,
+    shared: Mutex<Shared>,
+}
+
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine")
+            .field("scenario", &self.scenario.name)
+            .finish()
+    }
+}
+
+impl Engine {
+    pub fn new(scenario: Arc<Scenario>) -> Self {
+        Self {
+            fired: scenario.rules.iter().map(|_| AtomicU32::new(0)).collect(),
+            uses_attempts: scenario
+                .rules
+                .iter()
+                .any(|r| r.conditions.attempt.is_some()),
+            shared: Mutex::new(Shared {
+                rng: StdRng::seed_from_u64(scenario.seed),
+                attempts: HashMap::new(),
+            }),
+            started: Instant::now(),
+            connections: AtomicU64::new(0),
+            accepted: AtomicU64::new(0),
+            scenario,
+        }
+    }
+
+    pub fn scenario(&self) -> &Arc<Scenario> {
+        &self.scenario
+    }
+
+    pub fn next_connection(&self) -> u64 {
+        self.connections.fetch_add(1, Ordering::Relaxed) + 1
+    }
+
+    pub fn session_policy(self: &Arc<Self>) -> ScenarioPolicy {
+        ScenarioPolicy {
+            engine: Arc::clone(self),
+            attempt: 0,
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Shared> {
+        self.shared.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Counts one more sighting of (ip, from, to) and returns the count.
+    fn see_attempt(&self, ip: IpAddr, from: &str, to: &str) -> u32 {
+        let mut shared = self.lock();
+        let n = shared
+            .attempts
+            .entry((ip, from.to_ascii_lowercase(), to.to_ascii_lowercase()))
+            .or_insert(0);
+        *n = n.saturating_add(1);
+        *n
+    }
+
+    fn applies(&self, rule: &Rule, ctx: &Context<'_>, attempt: u32) -> bool {
+        let c = &rule.conditions;
+        let text = |m: &Option<super::TextMatcher>, v: Option<&str>| {
+            m.as_ref().is_none_or(|m| v.is_some_and(|v| m.matches(v)))
+        };
+        let to_ok = match (&c.to, ctx.to) {
+            (None, _) => true,
+            (Some(m), Some(to)) => m.matches(to),
+            (Some(m), None) => ctx.recipients.iter().any(|r| m.matches(&r.address)),
+        };
+        let message = ctx.message.unwrap_or(&[]);
+        let ok = to_ok
+            && text(&c.from, ctx.from)
+            && text(&c.helo, ctx.helo)
+            && text(&c.auth_user, ctx.auth_user)
+            && (c.client_ip.is_empty() || c.client_ip.iter().any(|n| n.contains(ctx.client_ip)))
+            && c.tls.is_none_or(|t| t == ctx.tls)
+            && c.authenticated.is_none_or(|a| a == ctx.auth_user.is_some())
+            && c.header
+                .iter()
+                .all(|(name, glob)| header_values(message, name).iter().any(|v| glob.matches(v)))
+            && c.body
+                .as_ref()
+                .is_none_or(|g| g.matches(&String::from_utf8_lossy(body(message))))
+            && c.size.is_none_or(|s| s.matches(message.len() as u64))
+            && c.connection
+                .as_ref()
+                .is_none_or(|k| k.matches(ctx.connection))
+            && c.message
+                .as_ref()
+                .is_none_or(|k| k.matches(self.accepted.load(Ordering::Relaxed) + 1))
+            && c.command.as_ref().is_none_or(|k| k.matches(ctx.command))
+            && c.attempt
+                .as_ref()
+                .is_none_or(|k| k.matches(u64::from(attempt)))
+            && c.elapsed.is_none_or(|r| r.contains(self.started.elapsed()));
+        if !ok {
+            return false;
+        }
+        match c.probability {
+            None => true,
+            Some(p) => self.lock().rng.random::<f64>() < p,
+        }
+    }
+
+    /// Claims one firing of a rule with `times`; false once it has retired.
+    fn claim(&self, index: usize, times: Option<u32>) -> bool {
+        let Some(limit) = times else {
+            if let Some(f) = self.fired.get(index) {
+                f.fetch_add(1, Ordering::Relaxed);
+            }
+            return true;
+        };
+        let Some(f) = self.fired.get(index) else {
+            return false;
+        };
+        f.fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+            (n < limit).then_some(n + 1)
+        })
+        .is_ok()
+    }
+
+    fn retired(&self, index: usize, times: Option<u32>) -> bool {
+        match (times, self.fired.get(index)) {
+            (Some(limit), Some(f)) => f.load(Ordering::Acquire) >= limit,
+            _ => false,
+        }
+    }
+}
+
+/// A session's view of the engine; remembers the attempt number of the
+/// transaction's first recipient for the later stages.
+pub struct ScenarioPolicy {
+    engine: Arc<Engine>,
+    attempt: u32,
+}
+
+impl Policy for ScenarioPolicy {
+    fn decide(&mut self, ctx: &Context<'_>) -> Option<Decision> {
+        let engine = &*self.engine;
+        if engine.scenario.rules.is_empty() {
+            return None;
+        }
+        match ctx.stage {
+            Stage::Mail | Stage::Helo | Stage::Rset => self.attempt = 0,
+            Stage::Rcpt if engine.uses_attempts => {
+                let n =
+                    engine.see_attempt(ctx.client_ip, ctx.from.unwrap_or(""), ctx.to.unwrap_or(""));
+                if ctx.recipients.is_empty() {
+                    self.attempt = n;
+                }
+                return self.first_match(ctx, n);
+            }
+            _ => {}
+        }
+        self.first_match(ctx, self.attempt)
+    }
+
+    fn message_accepted(&mut self) {
+        self.engine.accepted.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+impl ScenarioPolicy {
+    fn first_match(&self, ctx: &Context<'_>, attempt: u32) -> Option<Decision> {
+        let engine = &*self.engine;
+        for (i, rule) in engine.scenario.rules.iter().enumerate() {
+            if !rule.stages.contains(&ctx.stage) || engine.retired(i, rule.times) {
+                continue;
+            }
+            if engine.applies(rule, ctx, attempt) && engine.claim(i, rule.times) {
+                return Some(Decision {
+                    rule: Arc::clone(&rule.name),
+                    reply: rule.reply.clone(),
+                    delay: rule.delay,
+                    disconnect: rule.disconnect,
+                    store: rule.store,
+                });
+            }
+        }
+        None
+    }
+}
+
+#[cfg(test)]
+#[path = "engine_tests.rs"]
+mod tests;

@@ -1,0 +1,452 @@
+//! Validation and compilation of a scenario file. Collects every problem it
+//! can find, each with the line and column of the offending value, so a user
+//! fixes a file in one pass.
+
+use std::sync::Arc;
+
+use serde_saphyr::{Location, Spanned};
+
+use super::matcher::{
+    Cidr, Counter, Glob, Range, SizeCmp, TextMatcher, parse_duration, parse_size,
+};
+use super::model::{self, StageName};
+use super::{Conditions, Limits, Rule, Scenario, ScenarioError, ScenarioErrors, ServerSettings};
+use crate::proto::extensions::Extension;
+use crate::proto::framer::BareLf;
+use crate::proto::policy::{Disconnect, ReplyChoice, Stage};
+use crate::proto::reply::{EnhancedCode, Reply};
+
+struct Errors<'a> {
+    file: &'a str,
+    list: Vec<ScenarioError>,
+}
+
+impl Errors<'_> {
+    fn at(&mut self, loc: Location, message: impl Into<String>) {
+        self.list.push(ScenarioError {
+            file: self.file.to_owned(),
+            line: loc.line(),
+            column: loc.column(),
+            message: message.into(),
+        });
+    }
+}
+
+fn loc<T>(s: &Spanned<T>) -> Location {
+    s.referenced
+}
+
+pub(super) fn load(
+    text: &str,
+    file: &str,
+    stem: Option<String>,
+) -> Result<Scenario, ScenarioErrors> {
+    let parsed: model::File = serde_saphyr::from_str(text).map_err(|e| {
+        let (line, column) = e.location().map_or((0, 0), |l| (l.line(), l.column()));
+        let message = e.to_string();
+        let message = message
+            .lines()
+            .next()
+            .unwrap_or("invalid YAML")
+            .trim()
+            .to_owned();
+        ScenarioErrors(vec![ScenarioError {
+            file: file.to_owned(),
+            line,
+            column,
+            message,
+        }])
+    })?;
+    let mut errors = Errors {
+        file,
+        list: Vec::new(),
+    };
+    if parsed.version.value != 1 {
+        errors.at(
+            loc(&parsed.version),
+            format!(
+                "unsupported version {}; this mailfault reads `version: 1`",
+                parsed.version.value
+            ),
+        );
+    }
+    if let Some(clock) = &parsed.clock
+        && clock.value == model::Clock::Virtual
+    {
+        errors.at(
+            loc(clock),
+            "`clock: virtual` is not implemented in this version of mailfault",
+        );
+    }
+    if let Some(ext) = &parsed.extends {
+        errors.at(
+            loc(ext),
+            "`extends` is not implemented in this version of mailfault",
+        );
+    }
+    let server = server(parsed.server, &mut errors);
+    let rules: Vec<Rule> = parsed
+        .rules
+        .iter()
+        .enumerate()
+        .filter_map(|(i, r)| rule(i, r, &mut errors))
+        .collect();
+    if !errors.list.is_empty() {
+        return Err(ScenarioErrors(errors.list));
+    }
+    Ok(Scenario {
+        name: parsed.name.or(stem).unwrap_or_else(|| "unnamed".into()),
+        description: parsed.description,
+        seed: parsed.seed,
+        server,
+        rules,
+        expect: parsed.expect,
+        source: file.to_owned(),
+    })
+}
+
+fn duration_or(
+    value: &Option<Spanned<String>>,
+    default: std::time::Duration,
+    errors: &mut Errors<'_>,
+) -> std::time::Duration {
+    match value {
+        None => default,
+        Some(s) => parse_duration(&s.value).unwrap_or_else(|| {
+            errors.at(
+                loc(s),
+                format!("`{}` is not a duration; write e.g. 30s, 5m, 1h", s.value),
+            );
+            default
+        }),
+    }
+}
+
+fn server(s: model::Server, errors: &mut Errors<'_>) -> ServerSettings {
+    let d = ServerSettings::default();
+    let extensions = match &s.extensions {
+        None => d.extensions,
+        Some(list) => list
+            .iter()
+            .filter_map(|name| {
+                let e = Extension::from_keyword(&name.value);
+                if e.is_none() {
+                    errors.at(loc(name), format!("unknown extension `{}`; known: PIPELINING, 8BITMIME, SMTPUTF8, SIZE, ENHANCEDSTATUSCODES, CHUNKING, DSN, STARTTLS, AUTH", name.value));
+                }
+                e
+            })
+            .collect(),
+    };
+    let max_message_size = match &s.limits.max_message_size {
+        None => d.limits.max_message_size,
+        Some(sp) => match &sp.value {
+            model::Size::Bytes(n) => *n,
+            model::Size::Text(t) => parse_size(t).unwrap_or_else(|| {
+                errors.at(
+                    loc(sp),
+                    format!("`{t}` is not a size; write e.g. 25MiB, 10KB or 1024"),
+                );
+                d.limits.max_message_size
+            }),
+        },
+    };
+    ServerSettings {
+        hostname: s.hostname.unwrap_or(d.hostname),
+        greeting: s.greeting.unwrap_or(d.greeting),
+        extensions,
+        limits: Limits {
+            max_message_size,
+            max_recipients: s.limits.max_recipients.unwrap_or(d.limits.max_recipients),
+            command_timeout: duration_or(
+                &s.limits.command_timeout,
+                d.limits.command_timeout,
+                errors,
+            ),
+            data_timeout: duration_or(&s.limits.data_timeout, d.limits.data_timeout, errors),
+            max_connections: s.limits.max_connections.unwrap_or(d.limits.max_connections),
+        },
+        bare_lf: match s.bare_lf {
+            Some(model::BareLf::Accept) => BareLf::Accept,
+            Some(model::BareLf::Reject) | None => BareLf::Reject,
+        },
+        tls: s.tls.unwrap_or_default(),
+        auth: s.auth.unwrap_or_default(),
+    }
+}
+
+fn stage(name: StageName) -> Vec<Stage> {
+    match name {
+        StageName::Connect => vec![Stage::Connect],
+        StageName::Helo => vec![Stage::Helo],
+        StageName::Starttls => vec![Stage::StartTls],
+        StageName::Auth => vec![Stage::Auth],
+        StageName::Mail => vec![Stage::Mail],
+        StageName::Rcpt => vec![Stage::Rcpt],
+        StageName::Data => vec![Stage::Data],
+        StageName::Message => vec![Stage::Message],
+        StageName::Rset => vec![Stage::Rset],
+        StageName::Noop => vec![Stage::Noop],
+        StageName::Vrfy => vec![Stage::Vrfy],
+        StageName::Quit => vec![Stage::Quit],
+        StageName::Any => Stage::ALL.to_vec(),
+    }
+}
+
+fn reply(r: &Spanned<model::ReplyText>, errors: &mut Errors<'_>) -> Option<ReplyChoice> {
+    let built = match &r.value {
+        model::ReplyText::Line(l) if l.trim().eq_ignore_ascii_case("none") => {
+            return Some(ReplyChoice::Silent);
+        }
+        model::ReplyText::Line(l) => Reply::parse_line(l),
+        model::ReplyText::Full(full) => {
+            let enhanced = match &full.enhanced {
+                None => None,
+                Some(e) => match EnhancedCode::parse(e) {
+                    Some(e) => Some(e),
+                    None => {
+                        errors.at(loc(r), format!("`{e}` is not an enhanced status code; write class.subject.detail, e.g. 5.1.1"));
+                        return None;
+                    }
+                },
+            };
+            Reply::checked(full.code, enhanced, &full.text.to_vec())
+        }
+    };
+    match built {
+        Ok(reply) => Some(ReplyChoice::Custom(reply)),
+        Err(e) => {
+            errors.at(loc(r), e.to_string());
+            None
+        }
+    }
+}
+
+fn text(t: &Option<Spanned<model::Text>>, errors: &mut Errors<'_>) -> Option<TextMatcher> {
+    let t = t.as_ref()?;
+    match &t.value {
+        model::Text::Glob(g) => Some(TextMatcher::Globs(vec![Glob::new(g)])),
+        model::Text::Globs(gs) => Some(TextMatcher::Globs(
+            gs.iter().map(|g| Glob::new(g)).collect(),
+        )),
+        model::Text::Regex(r) => match regex::RegexBuilder::new(&r.regex)
+            .case_insensitive(true)
+            .build()
+        {
+            Ok(re) => Some(TextMatcher::Regex(re)),
+            Err(e) => {
+                let why = e.to_string();
+                let why = why
+                    .lines()
+                    .last()
+                    .unwrap_or("")
+                    .trim_start_matches("error: ")
+                    .to_owned();
+                errors.at(loc(t), format!("invalid regex: {why}"));
+                None
+            }
+        },
+    }
+}
+
+fn counter(c: &Option<Spanned<model::Counter>>, errors: &mut Errors<'_>) -> Option<Counter> {
+    let c = c.as_ref()?;
+    let compiled = match &c.value {
+        model::Counter::One(n) => Some(Counter::Any(vec![*n])),
+        model::Counter::List(l) => Some(Counter::Any(l.clone())),
+        model::Counter::Range(r) => Range::parse(r, |s| s.parse().ok()).map(Counter::Range),
+        model::Counter::Every(e) if e.every > 0 => Some(Counter::Every(e.every)),
+        model::Counter::Every(_) => None,
+    };
+    if compiled.is_none() {
+        errors.at(loc(c), "a counter is a number, a list, a range like \"3..5\" / \"3..\" / \"..5\", or { every: N } with N > 0");
+    }
+    compiled
+}
+
+fn conditions(m: &model::Match, errors: &mut Errors<'_>) -> Conditions {
+    let mut client_ip = Vec::new();
+    if let Some(ips) = &m.client_ip {
+        for text in ips.value.to_vec() {
+            match Cidr::parse(&text) {
+                Some(c) => client_ip.push(c),
+                None => errors.at(
+                    loc(ips),
+                    format!("`{text}` is not an IP address or CIDR such as 192.0.2.0/24"),
+                ),
+            }
+        }
+    }
+    let size = m.size.as_ref().and_then(|s| {
+        let c = SizeCmp::parse(&s.value);
+        if c.is_none() {
+            errors.at(loc(s), format!("`{}` is not a size condition; write e.g. \">1MiB\", \"<=10KB\" or \"1KiB..2KiB\"", s.value));
+        }
+        c
+    });
+    let elapsed = m.elapsed.as_ref().and_then(|e| {
+        let r = Range::parse(&e.value, parse_duration);
+        if r.is_none() {
+            errors.at(
+                loc(e),
+                format!(
+                    "`{}` is not a time window; write e.g. \"0s..30s\" or \"10m..\"",
+                    e.value
+                ),
+            );
+        }
+        r
+    });
+    let probability = m.probability.as_ref().and_then(|p| {
+        if (0.0..=1.0).contains(&p.value) {
+            Some(p.value)
+        } else {
+            errors.at(
+                loc(p),
+                format!("probability {} is outside 0.0..1.0", p.value),
+            );
+            None
+        }
+    });
+    Conditions {
+        from: text(&m.from, errors),
+        to: text(&m.to, errors),
+        helo: text(&m.helo, errors),
+        auth_user: text(&m.auth_user, errors),
+        client_ip,
+        tls: m.tls,
+        authenticated: m.authenticated,
+        header: m
+            .header
+            .as_ref()
+            .map(|h| {
+                h.value
+                    .iter()
+                    .map(|(k, v)| (k.clone(), Glob::new(v)))
+                    .collect()
+            })
+            .unwrap_or_default(),
+        body: m.body.as_ref().map(|b| Glob::new(&b.value)),
+        size,
+        connection: counter(&m.connection, errors),
+        message: counter(&m.message, errors),
+        command: counter(&m.command, errors),
+        attempt: counter(&m.attempt, errors),
+        elapsed,
+        probability,
+    }
+}
+
+fn rule(index: usize, spanned: &Spanned<model::Rule>, errors: &mut Errors<'_>) -> Option<Rule> {
+    let r = &spanned.value;
+    let before = errors.list.len();
+    let mut stages: Vec<Stage> = r.on.value.to_vec().into_iter().flat_map(stage).collect();
+    stages.dedup();
+    if stages.is_empty() {
+        errors.at(loc(&r.on), "`on` needs at least one stage");
+    }
+    let later = [
+        ("greylist", r.greylist.as_ref().map(loc)),
+        ("rate_limit", r.rate_limit.as_ref().map(loc)),
+        ("bandwidth", r.bandwidth.as_ref().map(loc)),
+        (
+            "disconnect_after_bytes",
+            r.disconnect_after_bytes.as_ref().map(loc),
+        ),
+        ("malformed", r.malformed.as_ref().map(loc)),
+        ("tls_fault", r.tls_fault.as_ref().map(loc)),
+    ];
+    for (name, at) in later {
+        if let Some(at) = at {
+            errors.at(
+                at,
+                format!("`{name}` is not implemented in this version of mailfault"),
+            );
+        }
+    }
+    let only_message = |errors: &mut Errors<'_>, what: &str, at: Location| {
+        if stages.iter().any(|s| *s != Stage::Message) {
+            errors.at(
+                at,
+                format!("`{what}` only applies at the `message` stage; use `on: message`"),
+            );
+        }
+    };
+    let m = &r.conditions;
+    if let Some(h) = &m.header {
+        only_message(errors, "header", loc(h));
+    }
+    if let Some(b) = &m.body {
+        only_message(errors, "body", loc(b));
+    }
+    if let Some(s) = &m.size {
+        only_message(errors, "size", loc(s));
+    }
+    let conditions = conditions(m, errors);
+    let reply_choice = r
+        .reply
+        .as_ref()
+        .and_then(|x| reply(x, errors))
+        .unwrap_or(ReplyChoice::Default);
+    if let (Some(sp), ReplyChoice::Custom(rep)) = (&r.reply, &reply_choice) {
+        if rep.code == 354 && stages.iter().any(|s| *s != Stage::Data) {
+            errors.at(
+                loc(sp),
+                "354 is the reply to DATA; use it only with `on: data`",
+            );
+        }
+        if rep.code / 100 == 2
+            && r.disconnect
+                .as_ref()
+                .is_some_and(|d| d.value == model::Disconnect::BeforeReply)
+            && stages
+                .iter()
+                .any(|s| matches!(s, Stage::Rcpt | Stage::Mail | Stage::Data))
+        {
+            errors.at(loc(sp), format!("a {} reply with `disconnect: before_reply` never reaches the client; drop one of them", rep.code));
+        }
+    }
+    if let Some(t) = &r.times
+        && t.value == 0
+    {
+        errors.at(loc(t), "`times` must be at least 1");
+    }
+    if let Some(s) = &r.store
+        && !s.value
+    {
+        only_message(errors, "store: false", loc(s));
+    }
+    let delay = r.delay.as_ref().and_then(|d| {
+        let v = parse_duration(&d.value);
+        if v.is_none() {
+            errors.at(
+                loc(d),
+                format!("`{}` is not a duration; write e.g. 20s or 500ms", d.value),
+            );
+        }
+        v
+    });
+    if errors.list.len() > before {
+        return None;
+    }
+    Some(Rule {
+        name: Arc::from(
+            r.name
+                .clone()
+                .unwrap_or_else(|| format!("rule {}", index + 1)),
+        ),
+        stages,
+        conditions,
+        times: r.times.as_ref().map(|t| t.value),
+        reply: reply_choice,
+        delay,
+        disconnect: r.disconnect.as_ref().map(|d| match d.value {
+            model::Disconnect::BeforeReply => Disconnect::BeforeReply,
+            model::Disconnect::AfterReply => Disconnect::AfterReply,
+        }),
+        store: r.store.as_ref().is_none_or(|s| s.value),
+    })
+}
+
+#[cfg(test)]
+#[path = "load_tests.rs"]
+mod tests;

@@ -1,0 +1,183 @@
+//! Scenarios: YAML files that decide how the server answers, and the engine
+//! that applies them to every session.
+//!
+//! `model` is the file format, `load` validates and compiles it (every error
+//! names file, line and column), `matcher` holds the compiled conditions and
+//! `engine` evaluates rules with the state shared across connections.
+
+mod engine;
+mod load;
+mod matcher;
+mod model;
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+pub use engine::{Engine, ScenarioPolicy};
+pub use model::{Auth as AuthSettings, Expect as Expectations, Tls as TlsSettings};
+
+use crate::proto::extensions::Extensions;
+use crate::proto::framer::BareLf;
+use crate::proto::policy::{Disconnect, ReplyChoice, Stage};
+use matcher::{Cidr, Counter, Glob, Range, SizeCmp, TextMatcher};
+
+/// A validated scenario, ready to run.
+#[derive(Debug, Clone)]
+pub struct Scenario {
+    pub name: String,
+    pub description: Option<String>,
+    pub seed: u64,
+    pub server: ServerSettings,
+    pub rules: Vec<Rule>,
+    pub expect: Option<Expectations>,
+    /// The file it came from, or `<string>`.
+    pub source: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct ServerSettings {
+    pub hostname: String,
+    pub greeting: String,
+    pub extensions: Extensions,
+    pub limits: Limits,
+    pub bare_lf: BareLf,
+    pub tls: TlsSettings,
+    pub auth: AuthSettings,
+}
+
+#[derive(Debug, Clone)]
+pub struct Limits {
+    pub max_message_size: u64,
+    pub max_recipients: usize,
+    pub command_timeout: Duration,
+    pub data_timeout: Duration,
+    pub max_connections: usize,
+}
+
+impl Default for ServerSettings {
+    fn default() -> Self {
+        Self {
+            hostname: "mailfault.test".into(),
+            greeting: "ESMTP mailfault".into(),
+            extensions: Extensions::default_set(),
+            limits: Limits {
+                max_message_size: 25 << 20,
+                max_recipients: 100,
+                command_timeout: Duration::from_secs(300),
+                data_timeout: Duration::from_secs(600),
+                max_connections: 1000,
+            },
+            bare_lf: BareLf::Reject,
+            tls: TlsSettings::default(),
+            auth: AuthSettings::default(),
+        }
+    }
+}
+
+/// One compiled rule.
+#[derive(Debug, Clone)]
+pub struct Rule {
+    pub name: Arc<str>,
+    pub stages: Vec<Stage>,
+    pub conditions: Conditions,
+    pub times: Option<u32>,
+    pub reply: ReplyChoice,
+    pub delay: Option<Duration>,
+    pub disconnect: Option<Disconnect>,
+    pub store: bool,
+}
+
+/// Everything in a rule's `match:`; all present conditions must hold.
+#[derive(Debug, Clone, Default)]
+pub struct Conditions {
+    pub from: Option<TextMatcher>,
+    pub to: Option<TextMatcher>,
+    pub helo: Option<TextMatcher>,
+    pub auth_user: Option<TextMatcher>,
+    pub client_ip: Vec<Cidr>,
+    pub tls: Option<bool>,
+    pub authenticated: Option<bool>,
+    pub header: Vec<(String, Glob)>,
+    pub body: Option<Glob>,
+    pub size: Option<SizeCmp>,
+    pub connection: Option<Counter>,
+    pub message: Option<Counter>,
+    pub command: Option<Counter>,
+    pub attempt: Option<Counter>,
+    pub elapsed: Option<Range<Duration>>,
+    pub probability: Option<f64>,
+}
+
+/// One problem in a scenario file, with where it is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScenarioError {
+    pub file: String,
+    pub line: u64,
+    pub column: u64,
+    pub message: String,
+}
+
+impl fmt::Display for ScenarioError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.line == 0 {
+            return write!(f, "{}: {}", self.file, self.message);
+        }
+        write!(
+            f,
+            "{}:{}:{}: {}",
+            self.file, self.line, self.column, self.message
+        )
+    }
+}
+
+/// All problems found in one file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScenarioErrors(pub Vec<ScenarioError>);
+
+impl fmt::Display for ScenarioErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, e) in self.0.iter().enumerate() {
+            if i > 0 {
+                writeln!(f)?;
+            }
+            write!(f, "{e}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ScenarioErrors {}
+
+impl Scenario {
+    pub fn accept_all() -> Self {
+        Self {
+            name: "accept-all".into(),
+            description: None,
+            seed: 0,
+            server: ServerSettings::default(),
+            rules: Vec::new(),
+            expect: None,
+            source: "<built-in>".into(),
+        }
+    }
+
+    pub fn from_file(path: &std::path::Path) -> Result<Self, ScenarioErrors> {
+        let origin = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            ScenarioErrors(vec![ScenarioError {
+                file: origin.clone(),
+                line: 0,
+                column: 0,
+                message: format!("cannot read scenario: {e}"),
+            }])
+        })?;
+        let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned());
+        load::load(&text, &origin, stem)
+    }
+
+    /// Parses YAML held in memory; `origin` names it in errors.
+    pub fn from_str(yaml: &str, origin: &str) -> Result<Self, ScenarioErrors> {
+        load::load(yaml, origin, None)
+    }
+}

@@ -1,0 +1,268 @@
+//! The YAML shape of a scenario file, exactly as users write it. Every struct
+//! denies unknown fields so a typo is an error with a location, never a
+//! silently ignored rule. Values are checked and compiled in `load.rs`.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+use serde::de::IgnoredAny;
+use serde_saphyr::Spanned;
+
+pub type S<T> = Spanned<T>;
+
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+pub struct File {
+    pub version: S<u32>,
+    pub name: Option<String>,
+    pub description: Option<String>,
+    #[serde(default)]
+    pub seed: u64,
+    pub clock: Option<S<Clock>>,
+    pub extends: Option<S<IgnoredAny>>,
+    #[serde(default)]
+    pub server: Server,
+    #[serde(default)]
+    pub rules: Vec<S<Rule>>,
+    pub expect: Option<Expect>,
+}
+
+#[derive(Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Clock {
+    Real,
+    Virtual,
+}
+
+#[derive(Deserialize, Debug, Default)]
+#[serde(deny_unknown_fields)]
+pub struct Server {
+    pub hostname: Option<String>,
+    pub greeting: Option<String>,
+    pub extensions: Option<Vec<S<String>>>,
+    #[serde(default)]
+    pub limits: Limits,
+    pub bare_lf: Option<BareLf>,
+    pub tls: Option<Tls>,
+    pub auth: Option<Auth>,
+}
+
+#[derive(Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum BareLf {
+    Reject,
+    Accept,
+}
+
+#[derive(Deserialize, Debug, Default)]
+#[serde(deny_unknown_fields)]
+pub struct Limits {
+    pub max_message_size: Option<S<Size>>,
+    pub max_recipients: Option<usize>,
+    pub command_timeout: Option<S<String>>,
+    pub data_timeout: Option<S<String>>,
+    pub max_connections: Option<usize>,
+}
+
+/// `25MiB` or a plain number of bytes.
+#[derive(Deserialize, Debug, Clone)]
+#[serde(untagged)]
+pub enum Size {
+    Bytes(u64),
+    Text(String),
+}
+
+#[derive(Deserialize, Debug, Default, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct Tls {
+    #[serde(default)]
+    pub starttls: bool,
+    #[serde(default)]
+    pub required: bool,
+}
+
+#[derive(Deserialize, Debug, Default, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct Auth {
+    #[serde(default)]
+    pub required: bool,
+    #[serde(default)]
+    pub mechanisms: Vec<String>,
+    #[serde(default)]
+    pub users: Vec<User>,
+    #[serde(default)]
+    pub accept_any: bool,
+}
+
+#[derive(Deserialize, Debug, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct User {
+    pub username: String,
+    pub password: String,
+}
+
+#[derive(Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum StageName {
+    Connect,
+    Helo,
+    Starttls,
+    Auth,
+    Mail,
+    Rcpt,
+    Data,
+    Message,
+    Rset,
+    Noop,
+    Vrfy,
+    Quit,
+    Any,
+}
+
+#[derive(Deserialize, Debug, Clone)]
+#[serde(untagged)]
+pub enum OneOrMany<T> {
+    One(T),
+    Many(Vec<T>),
+}
+
+impl<T: Clone> OneOrMany<T> {
+    pub fn to_vec(&self) -> Vec<T> {
+        match self {
+            OneOrMany::One(x) => vec![x.clone()],
+            OneOrMany::Many(v) => v.clone(),
+        }
+    }
+}
+
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+pub struct Rule {
+    pub name: Option<String>,
+    pub on: S<OneOrMany<StageName>>,
+    #[serde(rename = "match", default)]
+    pub conditions: Match,
+    pub times: Option<S<u32>>,
+    pub reply: Option<S<ReplyText>>,
+    pub delay: Option<S<String>>,
+    pub disconnect: Option<S<Disconnect>>,
+    pub store: Option<S<bool>>,
+    pub greylist: Option<S<IgnoredAny>>,
+    pub rate_limit: Option<S<IgnoredAny>>,
+    pub bandwidth: Option<S<IgnoredAny>>,
+    pub disconnect_after_bytes: Option<S<IgnoredAny>>,
+    pub malformed: Option<S<IgnoredAny>>,
+    pub tls_fault: Option<S<IgnoredAny>>,
+}
+
+#[derive(Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum Disconnect {
+    BeforeReply,
+    AfterReply,
+}
+
+/// `550 5.1.1 text`, `none`, or the long form for multiline replies.
+#[derive(Deserialize, Debug, Clone)]
+#[serde(untagged)]
+pub enum ReplyText {
+    Line(String),
+    Full(FullReply),
+}
+
+#[derive(Deserialize, Debug, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct FullReply {
+    pub code: u16,
+    pub enhanced: Option<String>,
+    #[serde(default = "empty_text")]
+    pub text: OneOrMany<String>,
+}
+
+fn empty_text() -> OneOrMany<String> {
+    OneOrMany::One(String::new())
+}
+
+#[derive(Deserialize, Debug, Default)]
+#[serde(deny_unknown_fields)]
+pub struct Match {
+    pub from: Option<S<Text>>,
+    pub to: Option<S<Text>>,
+    pub helo: Option<S<Text>>,
+    pub auth_user: Option<S<Text>>,
+    pub client_ip: Option<S<OneOrMany<String>>>,
+    pub tls: Option<bool>,
+    pub authenticated: Option<bool>,
+    pub header: Option<S<BTreeMap<String, String>>>,
+    pub body: Option<S<String>>,
+    pub size: Option<S<String>>,
+    pub connection: Option<S<Counter>>,
+    pub message: Option<S<Counter>>,
+    pub command: Option<S<Counter>>,
+    pub attempt: Option<S<Counter>>,
+    pub elapsed: Option<S<String>>,
+    pub probability: Option<S<f64>>,
+}
+
+/// A glob, a list of globs, or `{ regex: ... }`.
+#[derive(Deserialize, Debug, Clone)]
+#[serde(untagged)]
+pub enum Text {
+    Glob(String),
+    Globs(Vec<String>),
+    Regex(RegexText),
+}
+
+#[derive(Deserialize, Debug, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct RegexText {
+    pub regex: String,
+}
+
+/// `1`, `[1, 2]`, `"3..5"` or `{ every: 3 }`.
+#[derive(Deserialize, Debug, Clone)]
+#[serde(untagged)]
+pub enum Counter {
+    One(u64),
+    List(Vec<u64>),
+    Range(String),
+    Every(Every),
+}
+
+#[derive(Deserialize, Debug, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct Every {
+    pub every: u64,
+}
+
+/// The `expect:` block, judged by a later part of mailfault; parsed and kept.
+#[derive(Deserialize, Debug, Default, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct Expect {
+    pub delivered: Option<Delivered>,
+    pub recipients: Option<Vec<String>>,
+    pub no_retry_after_permanent: Option<bool>,
+    pub retried_after_temporary: Option<bool>,
+    pub min_retry_interval: Option<String>,
+    pub quit: Option<bool>,
+    pub no_protocol_errors: Option<bool>,
+    pub starttls: Option<bool>,
+    pub ehlo_after_starttls: Option<bool>,
+    pub honours_size: Option<bool>,
+    pub closed_after_421: Option<bool>,
+    pub within: Option<String>,
+}
+
+#[derive(Deserialize, Debug, Clone)]
+#[serde(untagged)]
+pub enum Delivered {
+    Exactly(u64),
+    Bounds(DeliveredBounds),
+}
+
+#[derive(Deserialize, Debug, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct DeliveredBounds {
+    pub min: Option<u64>,
+    pub max: Option<u64>,
+}

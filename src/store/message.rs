@@ -1,0 +1,88 @@
+//! What the store keeps of a delivered message and of a finished session.
+//!
+//! The raw bytes are kept exactly as received; nothing here parses MIME, so
+//! capture can never fail on a strange header (the HTTP side parses lazily).
+
+use std::net::SocketAddr;
+use std::time::SystemTime;
+
+use super::transcript::Transcript;
+use crate::proto::transaction::Recipient;
+
+/// A message that got its 2xx.
+#[derive(Debug)]
+pub struct StoredMessage {
+    pub id: u64,
+    pub session_id: u64,
+    pub client: SocketAddr,
+    pub received_at: SystemTime,
+    pub helo: Option<String>,
+    pub mail_from: String,
+    /// ESMTP parameters of MAIL FROM as sent (`SIZE=123 BODY=8BITMIME`).
+    pub mail_params: String,
+    pub recipients: Vec<Recipient>,
+    /// TLS version and cipher, once TLS exists; `None` for plain SMTP.
+    pub tls: Option<String>,
+    pub auth_user: Option<String>,
+    /// The `Received:` header we prepend (kept apart so the content is never copied).
+    pub received_header: String,
+    /// Content after dot-unstuffing, exactly as the client sent it.
+    pub content: Vec<u8>,
+    pub smuggling_attempts: u32,
+    pub bare_lf: bool,
+}
+
+impl StoredMessage {
+    /// The message as a receiver would store it: our Received header, then
+    /// the client's bytes.
+    pub fn raw(&self) -> Vec<u8> {
+        let mut raw = Vec::with_capacity(self.size());
+        raw.extend_from_slice(self.received_header.as_bytes());
+        raw.extend_from_slice(&self.content);
+        raw
+    }
+
+    pub fn size(&self) -> usize {
+        self.received_header.len() + self.content.len()
+    }
+
+    /// The first value of a header in the client's content, unfolded; a cheap
+    /// look for tests and logs, not a MIME parser.
+    pub fn header(&self, name: &str) -> Option<String> {
+        let head_end = self
+            .content
+            .windows(4)
+            .position(|w| w == b"\r\n\r\n")
+            .map_or(self.content.len(), |p| p + 2);
+        let head = String::from_utf8_lossy(self.content.get(..head_end)?);
+        let mut found: Option<String> = None;
+        for line in head.split("\r\n") {
+            if let Some(value) = found.as_mut() {
+                if line.starts_with([' ', '\t']) {
+                    value.push_str(line);
+                    continue;
+                }
+                break;
+            }
+            if let Some((key, value)) = line.split_once(':')
+                && key.eq_ignore_ascii_case(name)
+            {
+                found = Some(value.trim_start().to_owned());
+            }
+        }
+        found.map(|v| v.trim_end().to_owned())
+    }
+}
+
+/// A finished SMTP session.
+#[derive(Debug)]
+pub struct SessionRecord {
+    pub id: u64,
+    pub client: SocketAddr,
+    pub connection: u64,
+    pub started_at: SystemTime,
+    pub ended_at: SystemTime,
+    /// Ids of the messages this session delivered.
+    pub messages: Vec<u64>,
+    pub transcript: Transcript,
+}

@@ -1,0 +1,286 @@
+//! Drives one SMTP connection: moves bytes between the socket and the
+//! session, applies the time-outs, executes the session's actions (send,
+//! delay, deliver, close) and records the transcript.
+//!
+//! Replies are batched and flushed only when the input buffer is drained, so
+//! a pipelining client gets all its replies in one write. Reading stops while
+//! a write is pending: a client that never reads its replies gets TCP
+//! back-pressure, not an ever-growing server buffer.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use bytes::{Buf, BytesMut};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tracing::{Instrument, debug, info, info_span, warn};
+
+use super::Shared;
+use crate::proto::replies;
+use crate::proto::reply::{EnhancedCode, Reply};
+use crate::proto::session::{Action, Inbound, Session};
+use crate::proto::transaction::Incoming;
+use crate::store::received::{self, Trace};
+use crate::store::{SessionRecord, StoredMessage, Transcript};
+
+/// Read size between commands; idle connections hold no more than this.
+const COMMAND_READ: usize = 4 * 1024;
+/// Read size while message content streams in.
+const CONTENT_READ: usize = 64 * 1024;
+
+pub(crate) async fn run(stream: TcpStream, peer: SocketAddr, shared: Arc<Shared>) {
+    let id = shared.next_session();
+    let span = info_span!("session", id, client = %peer);
+    Connection::new(stream, peer, id, shared)
+        .drive()
+        .instrument(span)
+        .await;
+}
+
+struct Connection {
+    stream: TcpStream,
+    peer: SocketAddr,
+    id: u64,
+    shared: Arc<Shared>,
+    wbuf: Vec<u8>,
+    transcript: Transcript,
+    started: Instant,
+    started_at: SystemTime,
+    delivered: Vec<u64>,
+}
+
+impl Connection {
+    fn new(stream: TcpStream, peer: SocketAddr, id: u64, shared: Arc<Shared>) -> Self {
+        Self {
+            stream,
+            peer,
+            id,
+            shared,
+            wbuf: Vec::new(),
+            transcript: Transcript::default(),
+            started: Instant::now(),
+            started_at: SystemTime::now(),
+            delivered: Vec::new(),
+        }
+    }
+
+    fn elapsed(&self) -> Duration {
+        self.started.elapsed()
+    }
+
+    async fn drive(mut self) {
+        let engine = Arc::clone(&self.shared.engine);
+        let connection = engine.next_connection();
+        let mut session = Session::new(
+            Arc::clone(&self.shared.config),
+            engine.session_policy(),
+            self.peer.ip(),
+            connection,
+        );
+        debug!(connection, "connected");
+        let mut actions = Vec::new();
+        let mut rbuf = BytesMut::with_capacity(COMMAND_READ);
+        session.start(&mut actions);
+        let mut open = self.execute(&mut actions).await;
+        'session: while open {
+            while let Some(step) = session.receive(&rbuf, &mut actions) {
+                if step.inbound == Inbound::Command {
+                    let at = self.elapsed();
+                    if let Some(line) = rbuf.get(..step.consumed) {
+                        self.transcript.client(at, line);
+                        debug!(line = %String::from_utf8_lossy(line).trim_end(), "C");
+                    }
+                }
+                rbuf.advance(step.consumed);
+                if !self.execute(&mut actions).await {
+                    break 'session;
+                }
+            }
+            if session.is_closed() || !self.flush().await {
+                break;
+            }
+            let content = session.in_content();
+            let (limit, chunk) = if content {
+                (self.shared.data_timeout, CONTENT_READ)
+            } else {
+                (self.shared.command_timeout, COMMAND_READ)
+            };
+            if rbuf.capacity() - rbuf.len() < chunk / 4 {
+                rbuf.reserve(chunk);
+            }
+            let shutdown = self.shared.shutdown.clone();
+            let read = tokio::select! {
+                biased;
+                _ = shutdown.cancelled(), if !content => {
+                    session.shutdown(&mut actions);
+                    self.execute(&mut actions).await;
+                    break;
+                }
+                r = tokio::time::timeout(limit, self.stream.read_buf(&mut rbuf)) => r,
+            };
+            match read {
+                Err(_) => {
+                    session.timeout(&mut actions);
+                    self.execute(&mut actions).await;
+                    break;
+                }
+                Ok(Ok(0)) => {
+                    let at = self.elapsed();
+                    if session.in_content() {
+                        self.transcript.note(
+                            at,
+                            "connection lost during message content; partial message discarded",
+                        );
+                    } else {
+                        self.transcript.note(at, "client closed the connection");
+                    }
+                    open = false;
+                }
+                Ok(Ok(_)) => {}
+                Ok(Err(e)) => {
+                    let at = self.elapsed();
+                    self.transcript.note(at, &format!("read error: {e}"));
+                    open = false;
+                }
+            }
+        }
+        let _ = self.stream.shutdown().await;
+        debug!(messages = self.delivered.len(), "closed");
+        self.shared.store.session_finished(SessionRecord {
+            id: self.id,
+            client: self.peer,
+            connection,
+            started_at: self.started_at,
+            ended_at: SystemTime::now(),
+            messages: self.delivered,
+            transcript: self.transcript,
+        });
+    }
+
+    /// Writes what is buffered; a client that stops reading for longer than
+    /// the command time-out loses its connection.
+    async fn flush(&mut self) -> bool {
+        if self.wbuf.is_empty() {
+            return true;
+        }
+        let write = tokio::time::timeout(
+            self.shared.command_timeout,
+            self.stream.write_all(&self.wbuf),
+        );
+        let ok = matches!(write.await, Ok(Ok(())));
+        self.wbuf.clear();
+        if !ok {
+            let at = self.elapsed();
+            self.transcript
+                .note(at, "could not write reply (client gone or not reading)");
+        }
+        ok
+    }
+
+    fn send(&mut self, reply: &Reply, enhanced: bool, rule: Option<&Arc<str>>) {
+        let start = self.wbuf.len();
+        reply.write_to(&mut self.wbuf, enhanced);
+        let at = self.elapsed();
+        if let Some(wire) = self.wbuf.get(start..) {
+            self.transcript.server(at, wire, rule);
+        }
+    }
+
+    /// Runs the actions in order; `false` once the connection is closed.
+    async fn execute(&mut self, actions: &mut Vec<Action>) -> bool {
+        for action in actions.drain(..) {
+            match action {
+                Action::Send {
+                    reply,
+                    enhanced,
+                    rule,
+                } => self.send(&reply, enhanced, rule.as_ref()),
+                Action::Note(text) => {
+                    let at = self.elapsed();
+                    self.transcript.note(at, &text);
+                    debug!(note = %text);
+                }
+                Action::Delay(d) => {
+                    if !self.flush().await {
+                        return false;
+                    }
+                    tokio::time::sleep(d).await;
+                }
+                Action::Deliver {
+                    message,
+                    reply,
+                    enhanced,
+                    rule,
+                } => {
+                    let reply = self.deliver(*message, reply).await;
+                    self.send(&reply, enhanced, rule.as_ref());
+                }
+                Action::Close => {
+                    self.flush().await;
+                    return false;
+                }
+            }
+        }
+        true
+    }
+
+    /// Stores the message; only a stored message earns the 2xx.
+    async fn deliver(&mut self, incoming: Incoming, reply: Option<Reply>) -> Reply {
+        let store = &self.shared.store;
+        let id = store.next_id();
+        let now = SystemTime::now();
+        let single = match incoming.recipients.as_slice() {
+            [only] => Some(only.address.as_str()),
+            _ => None,
+        };
+        let received_header = received::header(&Trace {
+            helo: incoming.helo.as_deref(),
+            client_ip: self.peer.ip(),
+            hostname: &self.shared.config.hostname,
+            protocol: incoming.protocol,
+            id,
+            single_recipient: single,
+            at: now,
+        });
+        let message = StoredMessage {
+            id,
+            session_id: self.id,
+            client: self.peer,
+            received_at: now,
+            helo: incoming.helo,
+            mail_from: incoming.mail_from,
+            mail_params: incoming.mail_params,
+            recipients: incoming.recipients,
+            tls: None,
+            auth_user: None,
+            received_header,
+            content: incoming.content,
+            smuggling_attempts: incoming.smuggling_attempts,
+            bare_lf: incoming.bare_lf,
+        };
+        match store.deliver(message).await {
+            Ok(stored) => {
+                self.delivered.push(id);
+                info!(
+                    id,
+                    from = %stored.mail_from,
+                    to = ?stored.recipients.iter().map(|r| r.address.as_str()).collect::<Vec<_>>(),
+                    bytes = stored.size(),
+                    "message captured"
+                );
+                reply.unwrap_or_else(|| Reply {
+                    code: 250,
+                    enhanced: Some(EnhancedCode::new(2, 0, 0)),
+                    text: format!("Ok: queued as {id}").into(),
+                })
+            }
+            Err(e) => {
+                warn!(error = %e, "message could not be stored; answered 451");
+                let at = self.elapsed();
+                self.transcript.note(at, &format!("store failed: {e}"));
+                replies::STORE_FAILED
+            }
+        }
+    }
+}

@@ -1,0 +1,55 @@
+//! The accept loop: one task per connection, a cap on concurrent sessions
+//! (excess clients get `421 4.7.0` at once, as a busy receiver answers), and
+//! a clean stop when shutdown is signalled.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::io::AsyncWriteExt;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::Semaphore;
+use tokio_util::task::TaskTracker;
+use tracing::{debug, warn};
+
+use super::{Shared, connection};
+use crate::proto::replies;
+
+pub(crate) async fn accept_loop(listener: TcpListener, shared: Arc<Shared>, tracker: TaskTracker) {
+    let slots = Arc::new(Semaphore::new(shared.max_connections));
+    loop {
+        let accepted = tokio::select! {
+            _ = shared.shutdown.cancelled() => break,
+            accepted = listener.accept() => accepted,
+        };
+        let (stream, peer) = match accepted {
+            Ok(pair) => pair,
+            Err(e) => {
+                // Typically EMFILE: back off instead of spinning.
+                warn!(error = %e, "accept failed");
+                tokio::time::sleep(Duration::from_millis(20)).await;
+                continue;
+            }
+        };
+        let _ = stream.set_nodelay(true);
+        match Arc::clone(&slots).try_acquire_owned() {
+            Ok(permit) => {
+                let shared = Arc::clone(&shared);
+                tracker.spawn(async move {
+                    connection::run(stream, peer, shared).await;
+                    drop(permit);
+                });
+            }
+            Err(_) => {
+                debug!(client = %peer, "connection limit reached; refusing with 421");
+                let enhanced = shared.enhanced_codes();
+                tracker.spawn(refuse(stream, enhanced));
+            }
+        }
+    }
+}
+
+async fn refuse(mut stream: TcpStream, enhanced: bool) {
+    let wire = replies::TOO_MANY_CONNECTIONS.to_wire(enhanced);
+    let _ = tokio::time::timeout(Duration::from_secs(5), stream.write_all(&wire)).await;
+    let _ = stream.shutdown().await;
+}

@@ -1,0 +1,197 @@
+//! The `mailfault` binary as a user runs it: `serve` catches mail (the README's
+//! first command), `check` validates scenarios with exit codes and locations.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_mailfault");
+
+/// Kills the server when a test fails half-way.
+struct Running(Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Starts `mailfault serve` on a free port and returns it with its address.
+fn serve(extra: &[&str]) -> (Running, std::net::SocketAddr, Vec<String>) {
+    let mut child = Command::new(BIN)
+        .args(["serve", "--smtp", "127.0.0.1:0"])
+        .args(extra)
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let running = Running(child);
+    let mut lines = Vec::new();
+    let mut reader = BufReader::new(stdout);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut addr = None;
+    while Instant::now() < deadline && lines.len() < 10 {
+        let mut line = String::new();
+        if reader.read_line(&mut line).unwrap() == 0 {
+            break;
+        }
+        if let Some(a) = line.trim().strip_prefix("mailfault listening on smtp://") {
+            addr = Some(a.parse().unwrap());
+        }
+        let done = line.starts_with("press Ctrl-C");
+        lines.push(line.trim_end().to_owned());
+        if done {
+            break;
+        }
+    }
+    let addr = addr.unwrap_or_else(|| panic!("no listening line in {lines:?}"));
+    (running, addr, lines)
+}
+
+#[tokio::test]
+async fn serve_catches_mail_and_stops_gracefully_on_sigterm() {
+    let (mut server, addr, banner) = serve(&[]);
+    assert!(
+        banner
+            .iter()
+            .any(|l| l == "scenario: accept-all (no --scenario given)"),
+        "{banner:?}"
+    );
+    let reply = common::send_message(
+        addr,
+        "a@b.test",
+        &["c@d.test"],
+        "Subject: cli\r\n\r\nhi\r\n",
+    )
+    .await;
+    assert_eq!(reply, "250 2.0.0 Ok: queued as 1\r\n");
+    let pid = server.0.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let status = loop {
+        if let Some(status) = server.0.try_wait().unwrap() {
+            break status;
+        }
+        assert!(Instant::now() < deadline, "serve did not stop on SIGTERM");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert!(status.success());
+}
+
+#[tokio::test]
+async fn serve_runs_a_scenario_and_a_maildir() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = format!("maildir:{}", dir.path().display());
+    let scenario = concat!(env!("CARGO_MANIFEST_DIR"), "/scenarios/unknown-user.yaml");
+    let (_server, addr, banner) = serve(&["--scenario", scenario, "--store", &store]);
+    assert!(
+        banner
+            .iter()
+            .any(|l| l.starts_with("scenario: unknown-user")),
+        "{banner:?}"
+    );
+    let (mut c, _) = common::Raw::greeted(addr).await;
+    c.cmd("EHLO c").await;
+    c.cmd("MAIL FROM:<a@b.test>").await;
+    assert!(
+        c.cmd("RCPT TO:<x@nowhere.example.test>")
+            .await
+            .starts_with("550 5.1.1")
+    );
+    assert!(c.cmd("RCPT TO:<x@example.test>").await.starts_with("250"));
+    c.cmd("DATA").await;
+    c.send(b"Subject: kept\r\n\r\nbody\r\n").await;
+    assert!(c.cmd(".").await.starts_with("250"));
+    assert_eq!(
+        std::fs::read_dir(dir.path().join("new")).unwrap().count(),
+        1
+    );
+}
+
+#[test]
+fn serve_reports_a_bad_scenario_with_exit_2() {
+    let out = Command::new(BIN)
+        .args([
+            "serve",
+            "--smtp",
+            "127.0.0.1:0",
+            "--scenario",
+            "/nonexistent/x.yaml",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("/nonexistent/x.yaml"), "{err}");
+}
+
+#[test]
+fn check_accepts_every_shipped_scenario() {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/scenarios");
+    let mut files: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
+        .collect();
+    files.sort();
+    assert!(files.len() >= 11);
+    let out = Command::new(BIN)
+        .arg("check")
+        .args(&files)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        stdout.lines().filter(|l| l.starts_with("ok: ")).count(),
+        files.len()
+    );
+}
+
+#[test]
+fn check_names_file_line_and_column() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases = [
+        (
+            "unknown-field.yaml",
+            "version: 1\nrules:\n  - on: rcpt\n    replly: 550 5.1.1 x\n",
+            ":4:5:",
+        ),
+        (
+            "class.yaml",
+            "version: 1\nrules:\n  - on: rcpt\n    reply: 550 4.1.1 No such user\n",
+            ":4:12:",
+        ),
+        (
+            "range.yaml",
+            "version: 1\nrules:\n  - on: mail\n    reply: 650 bad\n",
+            ":4:12:",
+        ),
+        ("syntax.yaml", "version: 1\nrules: [\n", ":"),
+    ];
+    for (name, yaml, location) in cases {
+        let path = dir.path().join(name);
+        std::fs::write(&path, yaml).unwrap();
+        let out = Command::new(BIN).arg("check").arg(&path).output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{name}: {err}");
+        let want = format!("{}{location}", path.display());
+        assert!(err.contains(&want), "{name}: wanted {want:?} in {err:?}");
+    }
+}

@@ -1,0 +1,118 @@
+//! Helpers shared by the integration tests: a raw SMTP client that speaks
+//! bytes, with every read bounded in time.
+
+#![allow(dead_code)]
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+pub const STEP: Duration = Duration::from_secs(10);
+
+pub struct Raw {
+    pub stream: TcpStream,
+    buf: Vec<u8>,
+}
+
+impl Raw {
+    pub async fn connect(addr: SocketAddr) -> Self {
+        let stream = tokio::time::timeout(STEP, TcpStream::connect(addr))
+            .await
+            .expect("connect timed out")
+            .expect("connect failed");
+        Self {
+            stream,
+            buf: Vec::new(),
+        }
+    }
+
+    /// Connects and reads the greeting.
+    pub async fn greeted(addr: SocketAddr) -> (Self, String) {
+        let mut c = Self::connect(addr).await;
+        let g = c.reply().await;
+        (c, g)
+    }
+
+    pub async fn send(&mut self, bytes: &[u8]) {
+        self.stream.write_all(bytes).await.expect("write failed");
+    }
+
+    /// Reads one complete reply (all lines of a multiline reply), CRLFs kept.
+    pub async fn reply(&mut self) -> String {
+        tokio::time::timeout(STEP, self.reply_inner())
+            .await
+            .unwrap_or_else(|_| {
+                panic!(
+                    "no complete reply within {STEP:?}; have {:?}",
+                    String::from_utf8_lossy(&self.buf)
+                )
+            })
+    }
+
+    async fn reply_inner(&mut self) -> String {
+        loop {
+            let mut start = 0;
+            while let Some(pos) = self.buf[start..].iter().position(|&b| b == b'\n') {
+                let end = start + pos + 1;
+                let line = &self.buf[start..end];
+                if line.len() < 4 || line[3] != b'-' {
+                    let reply: Vec<u8> = self.buf.drain(..end).collect();
+                    return String::from_utf8_lossy(&reply).into_owned();
+                }
+                start = end;
+            }
+            let mut chunk = [0u8; 4096];
+            let n = self.stream.read(&mut chunk).await.expect("read failed");
+            assert!(
+                n > 0,
+                "connection closed; unread {:?}",
+                String::from_utf8_lossy(&self.buf)
+            );
+            self.buf.extend_from_slice(&chunk[..n]);
+        }
+    }
+
+    /// Sends one command line (CRLF added) and returns the reply.
+    pub async fn cmd(&mut self, line: &str) -> String {
+        self.send(format!("{line}\r\n").as_bytes()).await;
+        self.reply().await
+    }
+
+    /// Reads until the server closes; returns what came.
+    pub async fn until_closed(&mut self) -> String {
+        let fut = async {
+            let mut rest = std::mem::take(&mut self.buf);
+            let mut chunk = [0u8; 4096];
+            loop {
+                match self.stream.read(&mut chunk).await {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => rest.extend_from_slice(&chunk[..n]),
+                }
+            }
+            String::from_utf8_lossy(&rest).into_owned()
+        };
+        tokio::time::timeout(STEP, fut)
+            .await
+            .expect("server did not close the connection")
+    }
+}
+
+/// Sends one message over a raw connection and returns the final reply.
+pub async fn send_message(addr: SocketAddr, from: &str, to: &[&str], content: &str) -> String {
+    let (mut c, _) = Raw::greeted(addr).await;
+    c.cmd("EHLO client.test").await;
+    c.cmd(&format!("MAIL FROM:<{from}>")).await;
+    for rcpt in to {
+        c.cmd(&format!("RCPT TO:<{rcpt}>")).await;
+    }
+    let go = c.cmd("DATA").await;
+    if !go.starts_with("354") {
+        return go;
+    }
+    c.send(content.as_bytes()).await;
+    let reply = c.cmd(".").await;
+    let _ = c.cmd("QUIT").await;
+    reply
+}
