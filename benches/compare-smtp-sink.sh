@@ -63,19 +63,6 @@ rate() { # port sessions messages length
 
 median() { tr ' ' '\n' | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 
-declare -A results
-for load in "20 20000 1024" "10 2000 102400"; do
-  set -- $load
-  mf=() sink=()
-  for round in $(seq 1 "$ROUNDS"); do
-    mf+=("$(rate "$MF_PORT" "$@")")
-    sink+=("$(rate "$SINK_PORT" "$@")")
-    echo "round $round, smtp-source -s $1 -m $2 -l $3: mailfault ${mf[-1]} msg/s, smtp-sink ${sink[-1]} msg/s" >&2
-  done
-  results["$load mf"]=$(echo "${mf[*]}" | median)
-  results["$load sink"]=$(echo "${sink[*]}" | median)
-done
-
 # Resident memory per idle connection: RSS before and after opening $IDLE
 # connections that each read the greeting and then say nothing.
 rss_kib() { awk '/VmRSS/ {print $2}' "/proc/$MF_PID/status"; }
@@ -97,6 +84,20 @@ for s in conns:
 PY
 after=$(cat /tmp/mailfault-idle-rss.txt)
 per_conn=$(python3 -c "print(round(($after - $before) / $IDLE, 1))")
+
+declare -A results
+for load in "20 20000 1024" "10 2000 102400"; do
+  set -- $load
+  mf=() sink=()
+  for round in $(seq 1 "$ROUNDS"); do
+    mf+=("$(rate "$MF_PORT" "$@")")
+    sink+=("$(rate "$SINK_PORT" "$@")")
+    echo "round $round, smtp-source -s $1 -m $2 -l $3: mailfault ${mf[-1]} msg/s, smtp-sink ${sink[-1]} msg/s" >&2
+  done
+  results["$load mf"]=$(echo "${mf[*]}" | median)
+  results["$load sink"]=$(echo "${sink[*]}" | median)
+done
+
 
 echo
 echo "| load (smtp-source) | mailfault msg/s | smtp-sink msg/s | ratio |"

@@ -11,6 +11,13 @@ pub enum Error {
     Scenario(#[from] ScenarioErrors),
     #[error("{0}")]
     Store(#[from] StoreError),
+    #[error(
+        "cannot listen on {addr}: {source}; is another server using it? Choose another address with --smtp"
+    )]
+    Bind {
+        addr: std::net::SocketAddr,
+        source: std::io::Error,
+    },
     #[error("network error: {0}")]
     Io(#[from] std::io::Error),
     #[error("timed out after {timeout:?} waiting for {what} (got {got})")]

@@ -195,3 +195,19 @@ fn check_names_file_line_and_column() {
         assert!(err.contains(&want), "{name}: wanted {want:?} in {err:?}");
     }
 }
+
+#[test]
+fn serve_explains_a_busy_port() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    let out = Command::new(BIN)
+        .args(["serve", "--smtp", &addr])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&format!("cannot listen on {addr}")) && err.contains("--smtp"),
+        "{err}"
+    );
+}

@@ -50,6 +50,11 @@ pub const SEQ_DATA_AFTER_BDAT: Reply = r(
     E::new(5, 5, 1),
     "DATA cannot follow BDAT in one transaction",
 );
+pub const SEQ_RCPT_AFTER_BDAT: Reply = r(
+    503,
+    E::new(5, 5, 1),
+    "RCPT cannot follow BDAT in one transaction",
+);
 pub const SEQ_BDAT_FAILED: Reply = r(
     503,
     E::new(5, 5, 1),

@@ -526,7 +526,7 @@ impl<P: Policy> Session<P> {
             return self.error(R::SEQ_NEED_MAIL, out);
         };
         if tx.body != Body::None {
-            return self.error(R::SEQ_BDAT_FAILED, out);
+            return self.error(R::SEQ_RCPT_AFTER_BDAT, out);
         }
         let dsn = self.config.extensions.contains(Extension::Dsn);
         if params.unknown.is_some() || ((params.notify.is_some() || params.orcpt.is_some()) && !dsn)

@@ -76,9 +76,11 @@ impl Transcript {
     pub const DEFAULT_MAX_BYTES: usize = 1 << 20;
 
     pub fn new(max_bytes: usize) -> Self {
+        // Room for a typical one-message session, so recording it does not
+        // reallocate on every line.
         Self {
-            bytes: Vec::new(),
-            lines: Vec::new(),
+            bytes: Vec::with_capacity(512),
+            lines: Vec::with_capacity(16),
             max_bytes,
             truncated: false,
         }

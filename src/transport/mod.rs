@@ -93,8 +93,10 @@ pub async fn start(
     smtp: SocketAddr,
     scenario: Arc<Scenario>,
     store: Arc<Store>,
-) -> std::io::Result<ServerHandle> {
-    let listener = TcpListener::bind(smtp).await?;
+) -> Result<ServerHandle, crate::Error> {
+    let listener = TcpListener::bind(smtp)
+        .await
+        .map_err(|source| crate::Error::Bind { addr: smtp, source })?;
     let smtp_addr = listener.local_addr()?;
     let limits = &scenario.server.limits;
     let shared = Arc::new(Shared {
