@@ -1,0 +1,222 @@
+//! The message-content half of the session: DATA and BDAT, the checks
+//! before content may flow, and the final reply once it has.
+
+use std::borrow::Cow;
+
+use super::{Action, Chunk, Session, State};
+use crate::proto::extensions::Extension;
+use crate::proto::framer::{BareLf, Mode};
+use crate::proto::policy::{Policy, Stage};
+use crate::proto::replies as R;
+use crate::proto::reply::{EnhancedCode, Reply};
+use crate::proto::transaction::{Body, Incoming, Transaction};
+
+impl<P: Policy> Session<P> {
+    /// Why the open transaction cannot take content now, if it cannot.
+    fn content_refusal(&self, bdat: bool) -> Option<Reply> {
+        let Some(tx) = self.tx.as_ref() else {
+            return Some(R::SEQ_NEED_MAIL);
+        };
+        match tx.body {
+            Body::Chunks { .. } if !bdat => return Some(R::SEQ_DATA_AFTER_BDAT),
+            Body::Chunks { failed: true } => return Some(R::SEQ_BDAT_FAILED),
+            _ => {}
+        }
+        if tx.recipients.is_empty() {
+            return Some(if tx.rcpt_attempts == 0 {
+                R::SEQ_NEED_RCPT
+            } else {
+                R::NO_VALID_RECIPIENTS
+            });
+        }
+        None
+    }
+
+    pub(super) fn data(&mut self, count: u64, out: &mut Vec<Action>) {
+        if let Some(refusal) = self.content_refusal(false) {
+            return self.refuse(refusal, out);
+        }
+        let decision = self.decide(Stage::Data, None, count);
+        let resolved = self.resolve(decision, R::START_DATA);
+        let go = matches!(&resolved.reply, Some((r, _, _)) if r.code == 354);
+        self.emit(resolved, out);
+        if go && self.state != State::Closed {
+            if let Some(tx) = self.tx.as_mut() {
+                tx.body = Body::Data;
+            }
+            self.framer.set_mode(Mode::Data);
+        }
+    }
+
+    /// 554 "no valid recipients" is the client's bad luck, not its error;
+    /// everything else here is a sequence error.
+    fn refuse(&mut self, reply: Reply, out: &mut Vec<Action>) {
+        if reply.code == 554 {
+            self.send(reply, out);
+        } else {
+            self.error(reply, out);
+        }
+    }
+
+    pub(super) fn bdat(&mut self, size: u64, last: bool, count: u64, out: &mut Vec<Action>) {
+        // The chunk is read whatever the verdict, or its bytes would be taken
+        // for commands (RFC 3030 §2).
+        self.framer.set_mode(Mode::Chunk { remaining: size });
+        let refusal = if !self.config.extensions.contains(Extension::Chunking) {
+            Some((R::BDAT_NOT_SUPPORTED, self.enhanced(), None))
+        } else if let Some(r) = self.content_refusal(true) {
+            Some((r, self.enhanced(), None))
+        } else if self.tx.as_ref().is_some_and(|t| t.body == Body::None) {
+            let decision = self.decide(Stage::Data, None, count);
+            let resolved = self.resolve(decision, R::OK);
+            if let Some(delay) = resolved.delay {
+                out.push(Action::Delay(delay));
+            }
+            match resolved.reply {
+                Some((r, e, rule)) if r.code >= 400 => Some((r, e, rule)),
+                _ => None,
+            }
+        } else {
+            None
+        };
+        if refusal.is_none()
+            && let Some(tx) = self.tx.as_mut()
+        {
+            tx.body = Body::Chunks { failed: false };
+        }
+        self.chunk = Some(Chunk { last, refusal });
+    }
+
+    pub(super) fn chunk_end(&mut self, out: &mut Vec<Action>) {
+        let Some(chunk) = self.chunk.take() else {
+            return;
+        };
+        if let Some((reply, enhanced, rule)) = chunk.refusal {
+            if let Some(tx) = self.tx.as_mut()
+                && matches!(tx.body, Body::Chunks { .. })
+            {
+                tx.body = Body::Chunks { failed: true };
+            }
+            let close = reply.code == 421;
+            let error = rule.is_none() && reply.code != 554;
+            out.push(Action::Send {
+                reply,
+                enhanced,
+                rule,
+            });
+            if close {
+                out.push(Action::Close);
+                self.state = State::Closed;
+            } else if error {
+                self.errors += 1;
+            }
+            return;
+        }
+        if chunk.last {
+            return self.finish_message(out);
+        }
+        let size = self.tx.as_ref().map_or(0, |t| t.size);
+        let text = format!("{size} octets received");
+        self.send(
+            Reply {
+                code: 250,
+                enhanced: Some(EnhancedCode::new(2, 0, 0)),
+                text: Cow::Owned(text),
+            },
+            out,
+        );
+    }
+
+    pub(super) fn finish_message(&mut self, out: &mut Vec<Action>) {
+        let Some(tx) = self.tx.as_ref() else {
+            return;
+        };
+        out.push(Action::Note(Cow::Owned(format!(
+            "message content: {} bytes",
+            tx.size
+        ))));
+        if tx.smuggling > 0 {
+            out.push(Action::Note(Cow::Owned(format!(
+                "SMTP smuggling attempt: {} dot line(s) next to a bare LF or CR inside the content",
+                tx.smuggling
+            ))));
+        }
+        if tx.bare_lf {
+            out.push(Action::Note(
+                "message content has bare LF line endings".into(),
+            ));
+        }
+        if tx.too_big {
+            self.tx = None;
+            return self.send(R::MESSAGE_TOO_BIG, out);
+        }
+        if tx.bare_lf && self.config.bare_lf == BareLf::Reject {
+            self.tx = None;
+            return self.send(R::BARE_LF_MESSAGE, out);
+        }
+        self.messages += 1;
+        let decision = self.decide(Stage::Message, None, self.messages);
+        let Some(tx) = self.tx.take() else {
+            return;
+        };
+        let resolved = self.resolve(decision, R::OK);
+        if let Some(delay) = resolved.delay {
+            out.push(Action::Delay(delay));
+        }
+        if resolved.close_before {
+            out.push(Action::Note(
+                "connection closed before the final reply; message not stored".into(),
+            ));
+            out.push(Action::Close);
+            self.state = State::Closed;
+            return;
+        }
+        let mut close = resolved.close_after;
+        match resolved.reply {
+            None => out.push(Action::Note("no reply sent; message not stored".into())),
+            Some((reply, enhanced, rule)) if reply.class() == 2 => {
+                self.policy.message_accepted();
+                if resolved.store {
+                    out.push(Action::Deliver {
+                        message: Box::new(self.incoming(tx)),
+                        reply: resolved.custom.then_some(reply),
+                        enhanced,
+                        rule,
+                    });
+                } else {
+                    out.push(Action::Note("message not stored (store: false)".into()));
+                    out.push(Action::Send {
+                        reply,
+                        enhanced,
+                        rule,
+                    });
+                }
+            }
+            Some((reply, enhanced, rule)) => {
+                close |= reply.code == 421;
+                out.push(Action::Send {
+                    reply,
+                    enhanced,
+                    rule,
+                });
+            }
+        }
+        if close {
+            out.push(Action::Close);
+            self.state = State::Closed;
+        }
+    }
+
+    fn incoming(&self, tx: Transaction) -> Incoming {
+        Incoming {
+            helo: self.helo.clone(),
+            mail_from: tx.from,
+            mail_params: tx.mail_params,
+            recipients: tx.recipients,
+            protocol: if self.esmtp { "ESMTP" } else { "SMTP" },
+            content: tx.content,
+            smuggling_attempts: tx.smuggling,
+            bare_lf: tx.bare_lf,
+        }
+    }
+}
