@@ -70,6 +70,20 @@ async fn serve_catches_mail_and_stops_gracefully_on_sigterm() {
     )
     .await;
     assert_eq!(reply, "250 2.0.0 Ok: queued as 1\r\n");
+    // The README's smtplib one-liner, pointed at this server's port.
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let snippet = readme
+        .lines()
+        .find_map(|l| l.strip_prefix("python3 -c '"))
+        .and_then(|l| l.strip_suffix('\''))
+        .expect("README shows a python3 -c example")
+        .replace("2525", &addr.port().to_string());
+    let status = Command::new("python3")
+        .args(["-c", &snippet])
+        .status()
+        .unwrap();
+    assert!(status.success(), "README example failed: {snippet}");
     let pid = server.0.id().to_string();
     assert!(
         Command::new("kill")
