@@ -431,3 +431,33 @@ async fn maildir_store_writes_before_250() {
     assert!(bytes.ends_with(b"Subject: disk\r\n\r\nbody\r\n"));
     handle.shutdown().await;
 }
+
+#[tokio::test]
+async fn memory_store_keeps_the_newest_and_counts_evictions() {
+    let store = std::sync::Arc::new(mailfault::Store::memory(2));
+    let handle = mailfault::transport::start(
+        "127.0.0.1:0".parse().unwrap(),
+        std::sync::Arc::new(mailfault::Scenario::accept_all()),
+        std::sync::Arc::clone(&store),
+    )
+    .await
+    .unwrap();
+    for i in 1..=3 {
+        let reply = send_message(
+            handle.smtp_addr(),
+            "a@b.test",
+            &["c@d.test"],
+            &format!("Subject: m{i}\r\n\r\nx\r\n"),
+        )
+        .await;
+        assert_eq!(reply, format!("250 2.0.0 Ok: queued as {i}\r\n"));
+    }
+    let subjects: Vec<String> = store
+        .messages()
+        .iter()
+        .filter_map(|m| m.header("Subject"))
+        .collect();
+    assert_eq!(subjects, ["m2", "m3"]);
+    assert_eq!(store.evicted(), 1);
+    handle.shutdown().await;
+}
