@@ -13,22 +13,26 @@ impl Glob {
         Self(pattern.to_lowercase().chars().collect())
     }
 
+    /// Classic wildcard matching with one backtrack point; walks the text
+    /// by byte offset so a large body is never expanded into a char vector.
     pub fn matches(&self, text: &str) -> bool {
-        let text: Vec<char> = text.to_lowercase().chars().collect();
+        let text = text.to_lowercase();
         let p = &self.0;
+        let next = |at: usize| text.get(at..).and_then(|t| t.chars().next());
         let (mut ti, mut pi) = (0, 0);
         let mut star: Option<(usize, usize)> = None;
-        while ti < text.len() {
-            if pi < p.len() && (p[pi] == '?' || p[pi] == text[ti]) {
-                ti += 1;
+        while let Some(c) = next(ti) {
+            if pi < p.len() && (p[pi] == '?' || p[pi] == c) {
+                ti += c.len_utf8();
                 pi += 1;
             } else if pi < p.len() && p[pi] == '*' {
                 star = Some((pi, ti));
                 pi += 1;
             } else if let Some((sp, st)) = star {
+                let skipped = next(st).map_or(1, char::len_utf8);
                 pi = sp + 1;
-                ti = st + 1;
-                star = Some((sp, st + 1));
+                ti = st + skipped;
+                star = Some((sp, ti));
             } else {
                 return false;
             }
@@ -264,6 +268,9 @@ mod tests {
             ("a*b*c", "axxbyyc", true),
             ("a*b*c", "axxbyy", false),
             ("jörg@*", "JÖRG@x", true),
+            ("*ö?ö*", "aöböx", true),
+            ("a*ö", "aöbö", true),
+            ("*öö", "aöbö", false),
         ];
         for (p, t, want) in cases {
             assert_eq!(Glob::new(p).matches(t), want, "{p} vs {t}");
