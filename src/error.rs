@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use crate::scenario::ScenarioErrors;
+use crate::scenario::{NotVirtual, ScenarioErrors};
 use crate::store::StoreError;
 
 #[derive(Debug, thiserror::Error)]
@@ -18,6 +18,8 @@ pub enum Error {
         addr: std::net::SocketAddr,
         source: std::io::Error,
     },
+    #[error("{0}")]
+    Clock(#[from] NotVirtual),
     #[error("network error: {0}")]
     Io(#[from] std::io::Error),
     #[error("timed out after {timeout:?} waiting for {what} (got {got})")]

@@ -106,6 +106,13 @@ impl TestServer {
         }
     }
 
+    /// Moves the scenario's virtual clock forward (`clock: virtual`), so a
+    /// test of "retry after 5 minutes" takes milliseconds. Returns the new
+    /// scenario time; fails on a real-clock scenario.
+    pub fn advance_clock(&self, by: Duration) -> Result<Duration, Error> {
+        Ok(self.handle.advance_clock(by)?)
+    }
+
     pub async fn shutdown(self) {
         self.handle.shutdown().await;
     }

@@ -11,6 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::reply::Reply;
+pub use super::reply::{Malformed, Wire};
 use super::transaction::Recipient;
 
 /// Where in the SMTP dialogue a decision is being made.
@@ -115,6 +116,16 @@ pub enum ReplyChoice {
     Custom(Reply),
 }
 
+impl ReplyChoice {
+    /// The code of a custom reply, if this is one.
+    pub fn custom_code(&self) -> Option<u16> {
+        match self {
+            ReplyChoice::Custom(r) => Some(r.code),
+            _ => None,
+        }
+    }
+}
+
 /// A policy's answer at one stage.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Decision {
@@ -126,6 +137,10 @@ pub struct Decision {
     pub disconnect: Option<Disconnect>,
     /// `false` at the `message` stage: reply as told but keep no copy.
     pub store: bool,
+    pub wire: Wire,
+    /// At `data`: accept, then cut the connection after this many bytes of
+    /// message content.
+    pub cut_after: Option<u64>,
 }
 
 impl Decision {
@@ -136,6 +151,8 @@ impl Decision {
             delay: None,
             disconnect: None,
             store: true,
+            wire: Wire::Normal,
+            cut_after: None,
         }
     }
 }

@@ -194,10 +194,91 @@ impl Reply {
         }
     }
 
+    /// Appends the reply broken the way `kind` says. `Split` keeps the
+    /// bytes intact: splitting them up in time is the connection's job.
+    pub fn write_malformed(&self, out: &mut Vec<u8>, enhanced: bool, kind: Malformed) {
+        let start = out.len();
+        self.write_to(out, enhanced);
+        match kind {
+            Malformed::Split => {}
+            Malformed::BareLf => {
+                let wire = out.split_off(start);
+                let crlf =
+                    |i: usize| wire.get(i) == Some(&b'\r') && wire.get(i + 1) == Some(&b'\n');
+                out.extend(
+                    wire.iter()
+                        .enumerate()
+                        .filter(|&(i, _)| !crlf(i))
+                        .map(|(_, &b)| b),
+                );
+            }
+            Malformed::TruncatedMultiline => {
+                let first_end = out[start..]
+                    .windows(2)
+                    .position(|w| w == b"\r\n")
+                    .map_or(out.len(), |p| start + p + 2);
+                out.truncate(first_end);
+                if let Some(sep) = out.get_mut(start + 3) {
+                    *sep = b'-';
+                }
+            }
+            Malformed::BadCode => {
+                let mut line = start;
+                while line + 3 <= out.len() {
+                    for b in &mut out[line + 1..line + 3] {
+                        *b = b'x';
+                    }
+                    match out[line..].windows(2).position(|w| w == b"\r\n") {
+                        Some(p) => line += p + 2,
+                        None => break,
+                    }
+                }
+            }
+        }
+    }
+
     pub fn to_wire(&self, enhanced: bool) -> Vec<u8> {
         let mut out = Vec::new();
         self.write_to(&mut out, enhanced);
         out
+    }
+}
+
+/// How a reply goes onto the wire: normally, or broken on purpose so a
+/// client's reply parser and time-outs get tested.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Wire {
+    #[default]
+    Normal,
+    /// Dripped out at this many bytes per second (`bandwidth: 50B/s`).
+    Drip {
+        bytes_per_sec: u64,
+    },
+    Malformed(Malformed),
+}
+
+/// The broken reply forms of `malformed:`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Malformed {
+    /// Lines end in LF instead of CRLF.
+    BareLf,
+    /// The first line of the reply as a continuation line (`250-...`), and
+    /// then nothing: the client waits for a last line that never comes.
+    TruncatedMultiline,
+    /// The digits of the code replaced by letters (`2xx Ok`).
+    BadCode,
+    /// The right bytes, written a few at a time with pauses in between.
+    Split,
+}
+
+impl Malformed {
+    pub fn name(self) -> &'static str {
+        match self {
+            Malformed::BareLf => "bare_lf",
+            Malformed::TruncatedMultiline => "truncated_multiline",
+            Malformed::BadCode => "bad_code",
+            Malformed::Split => "split",
+        }
     }
 }
 
@@ -217,6 +298,30 @@ mod tests {
         let r = Reply::new(250, Some(EnhancedCode::new(2, 1, 0)), "Sender OK");
         assert_eq!(r.to_wire(true), b"250 2.1.0 Sender OK\r\n");
         assert_eq!(r.to_wire(false), b"250 Sender OK\r\n");
+    }
+
+    #[test]
+    fn malformed_forms_byte_for_byte() {
+        let r = Reply::checked(250, Some(EnhancedCode::new(2, 0, 0)), &["one", "two"]).unwrap();
+        let wire = |kind| {
+            let mut out = b"X".to_vec();
+            r.write_malformed(&mut out, true, kind);
+            out
+        };
+        assert_eq!(wire(Malformed::BareLf), b"X250-2.0.0 one\n250 2.0.0 two\n");
+        assert_eq!(wire(Malformed::TruncatedMultiline), b"X250-2.0.0 one\r\n");
+        assert_eq!(
+            wire(Malformed::BadCode),
+            b"X2xx-2.0.0 one\r\n2xx 2.0.0 two\r\n"
+        );
+        assert_eq!(
+            wire(Malformed::Split),
+            b"X250-2.0.0 one\r\n250 2.0.0 two\r\n"
+        );
+        let single = Reply::new(451, None, "later");
+        let mut out = Vec::new();
+        single.write_malformed(&mut out, false, Malformed::TruncatedMultiline);
+        assert_eq!(out, b"451-later\r\n");
     }
 
     #[test]

@@ -57,6 +57,8 @@ pub struct Transaction {
     pub too_big: bool,
     pub bare_lf: bool,
     pub smuggling: u32,
+    /// `disconnect_after_bytes`: the connection is cut once `size` reaches it.
+    pub cut_after: Option<u64>,
 }
 
 impl Transaction {
@@ -73,6 +75,7 @@ impl Transaction {
             too_big: false,
             bare_lf: false,
             smuggling: 0,
+            cut_after: None,
         }
     }
 
@@ -86,6 +89,11 @@ impl Transaction {
         } else if !self.too_big {
             self.content.extend_from_slice(bytes);
         }
+    }
+
+    /// Whether `disconnect_after_bytes` says the connection must go now.
+    pub fn must_cut(&self) -> bool {
+        self.cut_after.is_some_and(|n| self.size >= n)
     }
 
     pub fn recipient_addresses(&self) -> impl Iterator<Item = &str> {

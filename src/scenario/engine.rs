@@ -1,6 +1,7 @@
 //! The rule engine: walks a scenario's rules for each stage and keeps the
 //! state rules share across connections (fired counts, attempt counters, the
-//! seeded random generator, connection and message numbers).
+//! seeded random generator, connection and message numbers, greylist tables
+//! and rate windows), all timed by the scenario's [`Clock`].
 //!
 //! Rules that need no shared state are evaluated without taking a lock, so
 //! an accept-all or pattern-only scenario costs nothing under load.
@@ -9,23 +10,39 @@ use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::Instant;
 
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 
+use super::clock::Clock;
+use super::greylist::{self, Verdict};
 use super::matcher::{body, header_values};
-use super::{Rule, Scenario};
+use super::rate;
+use super::{RateLimit, Rule, Scenario};
 use crate::proto::policy::{Context, Decision, Policy, Stage};
+
+/// The memory of one stateful rule.
+#[derive(Debug)]
+enum RuleState {
+    Stateless,
+    Greylist(greylist::Table),
+    Window(rate::Windows),
+    Concurrent(rate::Concurrent),
+}
 
 struct Shared {
     rng: StdRng,
     attempts: HashMap<(IpAddr, String, String), u32>,
+    /// One per rule, by index.
+    rules: Vec<RuleState>,
+    /// Scratch space for rendering keys, so checking one costs no allocation
+    /// once the key has been seen.
+    key: String,
 }
 
 pub struct Engine {
     scenario: Arc<Scenario>,
-    started: Instant,
+    clock: Clock,
     fired: Vec<AtomicU32>,
     connections: AtomicU64,
     accepted: AtomicU64,
@@ -52,8 +69,10 @@ impl Engine {
             shared: Mutex::new(Shared {
                 rng: StdRng::seed_from_u64(scenario.seed),
                 attempts: HashMap::new(),
+                rules: scenario.rules.iter().map(rule_state).collect(),
+                key: String::new(),
             }),
-            started: Instant::now(),
+            clock: Clock::new(scenario.clock),
             connections: AtomicU64::new(0),
             accepted: AtomicU64::new(0),
             scenario,
@@ -64,6 +83,10 @@ impl Engine {
         &self.scenario
     }
 
+    pub fn clock(&self) -> &Clock {
+        &self.clock
+    }
+
     pub fn next_connection(&self) -> u64 {
         self.connections.fetch_add(1, Ordering::Relaxed) + 1
     }
@@ -72,6 +95,7 @@ impl Engine {
         ScenarioPolicy {
             engine: Arc::clone(self),
             attempt: 0,
+            held: Vec::new(),
         }
     }
 
@@ -125,7 +149,7 @@ impl Engine {
             && c.attempt
                 .as_ref()
                 .is_none_or(|k| k.matches(u64::from(attempt)))
-            && c.elapsed.is_none_or(|r| r.contains(self.started.elapsed()));
+            && c.elapsed.is_none_or(|r| r.contains(self.clock.now()));
         if !ok {
             return false;
         }
@@ -152,6 +176,62 @@ impl Engine {
         .is_ok()
     }
 
+    /// Consults (and updates) the memory of a greylist or rate-limit rule
+    /// whose conditions hold: whether it applies now. Connections counted
+    /// for `max_concurrent` are added to `held`, to be released when the
+    /// session ends. Rules without memory always apply.
+    fn stateful(
+        &self,
+        index: usize,
+        rule: &Rule,
+        ctx: &Context<'_>,
+        held: &mut Vec<(usize, String)>,
+    ) -> bool {
+        if rule.greylist.is_none() && rule.rate_limit.is_none() {
+            return true;
+        }
+        let now = self.clock.now();
+        let mut guard = self.lock();
+        let shared = &mut *guard;
+        let mut key = std::mem::take(&mut shared.key);
+        let state = shared.rules.get_mut(index);
+        let applies = match (state, &rule.greylist, &rule.rate_limit) {
+            (Some(RuleState::Greylist(table)), Some(g), _) => {
+                g.key.render(ctx, &mut key);
+                matches!(
+                    table.check(&key, now, g.retry_after, g.expire),
+                    Verdict::Defer { .. }
+                )
+            }
+            (Some(RuleState::Window(windows)), _, Some(r)) => {
+                r.key.render(ctx, &mut key);
+                match r.limit {
+                    RateLimit::Window { max, per, .. } => windows.hit(&key, now, max, per),
+                    RateLimit::Concurrent { .. } => false,
+                }
+            }
+            (Some(RuleState::Concurrent(live)), _, Some(r)) => {
+                r.key.render(ctx, &mut key);
+                let open = live.enter(&key);
+                held.push((index, key.clone()));
+                matches!(r.limit, RateLimit::Concurrent { max } if open > max)
+            }
+            _ => true,
+        };
+        shared.key = key;
+        applies
+    }
+
+    /// A session ended: its connections no longer count as concurrent.
+    fn release(&self, held: &[(usize, String)]) {
+        let mut shared = self.lock();
+        for (index, key) in held {
+            if let Some(RuleState::Concurrent(live)) = shared.rules.get_mut(*index) {
+                live.leave(key);
+            }
+        }
+    }
+
     fn retired(&self, index: usize, times: Option<u32>) -> bool {
         match (times, self.fired.get(index)) {
             (Some(limit), Some(f)) => f.load(Ordering::Acquire) >= limit,
@@ -160,11 +240,32 @@ impl Engine {
     }
 }
 
+fn rule_state(rule: &Rule) -> RuleState {
+    match (&rule.greylist, &rule.rate_limit) {
+        (Some(_), _) => RuleState::Greylist(greylist::Table::default()),
+        (None, Some(r)) => match r.limit {
+            RateLimit::Window { .. } => RuleState::Window(rate::Windows::default()),
+            RateLimit::Concurrent { .. } => RuleState::Concurrent(rate::Concurrent::default()),
+        },
+        (None, None) => RuleState::Stateless,
+    }
+}
+
 /// A session's view of the engine; remembers the attempt number of the
-/// transaction's first recipient for the later stages.
+/// transaction's first recipient for the later stages, and the concurrent
+/// connections it counts for, released when the session is dropped.
 pub struct ScenarioPolicy {
     engine: Arc<Engine>,
     attempt: u32,
+    held: Vec<(usize, String)>,
+}
+
+impl Drop for ScenarioPolicy {
+    fn drop(&mut self) {
+        if !self.held.is_empty() {
+            self.engine.release(&self.held);
+        }
+    }
 }
 
 impl Policy for ScenarioPolicy {
@@ -194,19 +295,24 @@ impl Policy for ScenarioPolicy {
 }
 
 impl ScenarioPolicy {
-    fn first_match(&self, ctx: &Context<'_>, attempt: u32) -> Option<Decision> {
+    fn first_match(&mut self, ctx: &Context<'_>, attempt: u32) -> Option<Decision> {
         let engine = &*self.engine;
         for (i, rule) in engine.scenario.rules.iter().enumerate() {
             if !rule.stages.contains(&ctx.stage) || engine.retired(i, rule.times) {
                 continue;
             }
-            if engine.applies(rule, ctx, attempt) && engine.claim(i, rule.times) {
+            if engine.applies(rule, ctx, attempt)
+                && engine.stateful(i, rule, ctx, &mut self.held)
+                && engine.claim(i, rule.times)
+            {
                 return Some(Decision {
                     rule: Arc::clone(&rule.name),
                     reply: rule.reply.clone(),
                     delay: rule.delay,
                     disconnect: rule.disconnect,
                     store: rule.store,
+                    wire: rule.wire,
+                    cut_after: rule.cut_after,
                 });
             }
         }

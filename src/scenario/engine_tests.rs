@@ -164,3 +164,118 @@ fn decision_carries_effects() {
         Some(crate::proto::policy::Disconnect::AfterReply)
     );
 }
+
+fn secs(n: u64) -> std::time::Duration {
+    std::time::Duration::from_secs(n)
+}
+
+#[test]
+fn greylist_follows_the_virtual_clock() {
+    let e = engine(
+        "version: 1\nclock: virtual\nrules:\n  - name: grey\n    on: rcpt\n    greylist: { retry_after: 30s, expire: 1h }\n",
+    );
+    let first = e.session_policy().decide(&ctx(Stage::Rcpt)).unwrap();
+    assert_eq!(first.reply.custom_code(), Some(450), "default reply");
+    e.clock().advance(secs(29)).unwrap();
+    assert!(
+        e.session_policy().decide(&ctx(Stage::Rcpt)).is_some(),
+        "too early: still deferred"
+    );
+    e.clock().advance(secs(1)).unwrap();
+    assert!(e.session_policy().decide(&ctx(Stage::Rcpt)).is_none());
+    let mut other_ip = ctx(Stage::Rcpt);
+    other_ip.client_ip = "192.0.2.200".parse().unwrap();
+    assert!(
+        e.session_policy().decide(&other_ip).is_some(),
+        "the default key includes the client IP"
+    );
+    e.clock().advance(secs(3601)).unwrap();
+    assert!(
+        e.session_policy().decide(&ctx(Stage::Rcpt)).is_some(),
+        "expired after an hour of silence"
+    );
+}
+
+#[test]
+fn greylist_by_network_groups_neighbours() {
+    let e = engine(
+        "version: 1\nclock: virtual\nrules:\n  - on: rcpt\n    greylist: { retry_after: 1m, key: [client_ip/24, from] }\n",
+    );
+    assert!(e.session_policy().decide(&ctx(Stage::Rcpt)).is_some());
+    e.clock().advance(secs(60)).unwrap();
+    let mut neighbour = ctx(Stage::Rcpt);
+    neighbour.client_ip = "192.0.2.99".parse().unwrap();
+    neighbour.to = Some("someone-else@y.test");
+    assert!(e.session_policy().decide(&neighbour).is_none());
+}
+
+#[test]
+fn rate_limit_trips_past_max_and_resets_with_the_window() {
+    let e = engine(
+        "version: 1\nclock: virtual\nrules:\n  - on: mail\n    rate_limit: { max: 3, per: 1m }\n",
+    );
+    let fired: Vec<bool> = (0..5)
+        .map(|_| e.session_policy().decide(&ctx(Stage::Mail)).is_some())
+        .collect();
+    assert_eq!(fired, [false, false, false, true, true]);
+    let d = e.session_policy().decide(&ctx(Stage::Mail)).unwrap();
+    assert_eq!(d.reply.custom_code(), Some(451), "messages: 451 4.7.1");
+    e.clock().advance(secs(60)).unwrap();
+    assert!(e.session_policy().decide(&ctx(Stage::Mail)).is_none());
+}
+
+#[test]
+fn rate_limit_keys_and_kinds() {
+    let e = engine(
+        "version: 1\nrules:\n  - on: rcpt\n    rate_limit: { max: 1, per: 1h, key: to }\n  - on: helo\n    rate_limit: { max: 0, per: 1h, key: global }\n",
+    );
+    let mut p = e.session_policy();
+    assert!(p.decide(&ctx(Stage::Rcpt)).is_none());
+    let d = p.decide(&ctx(Stage::Rcpt)).unwrap();
+    assert_eq!(d.reply.custom_code(), Some(452), "recipients: 452 4.5.3");
+    let mut other = ctx(Stage::Rcpt);
+    other.to = Some("other@y.test");
+    assert!(p.decide(&other).is_none(), "counted per recipient");
+    let d = p.decide(&ctx(Stage::Helo)).unwrap();
+    assert_eq!(d.reply.custom_code(), Some(421), "commands: 421 4.7.0");
+}
+
+#[test]
+fn max_concurrent_is_released_when_sessions_end() {
+    let e = engine("version: 1\nrules:\n  - on: connect\n    rate_limit: { max_concurrent: 2 }\n");
+    let mut a = e.session_policy();
+    let mut b = e.session_policy();
+    let mut c = e.session_policy();
+    assert!(a.decide(&ctx(Stage::Connect)).is_none());
+    assert!(b.decide(&ctx(Stage::Connect)).is_none());
+    let d = c.decide(&ctx(Stage::Connect)).unwrap();
+    assert_eq!(d.reply.custom_code(), Some(421));
+    drop(c);
+    drop(a);
+    let mut d2 = e.session_policy();
+    assert!(d2.decide(&ctx(Stage::Connect)).is_none());
+    let mut elsewhere = ctx(Stage::Connect);
+    elsewhere.client_ip = "198.51.100.1".parse().unwrap();
+    assert!(e.session_policy().decide(&elsewhere).is_none());
+    drop(b);
+}
+
+#[test]
+fn wire_effects_reach_the_decision() {
+    let e = engine(
+        "version: 1\nrules:\n  - on: rcpt\n    bandwidth: 2KiB/s\n  - on: data\n    disconnect_after_bytes: 100\n  - on: mail\n    malformed: bad_code\n",
+    );
+    let mut p = e.session_policy();
+    let d = p.decide(&ctx(Stage::Rcpt)).unwrap();
+    assert_eq!(
+        d.wire,
+        crate::proto::policy::Wire::Drip {
+            bytes_per_sec: 2048
+        }
+    );
+    assert_eq!(p.decide(&ctx(Stage::Data)).unwrap().cut_after, Some(100));
+    assert_eq!(
+        p.decide(&ctx(Stage::Mail)).unwrap().wire,
+        crate::proto::policy::Wire::Malformed(crate::proto::policy::Malformed::BadCode)
+    );
+}

@@ -6,23 +6,26 @@ use std::sync::Arc;
 
 use serde_saphyr::{Location, Spanned};
 
+use super::faults;
 use super::matcher::{
     Cidr, Counter, Glob, Range, SizeCmp, TextMatcher, parse_duration, parse_size,
 };
 use super::model::{self, StageName};
-use super::{Conditions, Limits, Rule, Scenario, ScenarioError, ScenarioErrors, ServerSettings};
+use super::{
+    ClockMode, Conditions, Limits, Rule, Scenario, ScenarioError, ScenarioErrors, ServerSettings,
+};
 use crate::proto::extensions::Extension;
 use crate::proto::framer::BareLf;
 use crate::proto::policy::{Disconnect, ReplyChoice, Stage};
 use crate::proto::reply::{EnhancedCode, Reply};
 
-struct Errors<'a> {
+pub(super) struct Errors<'a> {
     file: &'a str,
     list: Vec<ScenarioError>,
 }
 
 impl Errors<'_> {
-    fn at(&mut self, loc: Location, message: impl Into<String>) {
+    pub(super) fn at(&mut self, loc: Location, message: impl Into<String>) {
         self.list.push(ScenarioError {
             file: self.file.to_owned(),
             line: loc.line(),
@@ -30,9 +33,13 @@ impl Errors<'_> {
             message: message.into(),
         });
     }
+
+    pub(super) fn len(&self) -> usize {
+        self.list.len()
+    }
 }
 
-fn loc<T>(s: &Spanned<T>) -> Location {
+pub(super) fn loc<T>(s: &Spanned<T>) -> Location {
     s.referenced
 }
 
@@ -70,14 +77,6 @@ pub(super) fn load(
             ),
         );
     }
-    if let Some(clock) = &parsed.clock
-        && clock.value == model::Clock::Virtual
-    {
-        errors.at(
-            loc(clock),
-            "`clock: virtual` is not implemented in this version of mailfault",
-        );
-    }
     if let Some(ext) = &parsed.extends {
         errors.at(
             loc(ext),
@@ -98,6 +97,10 @@ pub(super) fn load(
         name: parsed.name.or(stem).unwrap_or_else(|| "unnamed".into()),
         description: parsed.description,
         seed: parsed.seed,
+        clock: match parsed.clock.map(|c| c.value) {
+            Some(model::Clock::Virtual) => ClockMode::Virtual,
+            Some(model::Clock::Real) | None => ClockMode::Real,
+        },
         server,
         rules,
         expect: parsed.expect,
@@ -344,24 +347,11 @@ fn rule(index: usize, spanned: &Spanned<model::Rule>, errors: &mut Errors<'_>) -
     if stages.is_empty() {
         errors.at(loc(&r.on), "`on` needs at least one stage");
     }
-    let later = [
-        ("greylist", r.greylist.as_ref().map(loc)),
-        ("rate_limit", r.rate_limit.as_ref().map(loc)),
-        ("bandwidth", r.bandwidth.as_ref().map(loc)),
-        (
-            "disconnect_after_bytes",
-            r.disconnect_after_bytes.as_ref().map(loc),
-        ),
-        ("malformed", r.malformed.as_ref().map(loc)),
-        ("tls_fault", r.tls_fault.as_ref().map(loc)),
-    ];
-    for (name, at) in later {
-        if let Some(at) = at {
-            errors.at(
-                at,
-                format!("`{name}` is not implemented in this version of mailfault"),
-            );
-        }
+    if let Some(t) = &r.tls_fault {
+        errors.at(
+            loc(t),
+            "`tls_fault` is not implemented in this version of mailfault",
+        );
     }
     let only_message = |errors: &mut Errors<'_>, what: &str, at: Location| {
         if stages.iter().any(|s| *s != Stage::Message) {
@@ -382,11 +372,35 @@ fn rule(index: usize, spanned: &Spanned<model::Rule>, errors: &mut Errors<'_>) -
         only_message(errors, "size", loc(s));
     }
     let conditions = conditions(m, errors);
-    let reply_choice = r
-        .reply
+    let greylist = r
+        .greylist
         .as_ref()
-        .and_then(|x| reply(x, errors))
-        .unwrap_or(ReplyChoice::Default);
+        .and_then(|g| faults::greylist(g, &stages, errors));
+    let rate_limit = r
+        .rate_limit
+        .as_ref()
+        .and_then(|g| faults::rate_limit(g, &stages, errors));
+    if let (Some(_), Some(rl)) = (&r.greylist, &r.rate_limit) {
+        errors.at(
+            loc(rl),
+            "a rule is either a greylist or a rate limit; split it into two rules",
+        );
+    }
+    let wire = faults::wire(r.bandwidth.as_ref(), r.malformed.as_ref(), errors);
+    if let Some(n) = &r.disconnect_after_bytes
+        && stages.iter().any(|s| *s != Stage::Data)
+    {
+        errors.at(
+            loc(n),
+            "`disconnect_after_bytes` cuts the message content; use it with `on: data`",
+        );
+    }
+    let reply_choice = match (&r.reply, &greylist, &rate_limit) {
+        (Some(x), _, _) => reply(x, errors).unwrap_or(ReplyChoice::Default),
+        (None, Some(_), _) => ReplyChoice::Custom(faults::GREYLISTED),
+        (None, None, Some(rl)) => ReplyChoice::Custom(faults::rate_reply(rl.limit)),
+        (None, None, None) => ReplyChoice::Default,
+    };
     if let (Some(sp), ReplyChoice::Custom(rep)) = (&r.reply, &reply_choice) {
         if rep.code == 354 && stages.iter().any(|s| *s != Stage::Data) {
             errors.at(
@@ -444,6 +458,10 @@ fn rule(index: usize, spanned: &Spanned<model::Rule>, errors: &mut Errors<'_>) -
             model::Disconnect::AfterReply => Disconnect::AfterReply,
         }),
         store: r.store.as_ref().is_none_or(|s| s.value),
+        greylist,
+        rate_limit,
+        wire,
+        cut_after: r.disconnect_after_bytes.as_ref().map(|n| n.value),
     })
 }
 

@@ -5,21 +5,28 @@
 //! names file, line and column), `matcher` holds the compiled conditions and
 //! `engine` evaluates rules with the state shared across connections.
 
+mod clock;
 mod engine;
+mod faults;
+mod greylist;
+mod key;
 mod load;
 mod matcher;
 mod model;
+mod rate;
 
 use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
+pub use clock::{Clock, ClockMode, NotVirtual};
 pub use engine::{Engine, ScenarioPolicy};
+pub use key::{Key, KeyPart};
 pub use model::{Auth as AuthSettings, Expect as Expectations, Tls as TlsSettings};
 
 use crate::proto::extensions::Extensions;
 use crate::proto::framer::BareLf;
-use crate::proto::policy::{Disconnect, ReplyChoice, Stage};
+use crate::proto::policy::{Disconnect, ReplyChoice, Stage, Wire};
 use matcher::{Cidr, Counter, Glob, Range, SizeCmp, TextMatcher};
 
 /// A validated scenario, ready to run.
@@ -28,6 +35,7 @@ pub struct Scenario {
     pub name: String,
     pub description: Option<String>,
     pub seed: u64,
+    pub clock: ClockMode,
     pub server: ServerSettings,
     pub rules: Vec<Rule>,
     pub expect: Option<Expectations>,
@@ -86,6 +94,78 @@ pub struct Rule {
     pub delay: Option<Duration>,
     pub disconnect: Option<Disconnect>,
     pub store: bool,
+    pub greylist: Option<GreylistSpec>,
+    pub rate_limit: Option<RateSpec>,
+    pub wire: Wire,
+    /// `disconnect_after_bytes` at `data`.
+    pub cut_after: Option<u64>,
+}
+
+/// `greylist:` of a rule: the rule applies while its key is not yet allowed.
+#[derive(Debug, Clone)]
+pub struct GreylistSpec {
+    pub retry_after: Duration,
+    pub expire: Duration,
+    pub key: Key,
+}
+
+/// `rate_limit:` of a rule: the rule applies once its key is over the limit.
+#[derive(Debug, Clone)]
+pub struct RateSpec {
+    pub key: Key,
+    pub limit: RateLimit,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RateLimit {
+    /// More than `max` events in any window of `per`.
+    Window {
+        max: u64,
+        per: Duration,
+        count: Count,
+    },
+    /// More than `max` connections open at once.
+    Concurrent { max: u64 },
+}
+
+/// What a rate window counts; each kind is counted at its own stage.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Count {
+    Messages,
+    Recipients,
+    Connections,
+    Commands,
+}
+
+impl Count {
+    pub fn name(self) -> &'static str {
+        match self {
+            Count::Messages => "messages",
+            Count::Recipients => "recipients",
+            Count::Connections => "connections",
+            Count::Commands => "commands",
+        }
+    }
+
+    /// What a stage counts when `count:` is left out.
+    pub fn of_stage(stage: Stage) -> Count {
+        match stage {
+            Stage::Connect => Count::Connections,
+            Stage::Mail | Stage::Data | Stage::Message => Count::Messages,
+            Stage::Rcpt => Count::Recipients,
+            _ => Count::Commands,
+        }
+    }
+
+    /// Whether an event of this kind happens at `stage`.
+    pub fn happens_at(self, stage: Stage) -> bool {
+        match self {
+            Count::Connections => stage == Stage::Connect,
+            Count::Messages => matches!(stage, Stage::Mail | Stage::Data | Stage::Message),
+            Count::Recipients => stage == Stage::Rcpt,
+            Count::Commands => !matches!(stage, Stage::Connect | Stage::Message),
+        }
+    }
 }
 
 /// Everything in a rule's `match:`; all present conditions must hold.
@@ -155,6 +235,7 @@ impl Scenario {
             name: "accept-all".into(),
             description: None,
             seed: 0,
+            clock: ClockMode::Real,
             server: ServerSettings::default(),
             rules: Vec::new(),
             expect: None,

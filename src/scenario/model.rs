@@ -147,12 +147,51 @@ pub struct Rule {
     pub delay: Option<S<String>>,
     pub disconnect: Option<S<Disconnect>>,
     pub store: Option<S<bool>>,
-    pub greylist: Option<S<IgnoredAny>>,
-    pub rate_limit: Option<S<IgnoredAny>>,
-    pub bandwidth: Option<S<IgnoredAny>>,
-    pub disconnect_after_bytes: Option<S<IgnoredAny>>,
-    pub malformed: Option<S<IgnoredAny>>,
+    pub greylist: Option<S<Greylist>>,
+    pub rate_limit: Option<S<RateLimit>>,
+    pub bandwidth: Option<S<String>>,
+    pub disconnect_after_bytes: Option<S<u64>>,
+    pub malformed: Option<S<Malformed>>,
     pub tls_fault: Option<S<IgnoredAny>>,
+}
+
+/// `greylist: { retry_after: 30s, expire: 4h, key: [client_ip, from, to] }`.
+#[derive(Deserialize, Debug, Default)]
+#[serde(deny_unknown_fields)]
+pub struct Greylist {
+    pub retry_after: Option<S<String>>,
+    pub expire: Option<S<String>>,
+    pub key: Option<S<OneOrMany<String>>>,
+}
+
+/// `rate_limit: { max: 100, per: 1m, key: client_ip, count: messages }` or
+/// `rate_limit: { max_concurrent: 2 }`.
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+pub struct RateLimit {
+    pub max: Option<S<u64>>,
+    pub per: Option<S<String>>,
+    pub key: Option<S<OneOrMany<String>>>,
+    pub count: Option<S<Count>>,
+    pub max_concurrent: Option<S<u64>>,
+}
+
+#[derive(Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Count {
+    Messages,
+    Recipients,
+    Connections,
+    Commands,
+}
+
+#[derive(Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum Malformed {
+    BareLf,
+    TruncatedMultiline,
+    BadCode,
+    Split,
 }
 
 #[derive(Deserialize, Debug, Clone, Copy, PartialEq, Eq)]

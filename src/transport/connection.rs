@@ -19,7 +19,8 @@ use tracing::{Instrument, debug, info, info_span, warn};
 use super::Shared;
 use crate::proto::replies;
 use crate::proto::reply::{EnhancedCode, Reply};
-use crate::proto::session::{Action, Inbound, Session};
+use crate::proto::reply::{Malformed, Wire};
+use crate::proto::session::{Action, Inbound, Outgoing, Session};
 use crate::proto::transaction::Incoming;
 use crate::store::received::{self, Trace};
 use crate::store::{SessionRecord, StoredMessage, Transcript};
@@ -28,6 +29,43 @@ use crate::store::{SessionRecord, StoredMessage, Transcript};
 const COMMAND_READ: usize = 4 * 1024;
 /// Read size while message content streams in.
 const CONTENT_READ: usize = 64 * 1024;
+
+/// How a paced reply is cut up in time.
+#[derive(Clone, Copy, Debug)]
+struct Pacing {
+    piece: usize,
+    pause: Duration,
+}
+
+impl Pacing {
+    /// `malformed: split`: a few bytes at a time, so a client that expects a
+    /// whole line per read sees fragments.
+    const SPLIT: Pacing = Pacing {
+        piece: 3,
+        pause: Duration::from_millis(5),
+    };
+
+    /// Ten pieces a second (one byte at a time below 10 B/s).
+    fn drip(bytes_per_sec: u64) -> Pacing {
+        let rate = bytes_per_sec.max(1);
+        let piece = (rate / 10).max(1);
+        Pacing {
+            piece: usize::try_from(piece).unwrap_or(usize::MAX),
+            pause: Duration::from_secs_f64(piece as f64 / rate as f64),
+        }
+    }
+
+    fn describe(self, wire: Wire) -> String {
+        match wire {
+            Wire::Drip { bytes_per_sec } => format!("reply dripped at {bytes_per_sec} B/s"),
+            _ => format!(
+                "reply split into {}-byte fragments, {} ms apart",
+                self.piece,
+                self.pause.as_millis()
+            ),
+        }
+    }
+}
 
 pub(crate) async fn run(stream: TcpStream, peer: SocketAddr, shared: Arc<Shared>) {
     let id = shared.next_session();
@@ -178,24 +216,65 @@ impl Connection {
         ok
     }
 
-    fn send(&mut self, reply: &Reply, enhanced: bool, rule: Option<&Arc<str>>) {
+    /// Buffers a reply (sent on the next flush) and transcribes it. Wire
+    /// faults that need pacing are written at once, after what is buffered.
+    async fn send(&mut self, out: Outgoing) -> bool {
         let start = self.wbuf.len();
-        reply.write_to(&mut self.wbuf, enhanced);
+        match out.wire {
+            Wire::Malformed(kind) => out
+                .reply
+                .write_malformed(&mut self.wbuf, out.enhanced, kind),
+            Wire::Normal | Wire::Drip { .. } => out.reply.write_to(&mut self.wbuf, out.enhanced),
+        }
         let at = self.elapsed();
         if let Some(wire) = self.wbuf.get(start..) {
-            self.transcript.server(at, wire, rule);
+            self.transcript.server(at, wire, out.rule.as_ref());
         }
+        let pacing = match out.wire {
+            Wire::Drip { bytes_per_sec } => Pacing::drip(bytes_per_sec),
+            Wire::Malformed(Malformed::Split) => Pacing::SPLIT,
+            Wire::Malformed(kind) => {
+                let note = format!("reply malformed on purpose ({})", kind.name());
+                self.transcript.note(at, &note);
+                return true;
+            }
+            Wire::Normal => return true,
+        };
+        let reply = self.wbuf.split_off(start);
+        self.transcript.note(at, &pacing.describe(out.wire));
+        self.flush().await && self.write_paced(&reply, pacing).await
+    }
+
+    /// Writes `bytes` a piece at a time; the client's reading is bounded by
+    /// the command time-out as for any write.
+    async fn write_paced(&mut self, bytes: &[u8], pacing: Pacing) -> bool {
+        for (i, piece) in bytes.chunks(pacing.piece).enumerate() {
+            if i > 0 {
+                tokio::time::sleep(pacing.pause).await;
+            }
+            let write = tokio::time::timeout(self.shared.command_timeout, async {
+                self.stream.write_all(piece).await?;
+                self.stream.flush().await
+            });
+            if !matches!(write.await, Ok(Ok(()))) {
+                let at = self.elapsed();
+                self.transcript
+                    .note(at, "could not write reply (client gone or not reading)");
+                return false;
+            }
+        }
+        true
     }
 
     /// Runs the actions in order; `false` once the connection is closed.
     async fn execute(&mut self, actions: &mut Vec<Action>) -> bool {
         for action in actions.drain(..) {
             match action {
-                Action::Send {
-                    reply,
-                    enhanced,
-                    rule,
-                } => self.send(&reply, enhanced, rule.as_ref()),
+                Action::Send(out) => {
+                    if !self.send(out).await {
+                        return false;
+                    }
+                }
                 Action::Note(text) => {
                     let at = self.elapsed();
                     self.transcript.note(at, &text);
@@ -212,9 +291,18 @@ impl Connection {
                     reply,
                     enhanced,
                     rule,
+                    wire,
                 } => {
                     let reply = self.deliver(*message, reply).await;
-                    self.send(&reply, enhanced, rule.as_ref());
+                    let out = Outgoing {
+                        reply,
+                        enhanced,
+                        rule,
+                        wire,
+                    };
+                    if !self.send(out).await {
+                        return false;
+                    }
                 }
                 Action::Close => {
                     self.flush().await;

@@ -19,7 +19,7 @@ use tracing::info;
 
 use crate::proto::extensions::Extension;
 use crate::proto::session;
-use crate::scenario::{Engine, Scenario};
+use crate::scenario::{Engine, NotVirtual, Scenario};
 use crate::store::Store;
 
 /// What every connection task shares.
@@ -66,6 +66,12 @@ impl ServerHandle {
 
     pub fn scenario(&self) -> &Arc<Scenario> {
         self.shared.engine.scenario()
+    }
+
+    /// Moves a `clock: virtual` scenario's clock forward; returns the new
+    /// scenario time. Greylist windows, rate windows and `elapsed` follow it.
+    pub fn advance_clock(&self, by: Duration) -> Result<Duration, NotVirtual> {
+        self.shared.engine.clock().advance(by)
     }
 
     /// A token that stops the server when cancelled (e.g. from a signal handler).

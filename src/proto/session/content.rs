@@ -3,10 +3,10 @@
 
 use std::borrow::Cow;
 
-use super::{Action, Chunk, Session, State};
+use super::{Action, Chunk, Outgoing, Session, State};
 use crate::proto::extensions::Extension;
 use crate::proto::framer::{BareLf, Mode};
-use crate::proto::policy::{Policy, Stage};
+use crate::proto::policy::{Policy, Stage, Wire};
 use crate::proto::replies as R;
 use crate::proto::reply::{EnhancedCode, Reply};
 use crate::proto::transaction::{Body, Incoming, Transaction};
@@ -38,14 +38,35 @@ impl<P: Policy> Session<P> {
         }
         let decision = self.decide(Stage::Data, None, count);
         let resolved = self.resolve(decision, R::START_DATA);
-        let go = matches!(&resolved.reply, Some((r, _, _)) if r.code == 354);
+        let go = matches!(&resolved.reply, Some(o) if o.reply.code == 354);
+        let cut_after = resolved.cut_after;
         self.emit(resolved, out);
         if go && self.state != State::Closed {
             if let Some(tx) = self.tx.as_mut() {
                 tx.body = Body::Data;
+                tx.cut_after = cut_after;
             }
             self.framer.set_mode(Mode::Data);
+            self.cut_if_due(out);
         }
+    }
+
+    /// Ends the connection mid-content when `disconnect_after_bytes` says so;
+    /// the partial message is dropped, never stored.
+    pub(super) fn cut_if_due(&mut self, out: &mut Vec<Action>) {
+        let Some(tx) = self.tx.as_ref() else {
+            return;
+        };
+        if !tx.must_cut() || self.state == State::Closed {
+            return;
+        }
+        out.push(Action::Note(Cow::Owned(format!(
+            "connection cut after {} bytes of message content (disconnect_after_bytes); partial message discarded",
+            tx.size
+        ))));
+        self.tx = None;
+        out.push(Action::Close);
+        self.state = State::Closed;
     }
 
     /// 554 "no valid recipients" is the client's bad luck, not its error;
@@ -62,18 +83,27 @@ impl<P: Policy> Session<P> {
         // The chunk is read whatever the verdict, or its bytes would be taken
         // for commands (RFC 3030 §2).
         self.framer.set_mode(Mode::Chunk { remaining: size });
+        let protocol = |reply: Reply| Outgoing {
+            reply,
+            enhanced: self.enhanced(),
+            rule: None,
+            wire: Wire::Normal,
+        };
         let refusal = if !self.config.extensions.contains(Extension::Chunking) {
-            Some((R::BDAT_NOT_SUPPORTED, self.enhanced(), None))
+            Some(protocol(R::BDAT_NOT_SUPPORTED))
         } else if let Some(r) = self.content_refusal(true) {
-            Some((r, self.enhanced(), None))
+            Some(protocol(r))
         } else if self.tx.as_ref().is_some_and(|t| t.body == Body::None) {
             let decision = self.decide(Stage::Data, None, count);
             let resolved = self.resolve(decision, R::OK);
             if let Some(delay) = resolved.delay {
                 out.push(Action::Delay(delay));
             }
+            if let Some(tx) = self.tx.as_mut() {
+                tx.cut_after = resolved.cut_after;
+            }
             match resolved.reply {
-                Some((r, e, rule)) if r.code >= 400 => Some((r, e, rule)),
+                Some(o) if o.reply.code >= 400 => Some(o),
                 _ => None,
             }
         } else {
@@ -91,19 +121,15 @@ impl<P: Policy> Session<P> {
         let Some(chunk) = self.chunk.take() else {
             return;
         };
-        if let Some((reply, enhanced, rule)) = chunk.refusal {
+        if let Some(refusal) = chunk.refusal {
             if let Some(tx) = self.tx.as_mut()
                 && matches!(tx.body, Body::Chunks { .. })
             {
                 tx.body = Body::Chunks { failed: true };
             }
-            let close = reply.code == 421;
-            let error = rule.is_none() && reply.code != 554;
-            out.push(Action::Send {
-                reply,
-                enhanced,
-                rule,
-            });
+            let close = refusal.reply.code == 421;
+            let error = refusal.rule.is_none() && refusal.reply.code != 554;
+            out.push(Action::Send(refusal));
             if close {
                 out.push(Action::Close);
                 self.state = State::Closed;
@@ -174,31 +200,24 @@ impl<P: Policy> Session<P> {
         let mut close = resolved.close_after;
         match resolved.reply {
             None => out.push(Action::Note("no reply sent; message not stored".into())),
-            Some((reply, enhanced, rule)) if reply.class() == 2 => {
+            Some(o) if o.reply.class() == 2 => {
                 self.policy.message_accepted();
                 if resolved.store {
                     out.push(Action::Deliver {
                         message: Box::new(self.incoming(tx)),
-                        reply: resolved.custom.then_some(reply),
-                        enhanced,
-                        rule,
+                        reply: resolved.custom.then_some(o.reply),
+                        enhanced: o.enhanced,
+                        rule: o.rule,
+                        wire: o.wire,
                     });
                 } else {
                     out.push(Action::Note("message not stored (store: false)".into()));
-                    out.push(Action::Send {
-                        reply,
-                        enhanced,
-                        rule,
-                    });
+                    out.push(Action::Send(o));
                 }
             }
-            Some((reply, enhanced, rule)) => {
-                close |= reply.code == 421;
-                out.push(Action::Send {
-                    reply,
-                    enhanced,
-                    rule,
-                });
+            Some(o) => {
+                close |= o.reply.code == 421;
+                out.push(Action::Send(o));
             }
         }
         if close {

@@ -15,7 +15,7 @@ use std::time::Duration;
 use super::command::{self, Body as BodyParam, Command, ParseError, Verb};
 use super::extensions::{Extension, Extensions};
 use super::framer::{BareLf, Ending, Frame, Framer, Mode};
-use super::policy::{Context, Decision, Disconnect, Policy, ReplyChoice, Stage};
+use super::policy::{Context, Decision, Disconnect, Policy, ReplyChoice, Stage, Wire};
 use super::replies as R;
 use super::reply::{EnhancedCode, Reply};
 use super::transaction::{Body, Incoming, Recipient, Transaction};
@@ -51,16 +51,22 @@ impl Default for Config {
     }
 }
 
+/// A reply on its way out, with everything the connection needs to write and
+/// transcribe it.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Outgoing {
+    pub reply: Reply,
+    /// Whether to write the enhanced status code.
+    pub enhanced: bool,
+    /// The rule that produced this reply, for the transcript.
+    pub rule: Option<Arc<str>>,
+    pub wire: Wire,
+}
+
 /// What the connection must do, in order.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Action {
-    Send {
-        reply: Reply,
-        /// Whether to write the enhanced status code.
-        enhanced: bool,
-        /// The rule that produced this reply, for the transcript.
-        rule: Option<Arc<str>>,
-    },
+    Send(Outgoing),
     Delay(Duration),
     /// Store the message, then send `reply` (or, when `None`, the standard
     /// "queued as <id>" reply); a failed store answers 451 instead.
@@ -69,6 +75,7 @@ pub enum Action {
         reply: Option<Reply>,
         enhanced: bool,
         rule: Option<Arc<str>>,
+        wire: Wire,
     },
     /// A fact for the transcript: a tolerated deviation, an anomaly, a summary.
     Note(Cow<'static, str>),
@@ -103,18 +110,19 @@ enum State {
 #[derive(Debug)]
 struct Chunk {
     last: bool,
-    refusal: Option<(Reply, bool, Option<Arc<str>>)>,
+    refusal: Option<Outgoing>,
 }
 
 /// The reply a stage ends with, after the policy had its say.
 struct Resolved {
-    reply: Option<(Reply, bool, Option<Arc<str>>)>,
+    reply: Option<Outgoing>,
     /// The reply came from the rule, not from the protocol's defaults.
     custom: bool,
     delay: Option<Duration>,
     close_before: bool,
     close_after: bool,
     store: bool,
+    cut_after: Option<u64>,
 }
 
 pub struct Session<P> {
@@ -176,7 +184,7 @@ impl<P: Policy> Session<P> {
         };
         let decision = self.decide(Stage::Connect, None, 1);
         let resolved = self.resolve(decision, default);
-        let refused = matches!(&resolved.reply, Some((r, _, _)) if r.class() == 5);
+        let refused = matches!(&resolved.reply, Some(o) if o.reply.class() == 5);
         self.emit(resolved, out);
         if refused && self.state != State::Closed {
             self.state = State::Rejected;
@@ -210,6 +218,7 @@ impl<P: Policy> Session<P> {
                     tx.bare_lf |= flags.bare_lf;
                     tx.smuggling += u32::from(flags.smuggling);
                 }
+                self.cut_if_due(out);
                 Inbound::Content
             }
             Frame::DataEnd => {
@@ -222,6 +231,7 @@ impl<P: Policy> Session<P> {
                 {
                     tx.append(bytes, self.config.max_message_size);
                 }
+                self.cut_if_due(out);
                 Inbound::Content
             }
             Frame::ChunkEnd => {
@@ -258,11 +268,12 @@ impl<P: Policy> Session<P> {
     }
 
     fn send(&self, reply: Reply, out: &mut Vec<Action>) {
-        out.push(Action::Send {
+        out.push(Action::Send(Outgoing {
             reply,
             enhanced: self.enhanced(),
             rule: None,
-        });
+            wire: Wire::Normal,
+        }));
     }
 
     /// A reply the client caused by getting the protocol wrong; enough of
@@ -299,27 +310,39 @@ impl<P: Policy> Session<P> {
     fn resolve(&self, decision: Option<Decision>, default: Reply) -> Resolved {
         let Some(d) = decision else {
             return Resolved {
-                reply: Some((default, self.enhanced(), None)),
+                reply: Some(Outgoing {
+                    reply: default,
+                    enhanced: self.enhanced(),
+                    rule: None,
+                    wire: Wire::Normal,
+                }),
                 custom: false,
                 delay: None,
                 close_before: false,
                 close_after: false,
                 store: true,
+                cut_after: None,
             };
         };
         let custom = matches!(d.reply, ReplyChoice::Custom(_));
-        let reply = match d.reply {
-            ReplyChoice::Default => Some((default, self.enhanced(), Some(d.rule))),
-            ReplyChoice::Silent => None,
-            ReplyChoice::Custom(r) => Some((r, true, Some(d.rule))),
+        let (reply, enhanced) = match d.reply {
+            ReplyChoice::Default => (Some(default), self.enhanced()),
+            ReplyChoice::Silent => (None, false),
+            ReplyChoice::Custom(r) => (Some(r), true),
         };
         Resolved {
-            reply,
+            reply: reply.map(|reply| Outgoing {
+                reply,
+                enhanced,
+                rule: Some(d.rule),
+                wire: d.wire,
+            }),
             custom,
             delay: d.delay,
             close_before: d.disconnect == Some(Disconnect::BeforeReply),
             close_after: d.disconnect == Some(Disconnect::AfterReply),
             store: d.store,
+            cut_after: d.cut_after,
         }
     }
 
@@ -336,15 +359,11 @@ impl<P: Policy> Session<P> {
         }
         let mut positive = false;
         let mut close = resolved.close_after;
-        if let Some((reply, enhanced, rule)) = resolved.reply {
-            positive = reply.code < 400;
+        if let Some(outgoing) = resolved.reply {
+            positive = outgoing.reply.code < 400;
             // RFC 5321 §3.8: a 421 always ends the session.
-            close |= reply.code == 421;
-            out.push(Action::Send {
-                reply,
-                enhanced,
-                rule,
-            });
+            close |= outgoing.reply.code == 421;
+            out.push(Action::Send(outgoing));
         }
         if close {
             out.push(Action::Close);
@@ -555,3 +574,6 @@ mod content;
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod fault_tests;

@@ -4,7 +4,7 @@ use super::*;
 use crate::proto::policy::AcceptAll;
 
 /// A policy made of a closure, for tests.
-struct Rules<F>(F);
+pub(super) struct Rules<F>(pub(super) F);
 
 impl<F: FnMut(&Context<'_>) -> Option<Decision> + Send> Policy for Rules<F> {
     fn decide(&mut self, ctx: &Context<'_>) -> Option<Decision> {
@@ -14,15 +14,15 @@ impl<F: FnMut(&Context<'_>) -> Option<Decision> + Send> Policy for Rules<F> {
 
 /// What a run of the session produced, as the transport would see it.
 #[derive(Debug, Default, PartialEq)]
-struct Outcome {
-    wire: String,
-    notes: Vec<String>,
-    delivered: Vec<Incoming>,
-    delays: Vec<Duration>,
-    closed: bool,
+pub(super) struct Outcome {
+    pub(super) wire: String,
+    pub(super) notes: Vec<String>,
+    pub(super) delivered: Vec<Incoming>,
+    pub(super) delays: Vec<Duration>,
+    pub(super) closed: bool,
 }
 
-fn config() -> Config {
+pub(super) fn config() -> Config {
     Config {
         hostname: "mx.test".into(),
         greeting: "ESMTP ready".into(),
@@ -38,9 +38,9 @@ fn collect(actions: &mut Vec<Action>, o: &mut Outcome) {
             continue;
         }
         match action {
-            Action::Send {
+            Action::Send(Outgoing {
                 reply, enhanced, ..
-            } => {
+            }) => {
                 o.wire
                     .push_str(&String::from_utf8_lossy(&reply.to_wire(enhanced)));
             }
@@ -67,7 +67,12 @@ fn collect(actions: &mut Vec<Action>, o: &mut Outcome) {
 }
 
 /// Feeds `input` in pieces of the given sizes (cycled), like reads would.
-fn run_split<P: Policy>(cfg: Config, policy: P, input: &[u8], pieces: &[usize]) -> Outcome {
+pub(super) fn run_split<P: Policy>(
+    cfg: Config,
+    policy: P,
+    input: &[u8],
+    pieces: &[usize],
+) -> Outcome {
     let mut s = Session::new(Arc::new(cfg), policy, "192.0.2.1".parse().unwrap(), 1);
     let mut o = Outcome::default();
     let mut actions = Vec::new();
@@ -89,7 +94,7 @@ fn run_split<P: Policy>(cfg: Config, policy: P, input: &[u8], pieces: &[usize]) 
     o
 }
 
-fn run<P: Policy>(cfg: Config, policy: P, input: &[u8]) -> Outcome {
+pub(super) fn run<P: Policy>(cfg: Config, policy: P, input: &[u8]) -> Outcome {
     run_split(cfg, policy, input, &[usize::MAX])
 }
 

@@ -1,0 +1,97 @@
+//! The scenario's clock: what greylist windows, rate windows and `elapsed`
+//! read as "now".
+//!
+//! `clock: real` follows the wall clock from server start. `clock: virtual`
+//! stands still until told to move, so a CI job can prove "a retry after 5
+//! minutes is accepted" in milliseconds. Delays and tarpits never read this
+//! clock: they are about the client's real patience.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+/// Which clock a scenario asked for.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum ClockMode {
+    #[default]
+    Real,
+    Virtual,
+}
+
+#[derive(Debug)]
+pub struct Clock {
+    started: Instant,
+    /// Nanoseconds the virtual clock was advanced by; `None` for real time.
+    advanced: Option<AtomicU64>,
+}
+
+/// Asked to advance a clock that follows real time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "the scenario uses the real clock; set `clock: virtual` in the scenario to move time by hand"
+)]
+pub struct NotVirtual;
+
+impl Clock {
+    pub fn new(mode: ClockMode) -> Self {
+        Self {
+            started: Instant::now(),
+            advanced: (mode == ClockMode::Virtual).then(|| AtomicU64::new(0)),
+        }
+    }
+
+    pub fn mode(&self) -> ClockMode {
+        match self.advanced {
+            Some(_) => ClockMode::Virtual,
+            None => ClockMode::Real,
+        }
+    }
+
+    /// Time since the server started, as the scenario sees it.
+    pub fn now(&self) -> Duration {
+        match &self.advanced {
+            None => self.started.elapsed(),
+            Some(ns) => Duration::from_nanos(ns.load(Ordering::Acquire)),
+        }
+    }
+
+    /// Moves a virtual clock forward and returns the new "now".
+    pub fn advance(&self, by: Duration) -> Result<Duration, NotVirtual> {
+        let ns = self.advanced.as_ref().ok_or(NotVirtual)?;
+        let by = u64::try_from(by.as_nanos()).unwrap_or(u64::MAX);
+        let before = ns
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                Some(n.saturating_add(by))
+            })
+            .unwrap_or(0);
+        Ok(Duration::from_nanos(before.saturating_add(by)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn virtual_clock_moves_only_when_told() {
+        let c = Clock::new(ClockMode::Virtual);
+        assert_eq!(c.now(), Duration::ZERO);
+        std::thread::sleep(Duration::from_millis(5));
+        assert_eq!(c.now(), Duration::ZERO);
+        assert_eq!(
+            c.advance(Duration::from_secs(300)),
+            Ok(Duration::from_secs(300))
+        );
+        assert_eq!(
+            c.advance(Duration::from_secs(1)),
+            Ok(Duration::from_secs(301))
+        );
+        assert_eq!(c.now(), Duration::from_secs(301));
+    }
+
+    #[test]
+    fn real_clock_cannot_be_advanced() {
+        let c = Clock::new(ClockMode::Real);
+        assert_eq!(c.advance(Duration::from_secs(1)), Err(NotVirtual));
+        assert_eq!(c.mode(), ClockMode::Real);
+    }
+}
