@@ -2,7 +2,6 @@
 
 mod common;
 
-use std::process::Stdio;
 use std::time::Duration;
 
 use lettre::message::header::ContentType;
@@ -76,35 +75,6 @@ rules:
     server.shutdown().await;
 }
 
-/// Runs a Python script with the server's port as its argument; returns stdout.
-pub async fn python(script: &str, port: u16) -> String {
-    let mut child = tokio::process::Command::new("python3")
-        .arg("-c")
-        .arg(script)
-        .arg(port.to_string())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("python3 must be installed to run these tests");
-    tokio::time::timeout(Duration::from_secs(30), async {
-        let mut stdout = String::new();
-        let mut stderr = String::new();
-        use tokio::io::AsyncReadExt;
-        let mut so = child.stdout.take().unwrap();
-        let mut se = child.stderr.take().unwrap();
-        let _ = tokio::join!(
-            so.read_to_string(&mut stdout),
-            se.read_to_string(&mut stderr)
-        );
-        let status = child.wait().await.unwrap();
-        assert!(status.success(), "python failed: {stderr}");
-        stdout
-    })
-    .await
-    .expect("python script timed out")
-}
-
 #[tokio::test]
 async fn python_smtplib_sends_utf8_and_8bit_mail() {
     let server = TestServer::start().await.unwrap();
@@ -122,7 +92,7 @@ with smtplib.SMTP("127.0.0.1", int(sys.argv[1]), timeout=10) as s:
     refused = s.send_message(msg)
     print("refused", refused)
 "#;
-    let out = python(script, server.smtp_addr().port()).await;
+    let out = common::python(script, server.smtp_addr().port()).await;
     assert_eq!(out, "True True True\nrefused {}\n");
     let msgs = server.wait_for_messages(1, WAIT).await.unwrap();
     let m = &msgs[0];
@@ -154,7 +124,7 @@ with smtplib.SMTP("127.0.0.1", int(sys.argv[1]), timeout=10) as s:
     code, msg = s.noop()
     print(code)
 "#;
-    let out = python(script, server.smtp_addr().port()).await;
+    let out = common::python(script, server.smtp_addr().port()).await;
     assert_eq!(out, "sent with refusals\n250\n");
     let msgs = server.wait_for_messages(1, WAIT).await.unwrap();
     let rcpts: Vec<&str> = msgs[0]

@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 use std::net::SocketAddr;
+use std::process::Stdio;
 use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -80,6 +81,40 @@ impl Raw {
         self.reply().await
     }
 
+    /// Reads raw bytes until `done` holds for everything read so far, and
+    /// returns them with the number of reads it took (how fragmented the
+    /// bytes arrived). Nothing is parsed, so broken replies come out as sent.
+    pub async fn raw_until(&mut self, done: impl Fn(&[u8]) -> bool) -> (Vec<u8>, usize) {
+        let fut = async {
+            let mut got = std::mem::take(&mut self.buf);
+            let mut reads = 0;
+            let mut chunk = [0u8; 4096];
+            while !done(&got) {
+                let n = self.stream.read(&mut chunk).await.expect("read failed");
+                assert!(n > 0, "closed; got {:?}", String::from_utf8_lossy(&got));
+                reads += 1;
+                got.extend_from_slice(&chunk[..n]);
+            }
+            (got, reads)
+        };
+        tokio::time::timeout(STEP, fut)
+            .await
+            .expect("expected bytes did not arrive")
+    }
+
+    /// Whatever arrives within `wait`, for checking that nothing more comes.
+    pub async fn raw_within(&mut self, wait: Duration) -> Vec<u8> {
+        let mut got = std::mem::take(&mut self.buf);
+        let mut chunk = [0u8; 4096];
+        while let Ok(Ok(n)) = tokio::time::timeout(wait, self.stream.read(&mut chunk)).await {
+            if n == 0 {
+                break;
+            }
+            got.extend_from_slice(&chunk[..n]);
+        }
+        got
+    }
+
     /// Reads until the server closes; returns what came.
     pub async fn until_closed(&mut self) -> String {
         let fut = async {
@@ -115,4 +150,33 @@ pub async fn send_message(addr: SocketAddr, from: &str, to: &[&str], content: &s
     let reply = c.cmd(".").await;
     let _ = c.cmd("QUIT").await;
     reply
+}
+
+/// Runs a Python script with the server's port as its argument; returns stdout.
+pub async fn python(script: &str, port: u16) -> String {
+    let mut child = tokio::process::Command::new("python3")
+        .arg("-c")
+        .arg(script)
+        .arg(port.to_string())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("python3 must be installed to run these tests");
+    tokio::time::timeout(Duration::from_secs(30), async {
+        let mut stdout = String::new();
+        let mut stderr = String::new();
+        use tokio::io::AsyncReadExt;
+        let mut so = child.stdout.take().unwrap();
+        let mut se = child.stderr.take().unwrap();
+        let _ = tokio::join!(
+            so.read_to_string(&mut stdout),
+            se.read_to_string(&mut stderr)
+        );
+        let status = child.wait().await.unwrap();
+        assert!(status.success(), "python failed: {stderr}");
+        stdout
+    })
+    .await
+    .expect("python script timed out")
 }

@@ -1,0 +1,285 @@
+//! Stateful and wire faults over real sockets: greylisting and rate limits
+//! driven by the virtual clock, broken replies read byte for byte, and a
+//! connection cut inside the message.
+
+mod common;
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use common::{Raw, python, send_message};
+use mailfault::scenario::ClockMode;
+use mailfault::{Scenario, TestServer};
+
+const WAIT: Duration = Duration::from_secs(10);
+
+fn scenario_file(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("scenarios")
+        .join(format!("{name}.yaml"))
+}
+
+/// Loads a ready-made scenario and switches it to the virtual clock.
+async fn with_virtual_clock(name: &str) -> TestServer {
+    let mut scenario = Scenario::from_file(&scenario_file(name)).unwrap();
+    scenario.clock = ClockMode::Virtual;
+    TestServer::with_scenario(scenario).await.unwrap()
+}
+
+/// One delivery attempt with smtplib; prints `sent`, or `deferred CODE`
+/// when the recipient was refused with a 4xx (what a retry queue acts on).
+const SMTPLIB_ATTEMPT: &str = r#"
+import smtplib, sys
+with smtplib.SMTP("127.0.0.1", int(sys.argv[1]), timeout=10) as s:
+    try:
+        s.sendmail("app@example.test", ["user@example.test"], "Subject: hi\r\n\r\nhello\r\n")
+        print("sent")
+    except smtplib.SMTPRecipientsRefused as e:
+        code, text = e.recipients["user@example.test"]
+        print("deferred" if 400 <= code < 500 else "refused", code, text.decode())
+"#;
+
+#[tokio::test]
+async fn smtplib_retry_after_the_greylist_window_gets_through() {
+    let server = with_virtual_clock("greylist").await;
+    let port = server.smtp_addr().port();
+    let attempt = || python(SMTPLIB_ATTEMPT, port);
+    assert_eq!(
+        attempt().await,
+        "deferred 450 4.2.0 Greylisted, please try again later\n"
+    );
+    server.advance_clock(Duration::from_secs(10)).unwrap();
+    assert!(
+        attempt().await.starts_with("deferred 450"),
+        "a retry after 10 s is too early"
+    );
+    server.advance_clock(Duration::from_secs(20)).unwrap();
+    assert_eq!(attempt().await, "sent\n", "30 s after the first sight");
+    server.advance_clock(Duration::from_secs(3 * 3600)).unwrap();
+    assert_eq!(attempt().await, "sent\n", "stays allowed while in use");
+    server
+        .advance_clock(Duration::from_secs(4 * 3600 + 1))
+        .unwrap();
+    assert!(
+        attempt().await.starts_with("deferred 450"),
+        "forgotten after 4 h of silence"
+    );
+    assert_eq!(server.messages().len(), 2);
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn greylist_keys_are_per_triplet_and_real_clock_cannot_be_moved() {
+    let server = with_virtual_clock("greylist").await;
+    let addr = server.smtp_addr();
+    let (mut c, _) = Raw::greeted(addr).await;
+    c.cmd("EHLO c").await;
+    c.cmd("MAIL FROM:<a@example.test>").await;
+    assert!(
+        c.cmd("RCPT TO:<one@example.test>")
+            .await
+            .starts_with("450 4.2.0")
+    );
+    assert!(
+        c.cmd("RCPT TO:<two@example.test>")
+            .await
+            .starts_with("450 4.2.0")
+    );
+    server.advance_clock(Duration::from_secs(30)).unwrap();
+    assert!(c.cmd("RCPT TO:<one@example.test>").await.starts_with("250"));
+    assert!(
+        c.cmd("RCPT TO:<three@example.test>")
+            .await
+            .starts_with("450")
+    );
+    c.cmd("QUIT").await;
+    server.shutdown().await;
+
+    let real = TestServer::with_scenario_file(scenario_file("greylist"))
+        .await
+        .unwrap();
+    let err = real.advance_clock(Duration::from_secs(1)).unwrap_err();
+    assert!(err.to_string().contains("clock: virtual"), "{err}");
+    real.shutdown().await;
+}
+
+#[tokio::test]
+async fn message_rate_trips_exactly_at_the_limit_and_resets_with_the_window() {
+    let server = with_virtual_clock("rate-limit").await;
+    let (mut c, _) = Raw::greeted(server.smtp_addr()).await;
+    c.cmd("EHLO c").await;
+    let mut mail_replies = Vec::new();
+    for _ in 0..6 {
+        let r = c.cmd("MAIL FROM:<a@example.test>").await;
+        mail_replies.push(r[..3].to_owned());
+        if r.starts_with("250") {
+            c.cmd("RSET").await;
+        }
+    }
+    assert_eq!(mail_replies, ["250", "250", "250", "250", "250", "451"]);
+    let r = c.cmd("MAIL FROM:<a@example.test>").await;
+    assert_eq!(
+        r,
+        "451 4.7.1 Message rate limit exceeded, please slow down\r\n"
+    );
+    server.advance_clock(Duration::from_secs(59)).unwrap();
+    assert!(c.cmd("MAIL FROM:<a@example.test>").await.starts_with("451"));
+    server.advance_clock(Duration::from_secs(1)).unwrap();
+    // The window slid past the burst at 0 s; the refused try at 59 s counts.
+    for want in ["250", "250", "250", "250", "451"] {
+        let r = c.cmd("MAIL FROM:<a@example.test>").await;
+        assert!(r.starts_with(want), "wanted {want}, got {r}");
+        if r.starts_with("250") {
+            c.cmd("RSET").await;
+        }
+    }
+    c.cmd("QUIT").await;
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn third_concurrent_connection_gets_421_and_a_slot_frees_on_close() {
+    let server = TestServer::with_scenario_file(scenario_file("rate-limit"))
+        .await
+        .unwrap();
+    let addr = server.smtp_addr();
+    let (mut a, ga) = Raw::greeted(addr).await;
+    let (_b, gb) = Raw::greeted(addr).await;
+    assert!(ga.starts_with("220") && gb.starts_with("220"));
+    let (mut c, gc) = Raw::greeted(addr).await;
+    assert_eq!(
+        gc,
+        "421 4.7.0 Too many concurrent SMTP connections from this IP, try again later\r\n"
+    );
+    assert_eq!(c.until_closed().await, "");
+    a.cmd("QUIT").await;
+    a.until_closed().await;
+    // The closed sessions release their slots; allow the server a moment.
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let (mut d, g) = Raw::greeted(addr).await;
+        if g.starts_with("220") {
+            d.cmd("QUIT").await;
+            break;
+        }
+        assert!(Instant::now() < deadline, "no slot freed: {g}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    server.shutdown().await;
+}
+
+/// Opens a transaction and offers `rcpt`; the reply is left unread.
+async fn offer(addr: std::net::SocketAddr, rcpt: &str) -> Raw {
+    let (mut c, _) = Raw::greeted(addr).await;
+    c.cmd("EHLO c").await;
+    c.cmd("MAIL FROM:<a@example.test>").await;
+    c.send(format!("RCPT TO:<{rcpt}>\r\n").as_bytes()).await;
+    c
+}
+
+#[tokio::test]
+async fn malformed_replies_byte_for_byte() {
+    let server = TestServer::with_scenario_file(scenario_file("malformed-replies"))
+        .await
+        .unwrap();
+    let addr = server.smtp_addr();
+
+    let mut c = offer(addr, "bare-lf@example.test").await;
+    let (got, _) = c.raw_until(|b| b.ends_with(b"LF only\n")).await;
+    assert_eq!(
+        got,
+        b"250-2.1.5 Recipient ok\n250 2.1.5 lines end in LF only\n"
+    );
+
+    let mut c = offer(addr, "truncated@example.test").await;
+    let (got, _) = c.raw_until(|b| b.ends_with(b"\r\n")).await;
+    assert_eq!(got, b"250-2.1.5 Recipient ok\r\n");
+    assert_eq!(
+        c.raw_within(Duration::from_millis(300)).await,
+        b"",
+        "the last line never comes"
+    );
+    // The session goes on as if the reply had been whole.
+    c.send(b"NOOP\r\n").await;
+    let (got, _) = c.raw_until(|b| b.ends_with(b"\r\n")).await;
+    assert_eq!(got, b"250 2.0.0 Ok\r\n");
+
+    let mut c = offer(addr, "bad-code@example.test").await;
+    let (got, _) = c.raw_until(|b| b.ends_with(b"\r\n")).await;
+    assert_eq!(got, b"2xx 2.1.5 Recipient ok\r\n");
+
+    let mut c = offer(addr, "split@example.test").await;
+    let want: &[u8] = b"250 2.1.5 Recipient ok, in fragments\r\n";
+    let (got, reads) = c.raw_until(|b| b.len() >= want.len()).await;
+    assert_eq!(got, want);
+    assert!(reads >= 3, "arrived in {reads} read(s); expected fragments");
+
+    let mut c = offer(addr, "slow@example.test").await;
+    let started = Instant::now();
+    let want: &[u8] = b"250 2.1.5 Recipient ok, slowly\r\n";
+    let (got, reads) = c.raw_until(|b| b.len() >= want.len()).await;
+    assert_eq!(got, want);
+    assert!(reads >= 3, "dripped, not sent at once ({reads} reads)");
+    assert!(
+        started.elapsed() >= Duration::from_millis(1000),
+        "32 bytes at 20 B/s take at least 1.5 s; took {:?}",
+        started.elapsed()
+    );
+
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn transcript_names_the_wire_fault_beside_the_reply() {
+    let server = TestServer::with_scenario_file(scenario_file("malformed-replies"))
+        .await
+        .unwrap();
+    let mut c = offer(server.smtp_addr(), "bad-code@example.test").await;
+    c.raw_until(|b| b.ends_with(b"\r\n")).await;
+    c.send(b"QUIT\r\n").await;
+    c.until_closed().await;
+    let sessions = server.wait_for_sessions(1, WAIT).await.unwrap();
+    let text = sessions[0].transcript.render();
+    assert!(
+        text.contains(
+            "S: 2xx 2.1.5 Recipient ok  [rule: bad code]\n-- reply malformed on purpose (bad_code)"
+        ),
+        "{text}"
+    );
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn smtplib_survives_a_cut_inside_data_and_nothing_is_stored() {
+    let server = TestServer::with_scenario_file(scenario_file("cut-during-data"))
+        .await
+        .unwrap();
+    let script = r#"
+import smtplib, sys
+body = "Subject: big\r\n\r\n" + ("x" * 76 + "\r\n") * 100
+try:
+    with smtplib.SMTP("127.0.0.1", int(sys.argv[1]), timeout=10) as s:
+        s.sendmail("app@example.test", ["user@example.test"], body)
+    print("sent")
+except (smtplib.SMTPServerDisconnected, ConnectionError) as e:
+    print("disconnected")
+"#;
+    let out = python(script, server.smtp_addr().port()).await;
+    assert_eq!(out, "disconnected\n");
+    let sessions = server.wait_for_sessions(1, WAIT).await.unwrap();
+    let text = sessions[0].transcript.render();
+    assert!(text.contains("S: 354 "), "{text}");
+    assert!(text.contains("connection cut after"), "{text}");
+    assert!(server.messages().is_empty());
+    // A short message stays under the cut and is captured.
+    let reply = send_message(
+        server.smtp_addr(),
+        "a@example.test",
+        &["b@example.test"],
+        "Subject: small\r\n\r\nhi\r\n",
+    )
+    .await;
+    assert!(reply.starts_with("250"), "{reply}");
+    assert_eq!(server.wait_for_messages(1, WAIT).await.unwrap().len(), 1);
+    server.shutdown().await;
+}
