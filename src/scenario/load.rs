@@ -2,11 +2,11 @@
 //! can find, each with the line and column of the offending value, so a user
 //! fixes a file in one pass.
 
+use std::path::Path;
 use std::sync::Arc;
 
 use serde_saphyr::{Location, Spanned};
 
-use super::faults;
 use super::matcher::{
     Cidr, Counter, Glob, Range, SizeCmp, TextMatcher, parse_duration, parse_size,
 };
@@ -14,6 +14,7 @@ use super::model::{self, StageName};
 use super::{
     ClockMode, Conditions, Limits, Rule, Scenario, ScenarioError, ScenarioErrors, ServerSettings,
 };
+use super::{extends, faults};
 use crate::proto::extensions::Extension;
 use crate::proto::framer::BareLf;
 use crate::proto::policy::{Disconnect, ReplyChoice, Stage};
@@ -34,6 +35,10 @@ impl Errors<'_> {
         });
     }
 
+    pub(super) fn extend(&mut self, more: Vec<ScenarioError>) {
+        self.list.extend(more);
+    }
+
     pub(super) fn len(&self) -> usize {
         self.list.len()
     }
@@ -43,11 +48,38 @@ pub(super) fn loc<T>(s: &Spanned<T>) -> Location {
     s.referenced
 }
 
+/// Where a scenario's text came from: its name in errors, its stem (the
+/// default scenario name) and the folder `extends:` paths are relative to.
+pub(super) struct Source<'a> {
+    pub text: &'a str,
+    pub file: &'a str,
+    pub stem: Option<String>,
+    pub dir: Option<&'a Path>,
+}
+
 pub(super) fn load(
     text: &str,
     file: &str,
     stem: Option<String>,
 ) -> Result<Scenario, ScenarioErrors> {
+    load_source(
+        Source {
+            text,
+            file,
+            stem,
+            dir: None,
+        },
+        0,
+    )
+}
+
+pub(super) fn load_source(src: Source<'_>, depth: usize) -> Result<Scenario, ScenarioErrors> {
+    let Source {
+        text,
+        file,
+        stem,
+        dir,
+    } = src;
     let parsed: model::File = serde_saphyr::from_str(text).map_err(|e| {
         let (line, column) = e.location().map_or((0, 0), |l| (l.line(), l.column()));
         let message = e.to_string();
@@ -77,14 +109,15 @@ pub(super) fn load(
             ),
         );
     }
-    if let Some(ext) = &parsed.extends {
-        errors.at(
-            loc(ext),
-            "`extends` is not implemented in this version of mailfault",
-        );
-    }
-    let server = server(parsed.server, &mut errors);
-    let rules: Vec<Rule> = parsed
+    let base = match &parsed.extends {
+        None => None,
+        Some(ext) => extends::parent(ext, dir, depth, &mut errors),
+    };
+    let base_server = base
+        .as_ref()
+        .map_or_else(ServerSettings::default, |b| b.server.clone());
+    let server = server(parsed.server, base_server, &mut errors);
+    let mut rules: Vec<Rule> = parsed
         .rules
         .iter()
         .enumerate()
@@ -93,17 +126,31 @@ pub(super) fn load(
     if !errors.list.is_empty() {
         return Err(ScenarioErrors(errors.list));
     }
+    let clock = match parsed.clock.map(|c| c.value) {
+        Some(model::Clock::Virtual) => ClockMode::Virtual,
+        Some(model::Clock::Real) => ClockMode::Real,
+        None => base.as_ref().map_or(ClockMode::Real, |b| b.clock),
+    };
+    // The user's rules go in front of the profile's: first match wins.
+    let (seed, expect, description) = match base {
+        Some(b) => {
+            rules.extend(b.rules);
+            (
+                parsed.seed.unwrap_or(b.seed),
+                parsed.expect.or(b.expect),
+                parsed.description.or(b.description),
+            )
+        }
+        None => (parsed.seed.unwrap_or(0), parsed.expect, parsed.description),
+    };
     Ok(Scenario {
         name: parsed.name.or(stem).unwrap_or_else(|| "unnamed".into()),
-        description: parsed.description,
-        seed: parsed.seed,
-        clock: match parsed.clock.map(|c| c.value) {
-            Some(model::Clock::Virtual) => ClockMode::Virtual,
-            Some(model::Clock::Real) | None => ClockMode::Real,
-        },
+        description,
+        seed,
+        clock,
         server,
         rules,
-        expect: parsed.expect,
+        expect,
         source: file.to_owned(),
     })
 }
@@ -125,8 +172,9 @@ fn duration_or(
     }
 }
 
-fn server(s: model::Server, errors: &mut Errors<'_>) -> ServerSettings {
-    let d = ServerSettings::default();
+/// The `server:` block over `d`, the defaults or the extended profile's
+/// settings: every field given replaces the one below it.
+fn server(s: model::Server, d: ServerSettings, errors: &mut Errors<'_>) -> ServerSettings {
     let extensions = match &s.extensions {
         None => d.extensions,
         Some(list) => list
@@ -170,10 +218,11 @@ fn server(s: model::Server, errors: &mut Errors<'_>) -> ServerSettings {
         },
         bare_lf: match s.bare_lf {
             Some(model::BareLf::Accept) => BareLf::Accept,
-            Some(model::BareLf::Reject) | None => BareLf::Reject,
+            Some(model::BareLf::Reject) => BareLf::Reject,
+            None => d.bare_lf,
         },
-        tls: s.tls.unwrap_or_default(),
-        auth: s.auth.unwrap_or_default(),
+        tls: s.tls.unwrap_or(d.tls),
+        auth: s.auth.unwrap_or(d.auth),
     }
 }
 

@@ -7,6 +7,7 @@
 
 mod clock;
 mod engine;
+mod extends;
 mod faults;
 mod greylist;
 mod key;
@@ -254,10 +255,24 @@ impl Scenario {
             }])
         })?;
         let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned());
-        load::load(&text, &origin, stem)
+        load::load_source(
+            load::Source {
+                text: &text,
+                file: &origin,
+                stem,
+                dir: path.parent(),
+            },
+            0,
+        )
     }
 
-    /// Parses YAML held in memory; `origin` names it in errors.
+    /// The names `extends:` accepts for the profiles built into mailfault.
+    pub fn built_in_profiles() -> impl Iterator<Item = &'static str> {
+        extends::BUILT_IN.iter().map(|(name, _)| *name)
+    }
+
+    /// Parses YAML held in memory; `origin` names it in errors, and
+    /// `extends:` paths are relative to the current directory.
     pub fn from_str(yaml: &str, origin: &str) -> Result<Self, ScenarioErrors> {
         load::load(yaml, origin, None)
     }

@@ -16,10 +16,10 @@ pub struct File {
     pub version: S<u32>,
     pub name: Option<String>,
     pub description: Option<String>,
-    #[serde(default)]
-    pub seed: u64,
+    pub seed: Option<u64>,
     pub clock: Option<S<Clock>>,
-    pub extends: Option<S<IgnoredAny>>,
+    /// A built-in profile name (`gmail`) or a path relative to this file.
+    pub extends: Option<S<String>>,
     #[serde(default)]
     pub server: Server,
     #[serde(default)]
