@@ -283,3 +283,73 @@ except (smtplib.SMTPServerDisconnected, ConnectionError) as e:
     assert_eq!(server.wait_for_messages(1, WAIT).await.unwrap().len(), 1);
     server.shutdown().await;
 }
+
+#[tokio::test]
+async fn post_data_greylisting_and_its_transcript_note() {
+    let yaml = r#"
+version: 1
+clock: virtual
+rules:
+  - name: greylist after data
+    on: message
+    greylist: { retry_after: 5m, key: [client_ip, from] }
+"#;
+    let server = TestServer::with_scenario_str(yaml).await.unwrap();
+    let addr = server.smtp_addr();
+    let send = || {
+        send_message(
+            addr,
+            "a@example.test",
+            &["b@example.test"],
+            "Subject: x\r\n\r\nx\r\n",
+        )
+    };
+    assert_eq!(
+        send().await,
+        "450 4.2.0 Greylisted, please try again later\r\n"
+    );
+    assert!(
+        server.messages().is_empty(),
+        "a deferred message is not stored"
+    );
+    server.advance_clock(Duration::from_secs(299)).unwrap();
+    assert!(send().await.starts_with("450"));
+    server.advance_clock(Duration::from_secs(1)).unwrap();
+    assert!(send().await.starts_with("250"));
+    let sessions = server.wait_for_sessions(3, WAIT).await.unwrap();
+    let first = sessions[0].transcript.render();
+    assert!(
+        first.contains("-- greylisted: a retry is accepted in 5m (key 127.0.0.1 / a@example.test)\nS: 450 4.2.0 Greylisted"),
+        "{first}"
+    );
+    assert!(sessions[1].transcript.render().contains("accepted in 1s"));
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn connection_rate_421s_and_closes_until_the_window_slides() {
+    let yaml = r#"
+version: 1
+clock: virtual
+rules:
+  - on: connect
+    rate_limit: { max: 2, per: 10m }
+"#;
+    let server = TestServer::with_scenario_str(yaml).await.unwrap();
+    let addr = server.smtp_addr();
+    for _ in 0..2 {
+        let (mut c, g) = Raw::greeted(addr).await;
+        assert!(g.starts_with("220"), "{g}");
+        c.cmd("QUIT").await;
+    }
+    let (mut c, g) = Raw::greeted(addr).await;
+    assert_eq!(
+        g,
+        "421 4.7.0 Too many connections, slow down and try again later\r\n"
+    );
+    assert_eq!(c.until_closed().await, "", "421 ends the session");
+    server.advance_clock(Duration::from_secs(600)).unwrap();
+    let (_, g) = Raw::greeted(addr).await;
+    assert!(g.starts_with("220"), "{g}");
+    server.shutdown().await;
+}

@@ -141,6 +141,9 @@ pub struct Decision {
     /// At `data`: accept, then cut the connection after this many bytes of
     /// message content.
     pub cut_after: Option<u64>,
+    /// Why the rule applied, for the transcript (a greylist's wait, a rate
+    /// limit's count).
+    pub note: Option<String>,
 }
 
 impl Decision {
@@ -153,6 +156,7 @@ impl Decision {
             store: true,
             wire: Wire::Normal,
             cut_after: None,
+            note: None,
         }
     }
 }

@@ -177,49 +177,74 @@ impl Engine {
     }
 
     /// Consults (and updates) the memory of a greylist or rate-limit rule
-    /// whose conditions hold: whether it applies now. Connections counted
-    /// for `max_concurrent` are added to `held`, to be released when the
-    /// session ends. Rules without memory always apply.
+    /// whose conditions hold: whether it applies now, and why, for the
+    /// transcript. Connections counted for `max_concurrent` are added to
+    /// `held`, to be released when the session ends. Rules without memory
+    /// always apply.
     fn stateful(
         &self,
         index: usize,
         rule: &Rule,
         ctx: &Context<'_>,
         held: &mut Vec<(usize, String)>,
-    ) -> bool {
+    ) -> (bool, Option<String>) {
         if rule.greylist.is_none() && rule.rate_limit.is_none() {
-            return true;
+            return (true, None);
         }
         let now = self.clock.now();
         let mut guard = self.lock();
         let shared = &mut *guard;
         let mut key = std::mem::take(&mut shared.key);
         let state = shared.rules.get_mut(index);
-        let applies = match (state, &rule.greylist, &rule.rate_limit) {
+        let verdict = match (state, &rule.greylist, &rule.rate_limit) {
             (Some(RuleState::Greylist(table)), Some(g), _) => {
                 g.key.render(ctx, &mut key);
-                matches!(
-                    table.check(&key, now, g.retry_after, g.expire),
-                    Verdict::Defer { .. }
-                )
+                match table.check(&key, now, g.retry_after, g.expire) {
+                    Verdict::Pass => (false, None),
+                    Verdict::Defer { wait } => (
+                        true,
+                        Some(format!(
+                            "greylisted: a retry is accepted in {} (key {})",
+                            humantime::format_duration(round_secs(wait)),
+                            printable(&key)
+                        )),
+                    ),
+                }
             }
             (Some(RuleState::Window(windows)), _, Some(r)) => {
                 r.key.render(ctx, &mut key);
                 match r.limit {
-                    RateLimit::Window { max, per, .. } => windows.hit(&key, now, max, per),
-                    RateLimit::Concurrent { .. } => false,
+                    RateLimit::Window { max, per, count } if windows.hit(&key, now, max, per) => (
+                        true,
+                        Some(format!(
+                            "rate limit: more than {max} {} within {} (key {})",
+                            count.name(),
+                            humantime::format_duration(per),
+                            printable(&key)
+                        )),
+                    ),
+                    _ => (false, None),
                 }
             }
             (Some(RuleState::Concurrent(live)), _, Some(r)) => {
                 r.key.render(ctx, &mut key);
                 let open = live.enter(&key);
                 held.push((index, key.clone()));
-                matches!(r.limit, RateLimit::Concurrent { max } if open > max)
+                match r.limit {
+                    RateLimit::Concurrent { max } if open > max => (
+                        true,
+                        Some(format!(
+                            "rate limit: {open} concurrent connections, max {max} (key {})",
+                            printable(&key)
+                        )),
+                    ),
+                    _ => (false, None),
+                }
             }
-            _ => true,
+            _ => (true, None),
         };
         shared.key = key;
-        applies
+        verdict
     }
 
     /// A session ended: its connections no longer count as concurrent.
@@ -237,6 +262,21 @@ impl Engine {
             (Some(limit), Some(f)) => f.load(Ordering::Acquire) >= limit,
             _ => false,
         }
+    }
+}
+
+/// Whole seconds read better in a transcript than nanoseconds.
+fn round_secs(d: std::time::Duration) -> std::time::Duration {
+    std::time::Duration::from_secs(d.as_secs() + u64::from(d.subsec_nanos() > 0))
+}
+
+/// A rendered key as text: its parts joined by `/`, the global key as `global`.
+fn printable(key: &str) -> String {
+    let parts: Vec<&str> = key.split_terminator('\0').collect();
+    if parts.is_empty() {
+        "global".into()
+    } else {
+        parts.join(" / ")
     }
 }
 
@@ -301,10 +341,11 @@ impl ScenarioPolicy {
             if !rule.stages.contains(&ctx.stage) || engine.retired(i, rule.times) {
                 continue;
             }
-            if engine.applies(rule, ctx, attempt)
-                && engine.stateful(i, rule, ctx, &mut self.held)
-                && engine.claim(i, rule.times)
-            {
+            if !engine.applies(rule, ctx, attempt) {
+                continue;
+            }
+            let (applies, note) = engine.stateful(i, rule, ctx, &mut self.held);
+            if applies && engine.claim(i, rule.times) {
                 return Some(Decision {
                     rule: Arc::clone(&rule.name),
                     reply: rule.reply.clone(),
@@ -313,6 +354,7 @@ impl ScenarioPolicy {
                     store: rule.store,
                     wire: rule.wire,
                     cut_after: rule.cut_after,
+                    note,
                 });
             }
         }

@@ -185,7 +185,10 @@ impl<P: Policy> Session<P> {
         let Some(tx) = self.tx.take() else {
             return;
         };
-        let resolved = self.resolve(decision, R::OK);
+        let mut resolved = self.resolve(decision, R::OK);
+        if let Some(note) = resolved.note.take() {
+            out.push(Action::Note(Cow::Owned(note)));
+        }
         if let Some(delay) = resolved.delay {
             out.push(Action::Delay(delay));
         }

@@ -123,6 +123,7 @@ struct Resolved {
     close_after: bool,
     store: bool,
     cut_after: Option<u64>,
+    note: Option<String>,
 }
 
 pub struct Session<P> {
@@ -322,6 +323,7 @@ impl<P: Policy> Session<P> {
                 close_after: false,
                 store: true,
                 cut_after: None,
+                note: None,
             };
         };
         let custom = matches!(d.reply, ReplyChoice::Custom(_));
@@ -343,12 +345,16 @@ impl<P: Policy> Session<P> {
             close_after: d.disconnect == Some(Disconnect::AfterReply),
             store: d.store,
             cut_after: d.cut_after,
+            note: d.note,
         }
     }
 
     /// Sends a resolved reply with its delay and disconnects; returns whether
     /// the client got a positive answer (2xx, or 354 at DATA).
     fn emit(&mut self, resolved: Resolved, out: &mut Vec<Action>) -> bool {
+        if let Some(note) = resolved.note {
+            out.push(Action::Note(Cow::Owned(note)));
+        }
         if let Some(delay) = resolved.delay {
             out.push(Action::Delay(delay));
         }
