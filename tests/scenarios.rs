@@ -56,6 +56,24 @@ fn every_scenario_file_has_a_test() {
     assert!(seen >= 15, "only {seen} scenario files found");
 }
 
+/// The README's YAML examples are real scenarios.
+#[test]
+fn readme_yaml_examples_load() {
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let blocks: Vec<&str> = readme
+        .split("```yaml\n")
+        .skip(1)
+        .filter_map(|rest| rest.split("```").next())
+        .collect();
+    assert!(blocks.len() >= 4, "found {} yaml blocks", blocks.len());
+    for block in blocks {
+        if let Err(e) = mailfault::Scenario::from_str(block, "README.md") {
+            panic!("README example does not load:\n{block}\n{e}");
+        }
+    }
+}
+
 #[tokio::test]
 async fn accept_all_captures_everything() {
     let server = start("accept-all").await;
