@@ -4,20 +4,13 @@
 
 mod common;
 
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use common::{Raw, python, send_message};
+use common::{Raw, python, scenario_file, send_message};
 use mailfault::scenario::ClockMode;
 use mailfault::{Scenario, TestServer};
 
 const WAIT: Duration = Duration::from_secs(10);
-
-fn scenario_file(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("scenarios")
-        .join(format!("{name}.yaml"))
-}
 
 /// Loads a ready-made scenario and switches it to the virtual clock.
 async fn with_virtual_clock(name: &str) -> TestServer {

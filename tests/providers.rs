@@ -12,9 +12,7 @@ use mailfault::{Scenario, TestServer};
 const WAIT: Duration = Duration::from_secs(10);
 
 fn profile(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("scenarios/providers")
-        .join(format!("{name}.yaml"))
+    common::scenario_file(&format!("providers/{name}"))
 }
 
 /// Where a convention's reply comes: at RCPT, or as the final reply after DATA.

@@ -11,14 +11,8 @@ use mailfault::TestServer;
 
 const WAIT: Duration = Duration::from_secs(10);
 
-fn scenario(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("scenarios")
-        .join(format!("{name}.yaml"))
-}
-
 async fn start(name: &str) -> TestServer {
-    TestServer::with_scenario_file(scenario(name))
+    TestServer::with_scenario_file(common::scenario_file(name))
         .await
         .unwrap_or_else(|e| panic!("{name}: {e}"))
 }

@@ -180,3 +180,10 @@ pub async fn python(script: &str, port: u16) -> String {
     .await
     .expect("python script timed out")
 }
+
+/// `scenarios/NAME.yaml` in this repository (NAME may hold a folder).
+pub fn scenario_file(name: &str) -> std::path::PathBuf {
+    std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("scenarios")
+        .join(format!("{name}.yaml"))
+}
