@@ -44,6 +44,11 @@ pub async fn run(opts: Options) -> Result<(), Error> {
         ),
         None => say!("scenario: accept-all (no --scenario given)"),
     }
+    if scenario.clock == crate::scenario::ClockMode::Virtual {
+        say!(
+            "clock: virtual (time-based rules stand still; this version moves it only from the Rust fixture)"
+        );
+    }
     match store.maildir() {
         Some(dir) => say!("store: maildir {}", dir.display()),
         None => say!("store: memory (last {} messages)", opts.max_messages),
