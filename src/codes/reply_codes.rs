@@ -28,6 +28,16 @@ impl ReplyCodeEntry {
     pub const fn class(&self) -> Option<Class> {
         Class::from_digit((self.code / 100) as u8)
     }
+
+    /// `RFC 5321`, or `non-standard` for codes no RFC defines: the short
+    /// form for tables.
+    pub fn rfc_short(&self) -> &'static str {
+        if self.standard {
+            self.rfc
+        } else {
+            "non-standard"
+        }
+    }
 }
 
 const fn std(
