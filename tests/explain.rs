@@ -167,3 +167,48 @@ fn check_warns_about_enhanced_codes_outside_the_catalog() {
     );
     assert!(stdout(&out).starts_with("ok: "));
 }
+
+/// The README's console examples are real output: each `$ cargo run -q --
+/// explain ...` is run again and must print what the README shows.
+#[test]
+fn readme_examples_match_the_binary() {
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let section = readme
+        .split("## Explaining reply codes")
+        .nth(1)
+        .and_then(|s| s.split("\n## ").next())
+        .expect("README has an \"Explaining reply codes\" section");
+    let mut checked = 0;
+    for block in section.split("```console\n").skip(1) {
+        let block = block.split("```").next().unwrap();
+        let mut file = String::new();
+        let mut lines = block.lines().peekable();
+        while let Some(line) = lines.next() {
+            let Some(command) = line.strip_prefix("$ ") else {
+                continue;
+            };
+            let mut shown = String::new();
+            while let Some(next) = lines.next_if(|l| !l.starts_with("$ ")) {
+                shown.push_str(next);
+                shown.push('\n');
+            }
+            if command.starts_with("cat ") {
+                file = shown;
+                continue;
+            }
+            let args = command
+                .strip_prefix("cargo run -q -- ")
+                .expect("examples run the binary");
+            let out = if let Some(quoted) = args.strip_prefix("explain \"") {
+                run(&["explain", quoted.trim_end_matches('"')], None)
+            } else {
+                assert!(args.starts_with("explain <"), "{args}");
+                run(&["explain"], Some(&file))
+            };
+            assert_eq!(stdout(&out), shown, "README example: {command}");
+            checked += 1;
+        }
+    }
+    assert_eq!(checked, 2);
+}

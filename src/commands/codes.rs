@@ -76,7 +76,7 @@ fn write_tables(out: &mut dyn Write) -> io::Result<()> {
         let code = p.enhanced.map_or_else(|| "-".to_owned(), |r| r.to_string());
         writeln!(
             out,
-            "  {code:<11}  {:<9}  {:<17}  {:<33}  {}",
+            "  {code:<11}  {:<9}  {:<17}  {:<34}  {}",
             p.source.as_str(),
             p.category.as_str(),
             p.id,
