@@ -1,6 +1,7 @@
 //! `mailfault explain`: say what reply lines mean, for a person reading a
 //! bounce or for a script (`--json`) sorting a whole bounce log.
 
+use std::borrow::Cow;
 use std::io::{self, BufRead, Write};
 
 use super::exit;
@@ -49,11 +50,30 @@ pub fn read_lines(input: &mut dyn BufRead) -> io::Result<Vec<String>> {
     }
 }
 
+/// Reply text comes from remote servers: escape control characters so a
+/// crafted bounce cannot send terminal escape sequences to whoever reads it.
+fn printable(line: &str) -> Cow<'_, str> {
+    if !line.chars().any(|c| c.is_control() && c != '\t') {
+        return Cow::Borrowed(line);
+    }
+    Cow::Owned(
+        line.chars()
+            .map(|c| {
+                if c.is_control() && c != '\t' {
+                    c.escape_default().to_string()
+                } else {
+                    c.to_string()
+                }
+            })
+            .collect(),
+    )
+}
+
 fn write_human(x: &Explanation, separate: bool, out: &mut dyn Write) -> io::Result<()> {
     if separate {
         writeln!(out)?;
     }
-    writeln!(out, "{}", x.line.trim())?;
+    writeln!(out, "{}", printable(x.line.trim()))?;
     match (x.code, x.class) {
         (Some(code), Some(class)) => {
             let title = x.reply.map_or("(not in the catalog)", |r| r.title);
@@ -117,6 +137,25 @@ mod tests {
         let log = b"550 5.1.1 a\r\n\n   \n421 4.7.0 b\xff\n250 ok";
         let lines = read_lines(&mut &log[..]).unwrap();
         assert_eq!(lines, ["550 5.1.1 a", "421 4.7.0 b\u{fffd}", "250 ok"]);
+    }
+
+    #[test]
+    fn control_characters_are_escaped_in_text_output() {
+        let mut out = Vec::new();
+        run(
+            &["550 5.1.1 \u{1b}[31mred\u{7}".to_owned()],
+            false,
+            &mut out,
+        );
+        let text = String::from_utf8(out).unwrap();
+        assert!(
+            !text.contains('\u{1b}') && !text.contains('\u{7}'),
+            "{text:?}"
+        );
+        assert!(
+            text.starts_with("550 5.1.1 \\u{1b}[31mred\\u{7}\n"),
+            "{text:?}"
+        );
     }
 
     #[test]
