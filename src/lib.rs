@@ -20,9 +20,13 @@
 //!   the rule engine.
 //! - [`store`]: memory and maildir capture, transcripts, the Received header.
 //! - [`transport`]: listener and connection driver.
+//! - [`codes`]: the reply-code and enhanced-status-code catalog, provider
+//!   texts and `explain`, shared by the `explain`, `codes` and `check`
+//!   subcommands.
 //! - [`fixture`]: [`TestServer`], the in-process server for Rust tests.
 //! - [`commands`]: what the `mailfault` binary's subcommands do.
 
+pub mod codes;
 pub mod commands;
 pub mod error;
 pub mod fixture;

@@ -44,6 +44,21 @@ enum Command {
         #[arg(required = true)]
         scenarios: Vec<PathBuf>,
     },
+    /// Explain SMTP reply lines: class, meaning, hard or soft bounce, retry, advice.
+    Explain {
+        /// Reply lines, e.g. "550 5.1.1 No such user". Without any, a bounce
+        /// log is read from stdin, one reply per line.
+        lines: Vec<String>,
+        /// Print a JSON array instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List the catalog: reply codes, enhanced status codes, provider texts.
+    Codes {
+        /// Print JSON instead of tables.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -101,5 +116,40 @@ fn main() -> ExitCode {
             &mut std::io::stdout(),
             &mut std::io::stderr(),
         )),
+        Command::Explain { lines, json } => {
+            let lines = if lines.is_empty() {
+                match lines_from_stdin() {
+                    Ok(lines) => lines,
+                    Err(message) => {
+                        eprintln!("error: {message}");
+                        return ExitCode::from(exit::USAGE);
+                    }
+                }
+            } else {
+                lines
+            };
+            ExitCode::from(commands::explain::run(
+                &lines,
+                json,
+                &mut std::io::stdout().lock(),
+            ))
+        }
+        Command::Codes { json } => {
+            ExitCode::from(commands::codes::run(json, &mut std::io::stdout().lock()))
+        }
     }
+}
+
+/// The bounce log for `explain` when no lines are given. A terminal on
+/// stdin means the user forgot the argument; waiting silently for input
+/// would look like a hang.
+fn lines_from_stdin() -> Result<Vec<String>, String> {
+    use std::io::IsTerminal;
+    let stdin = std::io::stdin();
+    if stdin.is_terminal() {
+        return Err(
+            "no reply lines given: pass them as arguments (mailfault explain \"550 5.1.1 ...\") or pipe a bounce log on stdin".into(),
+        );
+    }
+    commands::explain::read_lines(&mut stdin.lock()).map_err(|e| format!("cannot read stdin: {e}"))
 }

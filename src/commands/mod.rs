@@ -2,6 +2,8 @@
 //! tests can run them without spawning a process.
 
 pub mod check;
+pub mod codes;
+pub mod explain;
 pub mod serve;
 
 /// Process exit codes shared by every subcommand (DESIGN.md).

@@ -1,0 +1,351 @@
+//! Catalog invariants (sorted, unique, class rules), round trips of every
+//! entry through `explain`, contradiction warnings, and `explain` on
+//! arbitrary input.
+
+use std::collections::HashSet;
+
+use rand::rngs::StdRng;
+use rand::{RngExt, SeedableRng};
+
+use super::*;
+
+fn code(text: &str) -> EnhancedCode {
+    EnhancedCode::parse(text).unwrap()
+}
+
+#[test]
+fn reply_codes_are_sorted_unique_and_in_range() {
+    for pair in REPLY_CODES.windows(2) {
+        assert!(
+            pair[0].code < pair[1].code,
+            "{} then {}",
+            pair[0].code,
+            pair[1].code
+        );
+    }
+    for e in REPLY_CODES {
+        assert!((200..=599).contains(&e.code), "{}", e.code);
+        assert!(e.class().is_some());
+        assert!(!e.title.is_empty() && !e.meaning.is_empty() && !e.rfc.is_empty());
+        assert_eq!(
+            e.standard,
+            e.rfc.starts_with("RFC"),
+            "{}: rfc {}",
+            e.code,
+            e.rfc
+        );
+    }
+}
+
+#[test]
+fn every_standard_reply_code_is_there() {
+    let standard = [
+        211, 214, 220, 221, 235, 250, 251, 252, 334, 354, 421, 432, 450, 451, 452, 454, 455, 500,
+        501, 502, 503, 504, 521, 530, 534, 535, 538, 550, 551, 552, 553, 554, 555, 556,
+    ];
+    for c in standard {
+        assert!(reply_code(c).is_some_and(|e| e.standard), "{c}");
+    }
+    for c in [
+        420, 422, 431, 442, 447, 449, 471, 510, 512, 523, 525, 541, 571,
+    ] {
+        assert!(reply_code(c).is_some_and(|e| !e.standard), "{c}");
+    }
+    assert_eq!(reply_code(599), None);
+}
+
+#[test]
+fn enhanced_registry_is_complete_sorted_and_follows_class_rules() {
+    for pair in ENHANCED_CODES.windows(2) {
+        assert!(
+            (pair[0].subject, pair[0].detail) < (pair[1].subject, pair[1].detail),
+            "{} then {}",
+            pair[0].pattern(),
+            pair[1].pattern()
+        );
+    }
+    // The registry's extent per subject: X.0.0, X.1.0-10, X.2.0-4, ...
+    let last_detail = [
+        (0, 0),
+        (1, 10),
+        (2, 4),
+        (3, 6),
+        (4, 7),
+        (5, 6),
+        (6, 10),
+        (7, 30),
+    ];
+    let mut expected = Vec::new();
+    for (subject, last) in last_detail {
+        expected.extend((0..=last).map(|d| (subject, d)));
+    }
+    let got: Vec<_> = ENHANCED_CODES
+        .iter()
+        .map(|e| (e.subject, e.detail))
+        .collect();
+    assert_eq!(got, expected);
+    for e in ENHANCED_CODES {
+        assert!(!e.classes.is_empty(), "{}", e.pattern());
+        assert!(e.classes.windows(2).all(|w| w[0] < w[1]), "{}", e.pattern());
+        assert!(
+            e.classes.iter().all(|c| matches!(c, 2 | 4 | 5)),
+            "{}",
+            e.pattern()
+        );
+        assert!(!e.title.is_empty() && !e.meaning.is_empty() && !e.rfc.is_empty());
+        if e.detail == 0 {
+            assert_eq!(
+                e.classes,
+                &[2, 4, 5],
+                "{}: X.N.0 exists in every class",
+                e.pattern()
+            );
+        }
+        let success_only = e.classes == [2];
+        assert_eq!(
+            success_only,
+            matches!((e.subject, e.detail), (1, 5) | (3, 6)),
+            "{}: only 'address valid' and 'priority changed' are reports of success",
+            e.pattern()
+        );
+    }
+    for s in 0..=7 {
+        assert!(subject(s).is_some(), "subject {s}");
+    }
+    assert_eq!(
+        enhanced(code("5.7.26")).map(|e| e.title),
+        Some("Multiple authentication checks failed")
+    );
+    assert_eq!(enhanced(code("4.7.26")), enhanced(code("5.7.26")));
+    assert_eq!(enhanced(code("5.7.31")), None);
+}
+
+#[test]
+fn every_reply_code_round_trips() {
+    for e in REPLY_CODES {
+        let x = explain(&format!("{} {}", e.code, e.title));
+        assert_eq!(x.code, Some(e.code));
+        assert_eq!(x.reply, Some(e), "{}", e.code);
+        assert_eq!(x.class, e.class(), "{}", e.code);
+        assert!(
+            !x.warnings.iter().any(|w| w.contains("not in the catalog")),
+            "{}: {:?}",
+            e.code,
+            x.warnings
+        );
+    }
+}
+
+#[test]
+fn every_enhanced_code_round_trips_in_each_of_its_classes() {
+    for e in ENHANCED_CODES {
+        for &class in e.classes {
+            let basic = match class {
+                2 => 250,
+                4 => 450,
+                _ => 550,
+            };
+            let line = format!("{basic} {class}.{}.{} {}", e.subject, e.detail, e.title);
+            let x = explain(&line);
+            assert_eq!(x.detail, Some(e), "{line}");
+            assert_eq!(
+                x.enhanced,
+                Some(EnhancedCode::new(class, e.subject, e.detail))
+            );
+            assert_eq!(x.class.map(Class::digit), Some(class), "{line}");
+            assert_eq!(x.subject.map(|s| s.subject), Some(e.subject));
+            assert!(
+                !x.warnings
+                    .iter()
+                    .any(|w| w.contains("enhanced code") || w.contains("defined for")),
+                "{line}: {:?}",
+                x.warnings
+            );
+        }
+    }
+}
+
+#[test]
+fn every_provider_text_explains_its_own_example() {
+    let mut ids = HashSet::new();
+    for p in provider_texts() {
+        assert!(ids.insert(p.id), "duplicate id {}", p.id);
+        let x = explain(p.example);
+        assert_eq!(x.field_text.map(|f| f.id), Some(p.id), "{}", p.example);
+        assert_eq!(x.category, p.category, "{}", p.id);
+        if let Some(provider) = p.source.provider() {
+            assert_eq!(x.provider, Some(provider), "{}", p.id);
+        }
+        if let Some(range) = p.enhanced {
+            assert!(x.enhanced.is_some_and(|e| range.contains(e)), "{}", p.id);
+        }
+        assert!(
+            !x.warnings.iter().any(|w| w.contains("not in the IANA")),
+            "{}: {:?}",
+            p.id,
+            x.warnings
+        );
+        assert!(!p.meaning.is_empty() && !p.advice.is_empty());
+    }
+    assert!(ids.len() >= 40, "{} provider texts", ids.len());
+}
+
+#[test]
+fn provider_codes_are_known_but_not_standard() {
+    for c in [
+        "5.7.708", "5.7.606", "5.7.649", "4.7.500", "4.7.650", "4.7.699", "5.7.750",
+    ] {
+        let known = known_enhanced(code(c));
+        assert!(known.is_some_and(|k| !k.standard()), "{c}: {known:?}");
+    }
+    assert!(known_enhanced(code("5.7.26")).is_some_and(KnownEnhanced::standard));
+    assert_eq!(known_enhanced(code("5.7.650")), None);
+    assert_eq!(known_enhanced(code("5.9.99")), None);
+    assert_eq!(provider_code(code("5.7.605")), None);
+}
+
+fn warnings(line: &str) -> Vec<String> {
+    explain(line).warnings
+}
+
+#[test]
+fn contradictions_are_warned_about() {
+    let x = explain("550 4.1.1 <a@example.com>... User unknown");
+    assert_eq!(
+        (x.class, x.bounce, x.retry),
+        (Some(Class::Permanent), Bounce::Hard, false)
+    );
+    assert!(
+        x.warnings
+            .iter()
+            .any(|w| w.contains("enhanced code 4.1.1 is transient")),
+        "{:?}",
+        x.warnings
+    );
+
+    let x = explain("450 5.7.1 Client host rejected");
+    assert_eq!(
+        (x.class, x.bounce, x.retry),
+        (Some(Class::Transient), Bounce::Soft, true)
+    );
+    assert!(
+        x.warnings.iter().any(|w| w.contains("5.7.1 is permanent")),
+        "{:?}",
+        x.warnings
+    );
+
+    let x = explain("550 5.1.1 Mailbox busy, try again later");
+    assert_eq!(x.category, Category::UnknownRecipient);
+    assert!(
+        x.warnings.iter().any(|w| w.contains("\"try again later\"")),
+        "{:?}",
+        x.warnings
+    );
+
+    let x = explain("550 5.9.99 Something odd");
+    assert_eq!(x.detail, None);
+    assert_eq!(x.subject, None);
+    assert!(
+        x.warnings
+            .iter()
+            .any(|w| w.contains("5.9.99 is not in the IANA registry")),
+        "{:?}",
+        x.warnings
+    );
+
+    assert!(
+        warnings("450 4.1.1 The account does not exist")
+            .iter()
+            .any(|w| w.contains("does not exist"))
+    );
+    assert!(
+        warnings("554 5.7.1 Greylisted")
+            .iter()
+            .any(|w| w.contains("greylist"))
+    );
+    assert!(
+        warnings("354 2.0.0 Go ahead")
+            .iter()
+            .any(|w| w.contains("3xx"))
+    );
+    assert!(
+        warnings("550 2.1.5 Recipient OK")
+            .iter()
+            .any(|w| w.contains("enhanced code 2.1.5 is success"))
+    );
+    assert!(
+        warnings("550 5.1.5 Odd")
+            .iter()
+            .any(|w| w.contains("defined for 2.x.x only"))
+    );
+    assert!(
+        warnings("599 Unheard of")
+            .iter()
+            .any(|w| w.contains("599 is not in the catalog"))
+    );
+    for clean in [
+        "250 2.1.5 Ok",
+        "550 5.1.1 No such user",
+        "450 4.2.0 Greylisted, please try again later",
+        "550 5.7.708 Service unavailable. Access denied, traffic not accepted from this IP.",
+    ] {
+        assert_eq!(warnings(clean), Vec::<String>::new(), "{clean}");
+    }
+}
+
+#[test]
+fn lines_without_a_reply_are_reported_not_rejected() {
+    for line in [
+        "",
+        "   ",
+        "hello world",
+        "Connection timed out",
+        "connect to 192.0.2.1:25: refused",
+    ] {
+        let x = explain(line);
+        assert_eq!(
+            (x.code, x.class, x.bounce, x.retry),
+            (None, None, Bounce::None, false),
+            "{line:?}"
+        );
+        assert_eq!(x.warnings.len(), 1, "{line:?}");
+        assert!(x.warnings[0].contains("no reply code"));
+    }
+}
+
+fn check_invariants(line: &str) {
+    let x = explain(line);
+    assert_eq!(x.line, line);
+    match x.code {
+        None => assert!(x.class.is_none() && !x.warnings.is_empty()),
+        Some(c) => {
+            assert!((200..=599).contains(&c), "{line:?}");
+            assert_eq!(x.class.map(|k| u16::from(k.digit())), Some(c / 100));
+            assert_eq!(x.bounce == Bounce::None, c < 400, "{line:?}");
+        }
+    }
+    assert!(!x.advice.is_empty());
+    let json = serde_json::to_string(&x);
+    assert!(json.is_ok(), "{line:?}");
+}
+
+#[test]
+fn explain_never_panics_on_arbitrary_input() {
+    let mut rng = StdRng::seed_from_u64(0x5eed);
+    let pieces = [
+        "5", "4", "2", "3", "0", "1", "9", ".", "-", " ", "\t", "'", "\"", "#", "(", ")", "[", ":",
+        "é", "漢", "\u{0}", "\r", "\n", "550", "5.7.", "4.2.2", "greylist", "spamhaus", "[TS03]",
+    ];
+    for _ in 0..20_000 {
+        let len = rng.random_range(0..24);
+        let line: String = (0..len)
+            .map(|_| pieces[rng.random_range(0..pieces.len())])
+            .collect();
+        check_invariants(&line);
+    }
+    for _ in 0..5_000 {
+        let len = rng.random_range(0..64);
+        let bytes: Vec<u8> = (0..len).map(|_| rng.random::<u8>()).collect();
+        check_invariants(&String::from_utf8_lossy(&bytes));
+    }
+}
