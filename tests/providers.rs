@@ -339,3 +339,30 @@ fn extends_by_path_and_its_errors() {
     let e = err("version: 1\nextends: child.yaml\n", &child);
     assert!(e.contains("levels deep"), "{e}");
 }
+
+/// The profiles and the code catalog agree: every reply a profile sends is
+/// explained without a warning (known enhanced code, class matching the
+/// reply code, no text contradicting it), except Yahoo's TSS09, whose text
+/// contradicts its 4xx on purpose.
+#[test]
+fn explain_understands_every_profile_reply() {
+    use mailfault::proto::policy::ReplyChoice;
+    for name in ["gmail", "microsoft365", "yahoo"] {
+        let s = Scenario::from_file(&profile(name)).unwrap();
+        for rule in &s.rules {
+            let ReplyChoice::Custom(reply) = &rule.reply else {
+                panic!("{name}: rule {} has no reply of its own", rule.name);
+            };
+            let last = reply.to_string();
+            let e = mailfault::codes::explain(last.lines().last().unwrap_or(""));
+            assert_eq!(e.code, Some(reply.code), "{name}: {last}");
+            let expected = usize::from(rule.name.contains("TSS09"));
+            assert_eq!(
+                e.warnings.len(),
+                expected,
+                "{name}: {last}: {:?}",
+                e.warnings
+            );
+        }
+    }
+}
