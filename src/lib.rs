@@ -15,9 +15,11 @@
 //! - [`proto`]: `command` (parser), `framer` (lines, DATA, BDAT), `reply` and
 //!   `replies` (the wire form and the protocol's own replies), `session` (the
 //!   state machine), `policy` (the interface the scenario engine implements),
-//!   `transaction` and `extensions`.
-//! - [`scenario`]: YAML model, validation with file/line/column, matchers and
-//!   the rule engine.
+//!   `transaction` and `extensions`. Wire faults (`malformed`, `bandwidth`)
+//!   are decided here and only paced by the transport.
+//! - [`scenario`]: YAML model, validation with file/line/column, `extends`
+//!   of provider profiles, matchers, the rule engine and its shared state
+//!   (greylist tables, rate windows, the real or virtual clock).
 //! - [`store`]: memory and maildir capture, transcripts, the Received header.
 //! - [`transport`]: listener and connection driver.
 //! - [`codes`]: the reply-code and enhanced-status-code catalog, provider

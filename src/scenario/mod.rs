@@ -2,8 +2,11 @@
 //! that applies them to every session.
 //!
 //! `model` is the file format, `load` validates and compiles it (every error
-//! names file, line and column), `matcher` holds the compiled conditions and
-//! `engine` evaluates rules with the state shared across connections.
+//! names file, line and column) with `faults` for the fault effects and
+//! `extends` for profiles a scenario builds on; `matcher` holds the compiled
+//! conditions and `engine` evaluates rules with the state shared across
+//! connections: `greylist` tables and `rate` windows, keyed by `key` and
+//! timed by the scenario's `clock` (real or virtual).
 
 mod clock;
 mod engine;
