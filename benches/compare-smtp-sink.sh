@@ -3,6 +3,11 @@
 # Postfix's smtp-sink with Postfix's smtp-source as the load generator.
 #
 #   bash benches/compare-smtp-sink.sh [ROUNDS]
+#   MF_SCENARIO=benches/stateful.yaml bash benches/compare-smtp-sink.sh
+#
+# MF_SCENARIO runs mailfault with a scenario, to measure what rules cost
+# (benches/stateful.yaml: a rate window per recipient, a greylist that always
+# passes, a glob on every RCPT).
 #
 # Installs the Debian `postfix` package when smtp-source is missing (root,
 # apt-get) and leaves no Postfix daemon running. Everything listens on
@@ -44,7 +49,9 @@ PY
   exit 1
 }
 
-RUST_LOG=warn "$BIN" serve --smtp "127.0.0.1:$MF_PORT" --max-messages 100000 >/dev/null &
+scenario_args=()
+if [ -n "${MF_SCENARIO:-}" ]; then scenario_args=(--scenario "$MF_SCENARIO"); fi
+RUST_LOG=warn "$BIN" serve --smtp "127.0.0.1:$MF_PORT" --max-messages 100000 "${scenario_args[@]}" >/dev/null &
 pids+=($!)
 MF_PID=$!
 smtp-sink -u postfix "127.0.0.1:$SINK_PORT" 1024 &
