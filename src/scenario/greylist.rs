@@ -35,6 +35,10 @@ pub struct Table {
 /// twice their size after the last sweep), so memory follows live keys only.
 const SWEEP_FROM: usize = 4096;
 
+/// A client inventing keys faster than they expire (a million distinct
+/// senders or recipients) must not grow the server without bound.
+const MAX_KEYS: usize = 1_000_000;
+
 impl Table {
     pub fn check(
         &mut self,
@@ -45,6 +49,13 @@ impl Table {
     ) -> Verdict {
         if self.entries.len() >= self.next_sweep.max(SWEEP_FROM) {
             self.entries.retain(|_, e| !expired(e, now, expire));
+            if self.entries.len() >= MAX_KEYS {
+                tracing::warn!(
+                    keys = self.entries.len(),
+                    "greylist holds too many live keys; forgetting them all to bound memory"
+                );
+                self.entries.clear();
+            }
             self.next_sweep = self.entries.len().saturating_mul(2);
         }
         let fresh = Entry {

@@ -7,39 +7,77 @@
 use std::collections::{HashMap, VecDeque};
 use std::time::Duration;
 
-/// Sliding windows of recent event times, per key.
+/// Sliding windows of recent events, per key.
 #[derive(Debug, Default)]
 pub struct Windows {
-    logs: HashMap<String, VecDeque<Duration>>,
+    logs: HashMap<String, Window>,
     next_sweep: usize,
 }
 
+/// Events in time order, those of one slot (a 1/1024th of the window)
+/// merged into one entry: a key costs at most ~1 KiB entries however high
+/// `max` is, and the window's edge is exact to that slot.
+#[derive(Debug, Default)]
+struct Window {
+    slots: VecDeque<(Duration, u64)>,
+    total: u64,
+}
+
+const SLOTS_PER_WINDOW: u32 = 1024;
+
 const SWEEP_FROM: usize = 4096;
+
+/// A client inventing keys faster than they expire (a million distinct
+/// senders or recipients) must not grow the server without bound.
+const MAX_KEYS: usize = 1_000_000;
 
 impl Windows {
     /// Records one event for `key` and says whether it is over the limit:
-    /// more than `max` events within the last `per`. A log keeps at most
-    /// `max + 1` entries, which is all the answer needs.
+    /// more than `max` events within the last `per`.
     pub fn hit(&mut self, key: &str, now: Duration, max: u64, per: Duration) -> bool {
         if self.logs.len() >= self.next_sweep.max(SWEEP_FROM) {
-            self.logs
-                .retain(|_, log| log.back().is_some_and(|&t| now.saturating_sub(t) < per));
+            self.logs.retain(|_, w| {
+                w.slots
+                    .back()
+                    .is_some_and(|&(t, _)| now.saturating_sub(t) < per)
+            });
+            if self.logs.len() >= MAX_KEYS {
+                tracing::warn!(
+                    keys = self.logs.len(),
+                    "rate limit tracks too many live keys; forgetting them all to bound memory"
+                );
+                self.logs.clear();
+            }
             self.next_sweep = self.logs.len().saturating_mul(2);
         }
-        let log = match self.logs.get_mut(key) {
-            Some(log) => log,
+        let w = match self.logs.get_mut(key) {
+            Some(w) => w,
             None => self.logs.entry(key.to_owned()).or_default(),
         };
-        while log.front().is_some_and(|&t| now.saturating_sub(t) >= per) {
-            log.pop_front();
+        while let Some(&(t, n)) = w.slots.front() {
+            if now.saturating_sub(t) < per {
+                break;
+            }
+            w.total -= n;
+            w.slots.pop_front();
         }
-        log.push_back(now);
-        let keep = usize::try_from(max.saturating_add(1)).unwrap_or(usize::MAX);
-        while log.len() > keep {
-            log.pop_front();
+        let slot = slot_start(now, per / SLOTS_PER_WINDOW);
+        match w.slots.back_mut() {
+            Some((t, n)) if *t == slot => *n += 1,
+            _ => w.slots.push_back((slot, 1)),
         }
-        log.len() as u64 > max
+        w.total += 1;
+        w.total > max
     }
+}
+
+fn slot_start(now: Duration, slot: Duration) -> Duration {
+    let width = slot.as_nanos();
+    if width == 0 {
+        return now;
+    }
+    let start = now.as_nanos() / width * width;
+    Duration::from_nanos(u64::try_from(start).unwrap_or(u64::MAX))
 }
 
 /// Live connections per key, for `max_concurrent`.
@@ -94,6 +132,19 @@ mod tests {
             !w.hit("k", S(61), 3, S(60)),
             "only 2 s, 59 s and 61 s are left"
         );
+    }
+
+    #[test]
+    fn a_huge_max_costs_one_entry_per_slot() {
+        let mut w = Windows::default();
+        for i in 0..100_000u64 {
+            assert!(!w.hit("k", Duration::from_micros(i * 10), 1_000_000_000, S(60)));
+        }
+        let window = &w.logs["k"];
+        assert_eq!(window.total, 100_000);
+        // One second of events spans 18 slots of 60 s / 1024.
+        assert!(window.slots.len() <= 18, "{} slots", window.slots.len());
+        assert!(!w.hit("k", S(61), 1, S(60)), "all of them left the window");
     }
 
     #[test]
