@@ -65,12 +65,8 @@ const fn field(
     category: Category,
 ) -> ReplyCodeEntry {
     ReplyCodeEntry {
-        code,
-        title,
-        meaning,
-        rfc,
         standard: false,
-        category,
+        ..std(code, title, meaning, rfc, category)
     }
 }
 

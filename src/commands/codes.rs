@@ -4,7 +4,6 @@ use std::io::{self, Write};
 
 use serde::Serialize;
 
-use super::exit;
 use crate::codes::{
     ENHANCED_CODES, EnhancedEntry, ProviderEntry, REPLY_CODES, ReplyCodeEntry, SUBJECTS,
     SubjectEntry, provider_texts,
@@ -33,14 +32,7 @@ pub fn run(json: bool, out: &mut dyn Write) -> u8 {
     } else {
         write_tables(out)
     };
-    match written {
-        Ok(()) => exit::OK,
-        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => exit::OK,
-        Err(e) => {
-            eprintln!("error: cannot write output: {e}");
-            exit::USAGE
-        }
-    }
+    super::exit_after_output(written)
 }
 
 fn write_tables(out: &mut dyn Write) -> io::Result<()> {

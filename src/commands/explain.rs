@@ -4,7 +4,6 @@
 use std::borrow::Cow;
 use std::io::{self, BufRead, Write};
 
-use super::exit;
 use crate::codes::{Explanation, explain};
 
 /// Explains each line and writes the result; returns the exit code. Lines
@@ -22,14 +21,7 @@ pub fn run(lines: &[String], json: bool, out: &mut dyn Write) -> u8 {
             .enumerate()
             .try_for_each(|(i, x)| write_human(x, i > 0, out))
     };
-    match written {
-        Ok(()) => exit::OK,
-        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => exit::OK,
-        Err(e) => {
-            eprintln!("error: cannot write output: {e}");
-            exit::USAGE
-        }
-    }
+    super::exit_after_output(written)
 }
 
 /// Reads a bounce log: one reply per line, blank lines skipped, bytes that
@@ -162,7 +154,7 @@ mod tests {
     fn human_output_has_one_block_per_line() {
         let mut out = Vec::new();
         let lines = ["550 5.1.1 No such user".to_owned(), "nonsense".to_owned()];
-        assert_eq!(run(&lines, false, &mut out), exit::OK);
+        assert_eq!(run(&lines, false, &mut out), super::super::exit::OK);
         let text = String::from_utf8(out).unwrap();
         assert_eq!(text.matches("  category  ").count(), 2, "{text}");
         assert!(text.contains("  code      550 (permanent) Requested action not taken"));

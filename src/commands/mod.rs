@@ -12,3 +12,16 @@ pub mod exit {
     pub const EXPECTATIONS_FAILED: u8 = 1;
     pub const USAGE: u8 = 2;
 }
+
+/// The exit code once a command's output is written: a reader that went away
+/// (`| head`) is not an error, any other write failure is.
+fn exit_after_output(written: std::io::Result<()>) -> u8 {
+    match written {
+        Ok(()) => exit::OK,
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => exit::OK,
+        Err(e) => {
+            eprintln!("error: cannot write output: {e}");
+            exit::USAGE
+        }
+    }
+}
