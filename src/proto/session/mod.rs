@@ -140,6 +140,10 @@ pub struct Session<P> {
     counts: [u64; Verb::COUNT],
     messages: u64,
     errors: u32,
+    /// TLS is up on this connection (after STARTTLS, or implicit TLS).
+    tls: bool,
+    /// The user AUTH succeeded for, if any.
+    auth_user: Option<String>,
 }
 
 impl<P: Policy> Session<P> {
@@ -159,6 +163,8 @@ impl<P: Policy> Session<P> {
             counts: [0; Verb::COUNT],
             messages: 0,
             errors: 0,
+            tls: false,
+            auth_user: None,
         }
     }
 
@@ -299,8 +305,8 @@ impl<P: Policy> Session<P> {
             from: self.tx.as_ref().map(|t| t.from.as_str()),
             to,
             recipients: self.tx.as_ref().map_or(&[], |t| t.recipients.as_slice()),
-            tls: false,
-            auth_user: None,
+            tls: self.tls,
+            auth_user: self.auth_user.as_deref(),
             connection: self.connection,
             command,
             message,
