@@ -20,6 +20,10 @@ pub enum Error {
     },
     #[error("{0}")]
     Clock(#[from] NotVirtual),
+    #[error("{0}")]
+    Tls(#[from] crate::tls::TlsError),
+    #[error("--smtps needs a certificate: add --tls auto (or --tls CERT,KEY)")]
+    SmtpsWithoutTls,
     #[error("network error: {0}")]
     Io(#[from] std::io::Error),
     #[error("timed out after {timeout:?} waiting for {what} (got {got})")]

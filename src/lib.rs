@@ -35,6 +35,7 @@ pub mod fixture;
 pub mod proto;
 pub mod scenario;
 pub mod store;
+pub mod tls;
 pub mod transport;
 
 pub use error::Error;

@@ -27,6 +27,9 @@ pub const HELP: Reply = r(
     "Commands: EHLO HELO MAIL RCPT DATA BDAT RSET NOOP QUIT VRFY EXPN HELP",
 );
 
+pub const READY_FOR_TLS: Reply = r(220, E::new(2, 0, 0), "Ready to start TLS");
+pub const SEQ_TLS_ACTIVE: Reply = r(503, E::new(5, 5, 1), "TLS already active");
+pub const TLS_REQUIRED: Reply = r(530, E::new(5, 7, 0), "Must issue a STARTTLS command first");
 pub const NOT_IMPLEMENTED: Reply = r(502, E::new(5, 5, 1), "Command not implemented");
 pub const UNKNOWN_COMMAND: Reply = r(500, E::new(5, 5, 2), "Command unrecognized");
 pub const LINE_TOO_LONG: Reply = r(500, E::new(5, 5, 2), "Line too long");

@@ -75,8 +75,8 @@ pub enum Size {
 #[derive(Deserialize, Debug, Default, Clone)]
 #[serde(deny_unknown_fields)]
 pub struct Tls {
-    #[serde(default)]
-    pub starttls: bool,
+    /// Offer STARTTLS when the server has a certificate (default: yes).
+    pub starttls: Option<bool>,
     #[serde(default)]
     pub required: bool,
 }

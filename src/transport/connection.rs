@@ -17,6 +17,7 @@ use tokio::net::TcpStream;
 use tracing::{Instrument, debug, info, info_span, warn};
 
 use super::Shared;
+use super::stream::Stream;
 use crate::proto::replies;
 use crate::proto::reply::{EnhancedCode, Reply};
 use crate::proto::reply::{Malformed, Wire};
@@ -24,6 +25,7 @@ use crate::proto::session::{Action, Inbound, Outgoing, Session};
 use crate::proto::transaction::Incoming;
 use crate::store::received::{self, Trace};
 use crate::store::{SessionRecord, StoredMessage, Transcript};
+use crate::tls;
 
 /// Read size between commands; idle connections hold no more than this.
 const COMMAND_READ: usize = 4 * 1024;
@@ -67,17 +69,28 @@ impl Pacing {
     }
 }
 
-pub(crate) async fn run(stream: TcpStream, peer: SocketAddr, shared: Arc<Shared>) {
+/// Serves one connection; `implicit_tls` for the SMTPS port, where the TLS
+/// handshake comes before the greeting.
+pub(crate) async fn run(
+    stream: TcpStream,
+    peer: SocketAddr,
+    shared: Arc<Shared>,
+    implicit_tls: bool,
+) {
     let id = shared.next_session();
-    let span = info_span!("session", id, client = %peer);
+    let span = info_span!("session", id, client = %peer, tls = implicit_tls);
     Connection::new(stream, peer, id, shared)
-        .drive()
+        .drive(implicit_tls)
         .instrument(span)
         .await;
 }
 
 struct Connection {
-    stream: TcpStream,
+    stream: Stream,
+    /// TLS version and cipher once TLS is up.
+    tls: Option<String>,
+    /// The session asked for STARTTLS; the upgrade runs once the reply is out.
+    upgrade_pending: bool,
     peer: SocketAddr,
     id: u64,
     shared: Arc<Shared>,
@@ -91,7 +104,9 @@ struct Connection {
 impl Connection {
     fn new(stream: TcpStream, peer: SocketAddr, id: u64, shared: Arc<Shared>) -> Self {
         Self {
-            stream,
+            stream: Stream::Plain(stream),
+            tls: None,
+            upgrade_pending: false,
             peer,
             id,
             shared,
@@ -107,7 +122,40 @@ impl Connection {
         self.started.elapsed()
     }
 
-    async fn drive(mut self) {
+    /// Replaces the TCP stream with TLS; `false` (connection to be ended)
+    /// when the handshake fails or takes longer than the command time-out.
+    async fn upgrade(&mut self) -> bool {
+        let Some(acceptor) = self.shared.tls.clone() else {
+            return false;
+        };
+        let Stream::Plain(tcp) = std::mem::replace(&mut self.stream, Stream::Gone) else {
+            return false;
+        };
+        let handshake = tokio::time::timeout(self.shared.command_timeout, acceptor.accept(tcp));
+        let at = self.elapsed();
+        match handshake.await {
+            Ok(Ok(stream)) => {
+                let facts = tls::describe(&stream);
+                self.transcript
+                    .note(at, &format!("TLS established: {facts}"));
+                debug!(tls = %facts, "TLS established");
+                self.tls = Some(facts);
+                self.stream = Stream::Tls(Box::new(stream));
+                true
+            }
+            Ok(Err(e)) => {
+                self.transcript
+                    .note(at, &format!("TLS handshake failed: {e}"));
+                false
+            }
+            Err(_) => {
+                self.transcript.note(at, "TLS handshake timed out");
+                false
+            }
+        }
+    }
+
+    async fn drive(mut self, implicit_tls: bool) {
         let engine = Arc::clone(&self.shared.engine);
         let connection = engine.next_connection();
         let mut session = Session::new(
@@ -119,8 +167,15 @@ impl Connection {
         debug!(connection, "connected");
         let mut actions = Vec::new();
         let mut rbuf = BytesMut::with_capacity(COMMAND_READ);
-        session.start(&mut actions);
-        let mut open = self.execute(&mut actions).await;
+        let mut open = true;
+        if implicit_tls {
+            open = self.upgrade().await;
+            session.tls_started();
+        }
+        if open {
+            session.start(&mut actions);
+            open = self.execute(&mut actions).await;
+        }
         'session: while open {
             while let Some(step) = session.receive(&rbuf, &mut actions) {
                 if step.inbound == Inbound::Command {
@@ -133,6 +188,25 @@ impl Connection {
                 rbuf.advance(step.consumed);
                 if !self.execute(&mut actions).await {
                     break 'session;
+                }
+                if std::mem::take(&mut self.upgrade_pending) {
+                    if !rbuf.is_empty() {
+                        let at = self.elapsed();
+                        let note = format!(
+                            "discarded {} byte(s) pipelined after STARTTLS before the TLS handshake (command injection attempt, CVE-2011-0411 class)",
+                            rbuf.len()
+                        );
+                        self.transcript.note(at, &note);
+                        warn!(
+                            bytes = rbuf.len(),
+                            "plaintext pipelined after STARTTLS discarded"
+                        );
+                        rbuf.clear();
+                    }
+                    if !self.upgrade().await {
+                        break 'session;
+                    }
+                    session.tls_started();
                 }
             }
             if session.is_closed() || !self.flush().await {
@@ -304,6 +378,12 @@ impl Connection {
                         return false;
                     }
                 }
+                Action::StartTls => {
+                    self.upgrade_pending = true;
+                    if !self.flush().await {
+                        return false;
+                    }
+                }
                 Action::Close => {
                     self.flush().await;
                     return false;
@@ -340,7 +420,7 @@ impl Connection {
             mail_from: incoming.mail_from,
             mail_params: incoming.mail_params,
             recipients: incoming.recipients,
-            tls: None,
+            tls: self.tls.clone(),
             auth_user: None,
             received_header,
             content: incoming.content,

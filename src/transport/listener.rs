@@ -7,15 +7,19 @@ use std::time::Duration;
 
 use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::Semaphore;
 use tokio_util::task::TaskTracker;
 use tracing::{debug, warn};
 
 use super::{Shared, connection};
 use crate::proto::replies;
 
-pub(crate) async fn accept_loop(listener: TcpListener, shared: Arc<Shared>, tracker: TaskTracker) {
-    let slots = Arc::new(Semaphore::new(shared.max_connections));
+pub(crate) async fn accept_loop(
+    listener: TcpListener,
+    shared: Arc<Shared>,
+    tracker: TaskTracker,
+    implicit_tls: bool,
+) {
+    let slots = Arc::clone(&shared.slots);
     loop {
         let accepted = tokio::select! {
             _ = shared.shutdown.cancelled() => break,
@@ -35,7 +39,7 @@ pub(crate) async fn accept_loop(listener: TcpListener, shared: Arc<Shared>, trac
             Ok(permit) => {
                 let shared = Arc::clone(&shared);
                 tracker.spawn(async move {
-                    connection::run(stream, peer, shared).await;
+                    connection::run(stream, peer, shared, implicit_tls).await;
                     drop(permit);
                 });
             }

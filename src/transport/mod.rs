@@ -5,6 +5,7 @@
 
 mod connection;
 mod listener;
+mod stream;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -12,6 +13,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -21,6 +23,7 @@ use crate::proto::extensions::Extension;
 use crate::proto::session;
 use crate::scenario::{Engine, NotVirtual, Scenario};
 use crate::store::Store;
+use crate::tls::TlsAcceptor;
 
 /// What every connection task shares.
 pub(crate) struct Shared {
@@ -29,7 +32,10 @@ pub(crate) struct Shared {
     pub store: Arc<Store>,
     pub command_timeout: Duration,
     pub data_timeout: Duration,
-    pub max_connections: usize,
+    /// Connection slots shared by the plain and implicit-TLS listeners.
+    pub slots: Arc<Semaphore>,
+    /// Present when the server has a certificate (STARTTLS and SMTPS).
+    pub tls: Option<TlsAcceptor>,
     pub shutdown: CancellationToken,
     next_session: AtomicU64,
 }
@@ -50,14 +56,20 @@ impl Shared {
 /// [`ServerHandle::shutdown`].
 pub struct ServerHandle {
     smtp_addr: SocketAddr,
+    smtps_addr: Option<SocketAddr>,
     shared: Arc<Shared>,
     tracker: TaskTracker,
-    accept: JoinHandle<()>,
+    accept: Vec<JoinHandle<()>>,
 }
 
 impl ServerHandle {
     pub fn smtp_addr(&self) -> SocketAddr {
         self.smtp_addr
+    }
+
+    /// The implicit-TLS (SMTPS) listener, when one was asked for.
+    pub fn smtps_addr(&self) -> Option<SocketAddr> {
+        self.smtps_addr
     }
 
     pub fn store(&self) -> &Arc<Store> {
@@ -88,10 +100,22 @@ impl ServerHandle {
 
     /// Returns once the server has stopped (after the shutdown token fires).
     pub async fn wait(self) {
-        let _ = self.accept.await;
+        for accept in self.accept {
+            let _ = accept.await;
+        }
         self.tracker.close();
         self.tracker.wait().await;
     }
+}
+
+/// Where to listen, and with which certificate.
+#[derive(Clone, Default)]
+pub struct Listen {
+    pub smtp: Option<SocketAddr>,
+    /// Implicit TLS (SMTPS, port 465 style); needs `tls`.
+    pub smtps: Option<SocketAddr>,
+    /// Enables STARTTLS on the plain listener and serves SMTPS.
+    pub tls: Option<TlsAcceptor>,
 }
 
 /// Binds the SMTP listener and starts serving.
@@ -100,30 +124,71 @@ pub async fn start(
     scenario: Arc<Scenario>,
     store: Arc<Store>,
 ) -> Result<ServerHandle, crate::Error> {
-    let listener = TcpListener::bind(smtp)
+    let listen = Listen {
+        smtp: Some(smtp),
+        ..Listen::default()
+    };
+    start_with(listen, scenario, store).await
+}
+
+async fn bind(addr: SocketAddr) -> Result<TcpListener, crate::Error> {
+    TcpListener::bind(addr)
         .await
-        .map_err(|source| crate::Error::Bind { addr: smtp, source })?;
+        .map_err(|source| crate::Error::Bind { addr, source })
+}
+
+/// Binds every listener `listen` names and starts serving.
+pub async fn start_with(
+    listen: Listen,
+    scenario: Arc<Scenario>,
+    store: Arc<Store>,
+) -> Result<ServerHandle, crate::Error> {
+    let smtp = listen
+        .smtp
+        .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 2525)));
+    let listener = bind(smtp).await?;
     let smtp_addr = listener.local_addr()?;
+    let smtps = match (listen.smtps, &listen.tls) {
+        (Some(addr), Some(_)) => Some(bind(addr).await?),
+        (Some(_), None) => return Err(crate::Error::SmtpsWithoutTls),
+        (None, _) => None,
+    };
+    let smtps_addr = smtps.as_ref().map(TcpListener::local_addr).transpose()?;
     let limits = &scenario.server.limits;
+    let max_connections = limits.max_connections.max(1);
+    let mut config = session_config(&scenario);
+    config.starttls = listen.tls.is_some() && scenario.server.tls.starttls != Some(false);
+    config.tls_required = scenario.server.tls.required;
     let shared = Arc::new(Shared {
-        config: Arc::new(session_config(&scenario)),
+        config: Arc::new(config),
         command_timeout: limits.command_timeout,
         data_timeout: limits.data_timeout,
-        max_connections: limits.max_connections.max(1),
+        slots: Arc::new(Semaphore::new(max_connections)),
+        tls: listen.tls,
         engine: Arc::new(Engine::new(Arc::clone(&scenario))),
         store,
         shutdown: CancellationToken::new(),
         next_session: AtomicU64::new(1),
     });
     let tracker = TaskTracker::new();
-    let accept = tokio::spawn(listener::accept_loop(
+    let mut accept = vec![tokio::spawn(listener::accept_loop(
         listener,
         Arc::clone(&shared),
         tracker.clone(),
-    ));
+        false,
+    ))];
+    if let Some(smtps) = smtps {
+        accept.push(tokio::spawn(listener::accept_loop(
+            smtps,
+            Arc::clone(&shared),
+            tracker.clone(),
+            true,
+        )));
+    }
     info!(%smtp_addr, scenario = %scenario.name, "listening for SMTP");
     Ok(ServerHandle {
         smtp_addr,
+        smtps_addr,
         shared,
         tracker,
         accept,

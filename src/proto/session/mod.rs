@@ -34,6 +34,10 @@ pub struct Config {
     pub max_line: usize,
     /// Protocol errors tolerated before `421` and close (Postfix: 20).
     pub max_errors: u32,
+    /// STARTTLS is offered (the server has a certificate).
+    pub starttls: bool,
+    /// MAIL is refused with 530 until TLS is up.
+    pub tls_required: bool,
 }
 
 impl Default for Config {
@@ -47,6 +51,8 @@ impl Default for Config {
             bare_lf: BareLf::Reject,
             max_line: 2048,
             max_errors: 20,
+            starttls: false,
+            tls_required: false,
         }
     }
 }
@@ -79,6 +85,10 @@ pub enum Action {
     },
     /// A fact for the transcript: a tolerated deviation, an anomaly, a summary.
     Note(Cow<'static, str>),
+    /// Flush, drop any input the client pipelined behind STARTTLS (RFC 3207
+    /// §4.2: it could be injected plaintext), do the TLS handshake, then
+    /// call [`Session::tls_started`].
+    StartTls,
     Close,
 }
 
@@ -176,6 +186,21 @@ impl<P: Policy> Session<P> {
     /// a shutdown lets it finish).
     pub fn in_content(&self) -> bool {
         !matches!(self.framer.mode(), Mode::Command)
+    }
+
+    /// TLS is up (after STARTTLS, or from the start on an implicit-TLS
+    /// port): the session forgets everything the client said before, as RFC
+    /// 3207 §4.2 requires, and waits for a new EHLO.
+    pub fn tls_started(&mut self) {
+        self.tls = true;
+        self.helo = None;
+        self.esmtp = false;
+        self.tx = None;
+        self.auth_user = None;
+    }
+
+    pub fn is_tls(&self) -> bool {
+        self.tls
     }
 
     /// The greeting.
@@ -462,7 +487,8 @@ impl<P: Policy> Session<P> {
                 self.stage(Stage::Vrfy, R::EXPN, None, count, out);
             }
             Command::Help(_) => self.send(R::HELP, out),
-            Command::StartTls | Command::Auth { .. } => self.error(R::NOT_IMPLEMENTED, out),
+            Command::StartTls => self.starttls(count, out),
+            Command::Auth { .. } => self.error(R::NOT_IMPLEMENTED, out),
         }
     }
 
@@ -484,10 +510,32 @@ impl<P: Policy> Session<P> {
                 }
             }
         }
+        if esmtp && self.config.starttls && !self.tls {
+            text.push_str("\nSTARTTLS");
+        }
         Reply {
             code: 250,
             enhanced: None,
             text: Cow::Owned(text),
+        }
+    }
+
+    fn starttls(&mut self, count: u64, out: &mut Vec<Action>) {
+        if !self.config.starttls {
+            return self.error(R::NOT_IMPLEMENTED, out);
+        }
+        if self.tls {
+            return self.error(R::SEQ_TLS_ACTIVE, out);
+        }
+        if self.helo.is_none() {
+            return self.error(R::SEQ_NEED_HELO, out);
+        }
+        let decision = self.decide(Stage::StartTls, None, count);
+        let resolved = self.resolve(decision, R::READY_FOR_TLS);
+        let go = matches!(&resolved.reply, Some(o) if o.reply.code == 220);
+        self.emit(resolved, out);
+        if go && self.state != State::Closed {
+            out.push(Action::StartTls);
         }
     }
 
@@ -514,6 +562,9 @@ impl<P: Policy> Session<P> {
         }
         if self.tx.is_some() {
             return self.error(R::SEQ_NESTED_MAIL, out);
+        }
+        if self.config.tls_required && !self.tls {
+            return self.send(R::TLS_REQUIRED, out);
         }
         let ext = self.config.extensions;
         let unsupported = params.unknown.is_some()
