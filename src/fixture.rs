@@ -13,13 +13,14 @@
 //! ```
 
 use std::net::{Ipv4Addr, SocketAddr};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
 use crate::Error;
 use crate::scenario::Scenario;
 use crate::store::{SessionRecord, Store, StoredMessage};
+use crate::tls;
 use crate::transport::{self, ServerHandle};
 
 /// How many messages a fixture keeps; tests rarely need more.
@@ -27,6 +28,8 @@ const FIXTURE_MAX_MESSAGES: usize = 100_000;
 
 pub struct TestServer {
     handle: ServerHandle,
+    /// The development CA a client must trust, when TLS is on.
+    ca: Option<PathBuf>,
 }
 
 impl TestServer {
@@ -47,7 +50,36 @@ impl TestServer {
         let store = Arc::new(Store::memory(FIXTURE_MAX_MESSAGES));
         let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, 0));
         let handle = transport::start(addr, Arc::new(scenario), store).await?;
-        Ok(Self { handle })
+        Ok(Self { handle, ca: None })
+    }
+
+    /// A server with STARTTLS on its SMTP port and an implicit-TLS (SMTPS)
+    /// port beside it, using the development certificates in `certs_dir`
+    /// (made on first use, reused after). Trust [`TestServer::ca_path`].
+    pub async fn with_tls(scenario: Scenario, certs_dir: impl AsRef<Path>) -> Result<Self, Error> {
+        let hosts = tls::default_hosts(std::slice::from_ref(&scenario.server.hostname));
+        let files = tls::auto(certs_dir.as_ref(), &hosts)?;
+        let listen = transport::Listen {
+            smtp: Some(SocketAddr::from((Ipv4Addr::LOCALHOST, 0))),
+            smtps: Some(SocketAddr::from((Ipv4Addr::LOCALHOST, 0))),
+            tls: Some(tls::acceptor(&files.cert, &files.key)?),
+        };
+        let store = Arc::new(Store::memory(FIXTURE_MAX_MESSAGES));
+        let handle = transport::start_with(listen, Arc::new(scenario), store).await?;
+        Ok(Self {
+            handle,
+            ca: Some(files.ca),
+        })
+    }
+
+    /// The implicit-TLS port of a [`TestServer::with_tls`] server.
+    pub fn smtps_addr(&self) -> Option<SocketAddr> {
+        self.handle.smtps_addr()
+    }
+
+    /// The CA certificate (PEM) that signed the server's certificate.
+    pub fn ca_path(&self) -> Option<&Path> {
+        self.ca.as_deref()
     }
 
     pub fn smtp_addr(&self) -> SocketAddr {

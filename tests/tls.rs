@@ -1,0 +1,169 @@
+//! TLS over real sockets: lettre and smtplib verify the generated CA over
+//! STARTTLS and implicit TLS, plaintext pipelined behind STARTTLS is thrown
+//! away, and the TLS facts reach the transcript and the captured message.
+
+mod common;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use common::python;
+use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
+use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+use mailfault::{Scenario, TestServer};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+const WAIT: Duration = Duration::from_secs(10);
+
+async fn tls_server(dir: &tempfile::TempDir) -> TestServer {
+    TestServer::with_tls(Scenario::accept_all(), dir.path())
+        .await
+        .unwrap()
+}
+
+fn params(server: &TestServer) -> TlsParameters {
+    let ca = std::fs::read(server.ca_path().unwrap()).unwrap();
+    TlsParameters::builder("localhost".into())
+        .add_root_certificate(Certificate::from_pem(&ca).unwrap())
+        .build_rustls()
+        .unwrap()
+}
+
+fn email(subject: &str) -> Message {
+    Message::builder()
+        .from("app@example.test".parse().unwrap())
+        .to("user@example.test".parse().unwrap())
+        .subject(subject)
+        .body(String::from("over TLS"))
+        .unwrap()
+}
+
+#[tokio::test]
+async fn lettre_starttls_and_implicit_tls_trusting_the_generated_ca() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = tls_server(&dir).await;
+    let starttls = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous("127.0.0.1")
+        .port(server.smtp_addr().port())
+        .tls(Tls::Required(params(&server)))
+        .timeout(Some(WAIT))
+        .build();
+    starttls.send(email("starttls")).await.unwrap();
+    let smtps_port = server.smtps_addr().unwrap().port();
+    let implicit = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous("127.0.0.1")
+        .port(smtps_port)
+        .tls(Tls::Wrapper(params(&server)))
+        .timeout(Some(WAIT))
+        .build();
+    implicit.send(email("implicit")).await.unwrap();
+    let msgs = server.wait_for_messages(2, WAIT).await.unwrap();
+    for m in &msgs {
+        let tls = m.tls.as_deref().unwrap_or("none");
+        assert!(tls.starts_with("TLSv1.3 TLS13_"), "{tls}");
+    }
+    let sessions = server.wait_for_sessions(2, WAIT).await.unwrap();
+    let text = sessions[0].transcript.render();
+    assert!(text.contains("-- TLS established: TLSv1.3"), "{text}");
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn smtplib_starttls_with_a_verifying_context() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = tls_server(&dir).await;
+    let script = format!(
+        r#"
+import smtplib, ssl, sys
+ctx = ssl.create_default_context(cafile={ca:?})
+with smtplib.SMTP("127.0.0.1", int(sys.argv[1]), timeout=10) as s:
+    s.ehlo("python.test")
+    print("offered", s.has_extn("starttls"))
+    s.starttls(context=ctx)
+    s.ehlo("python.test")
+    print("offered after", s.has_extn("starttls"))
+    print(s.sock.version())
+    s.sendmail("a@example.test", ["b@example.test"], "Subject: tls\r\n\r\nhi\r\n")
+    print("sent")
+"#,
+        ca = server.ca_path().unwrap().display().to_string()
+    );
+    let out = python(&script, server.smtp_addr().port()).await;
+    assert_eq!(out, "offered True\noffered after False\nTLSv1.3\nsent\n");
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn plaintext_pipelined_after_starttls_is_discarded() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = tls_server(&dir).await;
+    let mut tcp = tokio::net::TcpStream::connect(server.smtp_addr())
+        .await
+        .unwrap();
+    let mut greeting = [0u8; 512];
+    let _ = tcp.read(&mut greeting).await.unwrap();
+    tcp.write_all(b"EHLO c\r\n").await.unwrap();
+    let mut ehlo = Vec::new();
+    while !ehlo.ends_with(b"250 STARTTLS\r\n") {
+        let mut chunk = [0u8; 512];
+        let n = tokio::time::timeout(WAIT, tcp.read(&mut chunk))
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(n > 0);
+        ehlo.extend_from_slice(&chunk[..n]);
+    }
+    // The injected MAIL rides in the same packet as STARTTLS.
+    tcp.write_all(b"STARTTLS\r\nMAIL FROM:<injected@evil.test>\r\n")
+        .await
+        .unwrap();
+    let mut ready = Vec::new();
+    while !ready.ends_with(b"\r\n") {
+        let mut byte = [0u8; 1];
+        tokio::time::timeout(WAIT, tcp.read_exact(&mut byte))
+            .await
+            .unwrap()
+            .unwrap();
+        ready.push(byte[0]);
+    }
+    assert_eq!(ready, b"220 2.0.0 Ready to start TLS\r\n");
+
+    let mut roots = rustls::RootCertStore::empty();
+    let ca = std::fs::read(server.ca_path().unwrap()).unwrap();
+    use rustls::pki_types::pem::PemObject;
+    for cert in rustls::pki_types::CertificateDer::pem_slice_iter(&ca) {
+        roots.add(cert.unwrap()).unwrap();
+    }
+    let config = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
+    let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
+    let mut tls = connector.connect(name, tcp).await.unwrap();
+    tls.write_all(b"RCPT TO:<x@example.test>\r\n")
+        .await
+        .unwrap();
+    let mut buf = [0u8; 512];
+    let n = tokio::time::timeout(WAIT, tls.read(&mut buf))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        &buf[..n],
+        b"503 5.5.1 Need MAIL command first\r\n",
+        "the injected MAIL never ran"
+    );
+    tls.write_all(b"QUIT\r\n").await.unwrap();
+    let _ = tokio::time::timeout(WAIT, tls.read(&mut buf)).await;
+    drop(tls);
+    let sessions = server.wait_for_sessions(1, WAIT).await.unwrap();
+    let text = sessions[0].transcript.render();
+    assert!(
+        text.contains("-- discarded 32 byte(s) pipelined after STARTTLS"),
+        "{text}"
+    );
+    assert!(!text.contains("injected@evil.test"), "{text}");
+    server.shutdown().await;
+}
