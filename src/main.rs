@@ -30,6 +30,16 @@ enum Command {
         /// Scenario file that decides the replies.
         #[arg(long, env = "MAILFAULT_SCENARIO")]
         scenario: Option<PathBuf>,
+        /// Implicit-TLS (SMTPS) listener, e.g. 127.0.0.1:4650; needs --tls.
+        #[arg(long, env = "MAILFAULT_SMTPS")]
+        smtps: Option<SocketAddr>,
+        /// `off`, `auto` (development CA and certificate in --certs-dir, made
+        /// on first use) or `CERT,KEY` (your own PEM files).
+        #[arg(long, default_value = "off", env = "MAILFAULT_TLS")]
+        tls: commands::serve::TlsMode,
+        /// Where `--tls auto` keeps its certificates.
+        #[arg(long, default_value = "certs")]
+        certs_dir: PathBuf,
         /// Where captured messages go: `memory` or `maildir:DIR`.
         #[arg(long, default_value = "memory")]
         store: StoreKind,
@@ -38,6 +48,15 @@ enum Command {
         max_messages: usize,
         #[arg(long, value_enum, default_value_t = LogFormat::Pretty)]
         log_format: LogFormat,
+    },
+    /// Make a development CA and a server certificate signed by it.
+    Certs {
+        /// Output folder (ca.pem, ca.key, server.pem, server.key).
+        #[arg(long, default_value = "certs")]
+        dir: PathBuf,
+        /// Extra names for the certificate, besides localhost, 127.0.0.1 and ::1.
+        #[arg(long = "host")]
+        hosts: Vec<String>,
     },
     /// Validate scenario files; reports errors with file, line and column.
     Check {
@@ -82,8 +101,14 @@ fn init_tracing(format: LogFormat) {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
+        Command::Certs { dir, hosts } => {
+            ExitCode::from(commands::certs::run(&dir, &hosts, &mut std::io::stdout()))
+        }
         Command::Serve {
             smtp,
+            smtps,
+            tls,
+            certs_dir,
             scenario,
             store,
             max_messages,
@@ -99,6 +124,9 @@ fn main() -> ExitCode {
             };
             let opts = commands::serve::Options {
                 smtp,
+                smtps,
+                tls,
+                certs_dir,
                 scenario,
                 store,
                 max_messages,

@@ -225,3 +225,63 @@ fn serve_explains_a_busy_port() {
         "{err}"
     );
 }
+
+#[test]
+fn certs_makes_a_ca_and_a_server_certificate() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(BIN)
+        .args(["certs", "--dir"])
+        .arg(dir.path())
+        .args(["--host", "mx.example.test"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("ca.pem  (trust this one)"), "{text}");
+    assert!(
+        text.contains("localhost, 127.0.0.1, ::1, mx.example.test"),
+        "{text}"
+    );
+    for f in ["ca.pem", "ca.key", "server.pem", "server.key"] {
+        assert!(dir.path().join(f).is_file(), "{f}");
+    }
+}
+
+#[tokio::test]
+async fn serve_with_tls_auto_prints_the_ca_and_offers_starttls() {
+    let dir = tempfile::tempdir().unwrap();
+    let certs = dir.path().join("certs");
+    let certs_arg = certs.display().to_string();
+    let (server, addr, banner) = serve(&[
+        "--tls",
+        "auto",
+        "--certs-dir",
+        &certs_arg,
+        "--smtps",
+        "127.0.0.1:0",
+    ]);
+    assert!(
+        banner
+            .iter()
+            .any(|l| l.starts_with("mailfault listening on smtps://127.0.0.1:")),
+        "{banner:?}"
+    );
+    assert!(
+        banner
+            .iter()
+            .any(|l| l.contains("trust the development CA") && l.contains("ca.pem")),
+        "{banner:?}"
+    );
+    assert!(certs.join("server.key").is_file());
+    let (mut c, _) = common::Raw::greeted(addr).await;
+    let ehlo = c.cmd("EHLO c").await;
+    assert!(ehlo.ends_with("250 STARTTLS\r\n"), "{ehlo}");
+    drop(server);
+
+    let bad = Command::new(BIN)
+        .args(["serve", "--tls", "maybe"])
+        .output()
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("use off, auto, or CERT,KEY"));
+}

@@ -1,6 +1,7 @@
 //! The subcommands of the `mailfault` binary, as library functions so that
 //! tests can run them without spawning a process.
 
+pub mod certs;
 pub mod check;
 pub mod codes;
 pub mod explain;

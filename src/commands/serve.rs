@@ -17,10 +17,42 @@ macro_rules! say {
 }
 use crate::scenario::Scenario;
 use crate::store::{Store, StoreKind};
+use crate::tls;
 use crate::transport;
+
+/// `--tls`: no TLS, generated development certificates, or the user's own.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TlsMode {
+    Off,
+    Auto,
+    Files { cert: PathBuf, key: PathBuf },
+}
+
+impl std::str::FromStr for TlsMode {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "off" => Ok(TlsMode::Off),
+            "auto" => Ok(TlsMode::Auto),
+            other => match other.split_once(',') {
+                Some((cert, key)) if !cert.is_empty() && !key.is_empty() => Ok(TlsMode::Files {
+                    cert: cert.into(),
+                    key: key.into(),
+                }),
+                _ => Err(format!(
+                    "`{other}` is not a TLS mode; use off, auto, or CERT,KEY (two PEM files)"
+                )),
+            },
+        }
+    }
+}
 
 pub struct Options {
     pub smtp: SocketAddr,
+    pub smtps: Option<SocketAddr>,
+    pub tls: TlsMode,
+    pub certs_dir: PathBuf,
     pub scenario: Option<PathBuf>,
     pub store: StoreKind,
     pub max_messages: usize,
@@ -32,9 +64,37 @@ pub async fn run(opts: Options) -> Result<(), Error> {
         None => Scenario::accept_all(),
     };
     let store = Arc::new(Store::open(&opts.store, opts.max_messages)?);
-    let handle = transport::start(opts.smtp, Arc::new(scenario), Arc::clone(&store)).await?;
+    let (acceptor, ca) = match &opts.tls {
+        TlsMode::Off => (None, None),
+        TlsMode::Auto => {
+            let hosts = tls::default_hosts(std::slice::from_ref(&scenario.server.hostname));
+            let files = tls::auto(&opts.certs_dir, &hosts)?;
+            (
+                Some(tls::acceptor(&files.cert, &files.key)?),
+                Some(files.ca),
+            )
+        }
+        TlsMode::Files { cert, key } => (Some(tls::acceptor(cert, key)?), None),
+    };
+    let listen = transport::Listen {
+        smtp: Some(opts.smtp),
+        smtps: opts.smtps,
+        tls: acceptor,
+    };
+    let handle = transport::start_with(listen, Arc::new(scenario), Arc::clone(&store)).await?;
     let scenario = handle.scenario();
     say!("mailfault listening on smtp://{}", handle.smtp_addr());
+    if let Some(addr) = handle.smtps_addr() {
+        say!("mailfault listening on smtps://{addr} (implicit TLS)");
+    }
+    match (&opts.tls, &ca) {
+        (TlsMode::Off, _) => {}
+        (_, Some(ca)) => say!(
+            "tls: STARTTLS offered; trust the development CA {} in your client (see certs/README.md)",
+            ca.display()
+        ),
+        (_, None) => say!("tls: STARTTLS offered with your certificate"),
+    }
     match &opts.scenario {
         Some(path) => say!(
             "scenario: {} ({}, {} rules)",
