@@ -167,3 +167,60 @@ async fn plaintext_pipelined_after_starttls_is_discarded() {
     assert!(!text.contains("injected@evil.test"), "{text}");
     server.shutdown().await;
 }
+
+async fn scenario_with_tls(name: &str, dir: &tempfile::TempDir) -> TestServer {
+    let scenario = Scenario::from_file(&common::scenario_file(name)).unwrap();
+    TestServer::with_tls(scenario, dir.path()).await.unwrap()
+}
+
+#[tokio::test]
+async fn tls_required_refuses_mail_until_starttls() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = scenario_with_tls("tls-required", &dir).await;
+    let (mut c, _) = common::Raw::greeted(server.smtp_addr()).await;
+    c.cmd("EHLO c").await;
+    assert_eq!(
+        c.cmd("MAIL FROM:<a@example.test>").await,
+        "530 5.7.0 Must issue a STARTTLS command first\r\n"
+    );
+    // smtplib with STARTTLS gets through.
+    let script = format!(
+        r#"
+import smtplib, ssl, sys
+ctx = ssl.create_default_context(cafile={ca:?})
+with smtplib.SMTP("127.0.0.1", int(sys.argv[1]), timeout=10) as s:
+    s.starttls(context=ctx)
+    s.sendmail("a@example.test", ["b@example.test"], "Subject: tls\r\n\r\nhi\r\n")
+    print("sent")
+"#,
+        ca = server.ca_path().unwrap().display().to_string()
+    );
+    assert_eq!(python(&script, server.smtp_addr().port()).await, "sent\n");
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn starttls_broken_answers_454_and_smtplib_can_fall_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = scenario_with_tls("starttls-broken", &dir).await;
+    let script = r#"
+import smtplib, sys
+with smtplib.SMTP("127.0.0.1", int(sys.argv[1]), timeout=10) as s:
+    s.ehlo("python.test")
+    print("offered", s.has_extn("starttls"))
+    try:
+        s.starttls()
+    except smtplib.SMTPResponseException as e:
+        print("refused", e.smtp_code, e.smtp_error.decode())
+    s.sendmail("a@example.test", ["b@example.test"], "Subject: plain\r\n\r\nhi\r\n")
+    print("sent in plaintext")
+"#;
+    let out = python(script, server.smtp_addr().port()).await;
+    assert_eq!(
+        out,
+        "offered True\nrefused 454 4.7.0 TLS not available due to temporary reason\nsent in plaintext\n"
+    );
+    let msgs = server.wait_for_messages(1, WAIT).await.unwrap();
+    assert_eq!(msgs[0].tls, None);
+    server.shutdown().await;
+}
