@@ -126,8 +126,9 @@ impl Connection {
                 if step.inbound == Inbound::Command {
                     let at = self.elapsed();
                     if let Some(line) = rbuf.get(..step.consumed) {
-                        self.transcript.client(at, line);
-                        debug!(line = %String::from_utf8_lossy(line).trim_end(), "C");
+                        let line = step.transcribable(line);
+                        self.transcript.client(at, &line);
+                        debug!(line = %String::from_utf8_lossy(&line).trim_end(), "C");
                     }
                 }
                 rbuf.advance(step.consumed);
@@ -341,7 +342,7 @@ impl Connection {
             mail_params: incoming.mail_params,
             recipients: incoming.recipients,
             tls: None,
-            auth_user: None,
+            auth_user: incoming.auth_user,
             received_header,
             content: incoming.content,
             smuggling_attempts: incoming.smuggling_attempts,

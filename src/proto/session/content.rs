@@ -235,7 +235,12 @@ impl<P: Policy> Session<P> {
             mail_from: tx.from,
             mail_params: tx.mail_params,
             recipients: tx.recipients,
-            protocol: if self.esmtp { "ESMTP" } else { "SMTP" },
+            protocol: match (self.esmtp, self.auth_user.is_some()) {
+                (false, _) => "SMTP",
+                (true, false) => "ESMTP",
+                (true, true) => "ESMTPA",
+            },
+            auth_user: self.auth_user.clone(),
             content: tx.content,
             smuggling_attempts: tx.smuggling,
             bare_lf: tx.bare_lf,

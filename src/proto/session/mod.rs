@@ -34,6 +34,8 @@ pub struct Config {
     pub max_line: usize,
     /// Protocol errors tolerated before `421` and close (Postfix: 20).
     pub max_errors: u32,
+    /// `None`: AUTH is neither advertised nor accepted.
+    pub auth: Option<AuthConfig>,
 }
 
 impl Default for Config {
@@ -47,6 +49,7 @@ impl Default for Config {
             bare_lf: BareLf::Reject,
             max_line: 2048,
             max_errors: 20,
+            auth: None,
         }
     }
 }
@@ -95,6 +98,20 @@ pub enum Inbound {
 pub struct Step {
     pub consumed: usize,
     pub inbound: Inbound,
+    /// Set when the line carries AUTH secrets: only this many leading bytes
+    /// may be recorded.
+    pub shown: Option<usize>,
+}
+
+impl Step {
+    /// The consumed bytes as they may go into a transcript or log: AUTH
+    /// secrets replaced by `****`.
+    pub fn transcribable<'a>(&self, consumed: &'a [u8]) -> Cow<'a, [u8]> {
+        match self.shown {
+            Some(n) => auth::masked(consumed, n),
+            None => Cow::Borrowed(consumed),
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -144,6 +161,8 @@ pub struct Session<P> {
     tls: bool,
     /// The user AUTH succeeded for, if any.
     auth_user: Option<String>,
+    /// An AUTH exchange waiting for the client's next line.
+    exchange: Option<auth::Exchange>,
 }
 
 impl<P: Policy> Session<P> {
@@ -165,6 +184,7 @@ impl<P: Policy> Session<P> {
             errors: 0,
             tls: false,
             auth_user: None,
+            exchange: None,
         }
     }
 
@@ -205,17 +225,20 @@ impl<P: Policy> Session<P> {
             return None;
         }
         let (frame, consumed) = self.framer.next(buf)?;
+        let mut shown = None;
         let inbound = match frame {
             Frame::Line {
                 line,
                 ending,
                 bare_cr,
             } => {
+                shown = self.shown(line);
                 self.line(line, ending, bare_cr, out);
                 Inbound::Command
             }
             Frame::Discard => Inbound::Content,
             Frame::TooLong => {
+                shown = self.exchange.take().map(|_| 0);
                 self.error(R::LINE_TOO_LONG, out);
                 Inbound::Command
             }
@@ -246,7 +269,11 @@ impl<P: Policy> Session<P> {
                 Inbound::Content
             }
         };
-        Some(Step { consumed, inbound })
+        Some(Step {
+            consumed,
+            inbound,
+            shown,
+        })
     }
 
     /// The client was silent for too long.
@@ -412,6 +439,9 @@ impl<P: Policy> Session<P> {
         if bare_cr {
             out.push(Action::Note("bare CR inside command line".into()));
         }
+        if self.exchange.is_some() {
+            return self.auth_continue(line, out);
+        }
         let parsed = match command::parse(line) {
             Ok(p) => p,
             Err(ParseError::UnknownCommand) => return self.error(R::UNKNOWN_COMMAND, out),
@@ -462,7 +492,8 @@ impl<P: Policy> Session<P> {
                 self.stage(Stage::Vrfy, R::EXPN, None, count, out);
             }
             Command::Help(_) => self.send(R::HELP, out),
-            Command::StartTls | Command::Auth { .. } => self.error(R::NOT_IMPLEMENTED, out),
+            Command::StartTls => self.error(R::NOT_IMPLEMENTED, out),
+            Command::Auth { mechanism, initial } => self.auth(mechanism, initial, count, out),
         }
     }
 
@@ -476,8 +507,14 @@ impl<P: Policy> Session<P> {
                         text.push_str("SIZE ");
                         text.push_str(&self.config.max_message_size.to_string());
                     }
-                    // STARTTLS and AUTH are advertised once TLS and AUTH exist.
-                    Extension::StartTls | Extension::Auth => {
+                    Extension::Auth => match self.auth_keyword() {
+                        Some(keyword) => text.push_str(&keyword),
+                        None => {
+                            text.pop();
+                        }
+                    },
+                    // STARTTLS is advertised once TLS exists.
+                    Extension::StartTls => {
                         text.pop();
                     }
                     other => text.push_str(other.keyword()),
@@ -514,6 +551,9 @@ impl<P: Policy> Session<P> {
         }
         if self.tx.is_some() {
             return self.error(R::SEQ_NESTED_MAIL, out);
+        }
+        if self.auth_missing() {
+            return self.send(R::AUTH_REQUIRED, out);
         }
         let ext = self.config.extensions;
         let unsupported = params.unknown.is_some()
@@ -582,10 +622,16 @@ impl<P: Policy> Session<P> {
     }
 }
 
+mod auth;
 mod content;
+
+pub use auth::{AuthConfig, Credential, Mechanism};
 
 #[cfg(test)]
 mod tests;
 
 #[cfg(test)]
 mod fault_tests;
+
+#[cfg(test)]
+mod auth_tests;

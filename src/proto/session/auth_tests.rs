@@ -1,0 +1,1 @@
+//! Byte-exact AUTH dialogues: every mechanism right and wrong, cancels, sequence errors, rules.
