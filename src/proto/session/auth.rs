@@ -168,6 +168,17 @@ pub(super) fn masked(line: &[u8], shown: usize) -> Cow<'_, [u8]> {
     Cow::Owned(out)
 }
 
+impl super::Step {
+    /// The consumed bytes as they may go into a transcript or log: AUTH
+    /// secrets replaced by `****`.
+    pub fn transcribable<'a>(&self, consumed: &'a [u8]) -> Cow<'a, [u8]> {
+        match self.shown {
+            Some(n) => masked(consumed, n),
+            None => Cow::Borrowed(consumed),
+        }
+    }
+}
+
 fn challenge(text: &str) -> Reply {
     Reply {
         code: 334,
@@ -212,15 +223,18 @@ impl<P: Policy> Session<P> {
             .filter(|_| self.config.extensions.contains(Extension::Auth))
     }
 
-    /// The `AUTH ...` line of the EHLO reply, when AUTH is offered.
-    pub(super) fn auth_keyword(&self) -> Option<String> {
-        let cfg = self.auth_config()?;
-        let mut text = String::from("AUTH");
+    /// Writes the `AUTH ...` line of the EHLO reply into `text`, which ends
+    /// in the newline before it; when AUTH is not offered, takes that back.
+    pub(super) fn advertise_auth(&self, text: &mut String) {
+        let Some(cfg) = self.auth_config() else {
+            text.pop();
+            return;
+        };
+        text.push_str("AUTH");
         for m in &cfg.mechanisms {
             text.push(' ');
             text.push_str(m.name());
         }
-        Some(text)
     }
 
     /// MAIL must wait for AUTH (`auth.required`).

@@ -188,6 +188,10 @@ fn cancel_bad_base64_and_unknown_mechanisms() {
             "501 5.5.2 Cannot decode response\r\n",
         ),
         (
+            "AUTH LOGIN\r\nYXBw\nNOOP\r\n",
+            "334 VXNlcm5hbWU6\r\n500 5.5.2 Bare LF received; SMTP lines must end with CRLF\r\n250 2.0.0 Ok\r\n",
+        ),
+        (
             "AUTH GSSAPI\r\n",
             "504 5.5.4 Unrecognized authentication type\r\n",
         ),

@@ -103,17 +103,6 @@ pub struct Step {
     pub shown: Option<usize>,
 }
 
-impl Step {
-    /// The consumed bytes as they may go into a transcript or log: AUTH
-    /// secrets replaced by `****`.
-    pub fn transcribable<'a>(&self, consumed: &'a [u8]) -> Cow<'a, [u8]> {
-        match self.shown {
-            Some(n) => auth::masked(consumed, n),
-            None => Cow::Borrowed(consumed),
-        }
-    }
-}
-
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum State {
     Fresh,
@@ -429,6 +418,7 @@ impl<P: Policy> Session<P> {
     fn line(&mut self, line: &[u8], ending: Ending, bare_cr: bool, out: &mut Vec<Action>) {
         if ending == Ending::BareLf {
             if self.config.bare_lf == BareLf::Reject {
+                self.exchange = None;
                 self.error(R::BARE_LF_COMMAND, out);
                 return;
             }
@@ -507,12 +497,7 @@ impl<P: Policy> Session<P> {
                         text.push_str("SIZE ");
                         text.push_str(&self.config.max_message_size.to_string());
                     }
-                    Extension::Auth => match self.auth_keyword() {
-                        Some(keyword) => text.push_str(&keyword),
-                        None => {
-                            text.pop();
-                        }
-                    },
+                    Extension::Auth => self.advertise_auth(&mut text),
                     // STARTTLS is advertised once TLS exists.
                     Extension::StartTls => {
                         text.pop();
