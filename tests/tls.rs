@@ -224,3 +224,28 @@ with smtplib.SMTP("127.0.0.1", int(sys.argv[1]), timeout=10) as s:
     assert_eq!(msgs[0].tls, None);
     server.shutdown().await;
 }
+
+#[tokio::test]
+async fn auth_over_starttls_is_recorded_as_esmtpsa() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = scenario_with_tls("auth-required", &dir).await;
+    let mailer = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous("127.0.0.1")
+        .port(server.smtp_addr().port())
+        .tls(Tls::Required(params(&server)))
+        .credentials(lettre::transport::smtp::authentication::Credentials::new(
+            "app".into(),
+            "s3cret".into(),
+        ))
+        .timeout(Some(WAIT))
+        .build();
+    mailer.send(email("authenticated over TLS")).await.unwrap();
+    let msgs = server.wait_for_messages(1, WAIT).await.unwrap();
+    assert_eq!(msgs[0].auth_user.as_deref(), Some("app"));
+    assert!(msgs[0].tls.is_some());
+    assert!(
+        msgs[0].received_header.contains("with ESMTPSA"),
+        "{}",
+        msgs[0].received_header
+    );
+    server.shutdown().await;
+}

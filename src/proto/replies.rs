@@ -105,3 +105,28 @@ pub const STORE_FAILED: Reply = r(
     E::new(4, 3, 0),
     "Message could not be stored, try again later",
 );
+
+pub const AUTH_OK: Reply = r(235, E::new(2, 7, 0), "Authentication successful");
+pub const AUTH_FAILED: Reply = r(535, E::new(5, 7, 8), "Authentication credentials invalid");
+pub const AUTH_CANCELLED: Reply = r(501, E::new(5, 7, 0), "Authentication cancelled");
+pub const AUTH_CANNOT_DECODE: Reply = r(501, E::new(5, 5, 2), "Cannot decode response");
+pub const AUTH_UNKNOWN_MECHANISM: Reply =
+    r(504, E::new(5, 5, 4), "Unrecognized authentication type");
+pub const AUTH_NO_INITIAL_RESPONSE: Reply = r(
+    501,
+    E::new(5, 5, 4),
+    "CRAM-MD5 does not take an initial response",
+);
+pub const SEQ_AUTH_NEED_EHLO: Reply = r(503, E::new(5, 5, 1), "Send EHLO first");
+pub const SEQ_AUTH_TWICE: Reply = r(503, E::new(5, 5, 1), "Already authenticated");
+pub const SEQ_AUTH_IN_TRANSACTION: Reply = r(
+    503,
+    E::new(5, 5, 1),
+    "AUTH is not permitted during a mail transaction",
+);
+pub const AUTH_REQUIRED: Reply = r(530, E::new(5, 7, 0), "Authentication required");
+pub const AUTH_NEEDS_TLS: Reply = r(
+    538,
+    E::new(5, 7, 11),
+    "Encryption required for requested authentication mechanism",
+);

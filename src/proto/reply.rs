@@ -187,7 +187,9 @@ impl Reply {
                     out.push(b' ');
                 }
                 out.extend_from_slice(line.as_bytes());
-            } else if !wrote_enhanced {
+            } else if !wrote_enhanced && self.code != 334 {
+                // An empty AUTH challenge keeps its space: RFC 4954's
+                // continue-req is "334" SP [base64] CRLF.
                 out.pop();
             }
             out.extend_from_slice(b"\r\n");

@@ -18,8 +18,10 @@ pub struct Incoming {
     pub mail_from: String,
     pub mail_params: String,
     pub recipients: Vec<Recipient>,
-    /// `ESMTP` or `SMTP` (later `ESMTPS`, `ESMTPA`), for the Received header.
+    /// `ESMTP`, `SMTP` or `ESMTPA` (later `ESMTPS`), for the Received header.
     pub protocol: &'static str,
+    /// The user AUTH succeeded for, recorded with the message.
+    pub auth_user: Option<String>,
     /// Content after dot-unstuffing (or BDAT chunks), exactly as received.
     pub content: Vec<u8>,
     /// Dot lines next to a bare LF or CR (SMTP smuggling attempts) seen in the content.

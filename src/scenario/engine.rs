@@ -131,7 +131,10 @@ impl Engine {
             && text(&c.auth_user, ctx.auth_user)
             && (c.client_ip.is_empty() || c.client_ip.iter().any(|n| n.contains(ctx.client_ip)))
             && c.tls.is_none_or(|t| t == ctx.tls)
-            && c.authenticated.is_none_or(|a| a == ctx.auth_user.is_some())
+            // At `auth`, `auth_user` is the user being tried, not yet one
+            // that authenticated (AUTH after success never reaches rules).
+            && c.authenticated
+                .is_none_or(|a| a == (ctx.auth_user.is_some() && ctx.stage != Stage::Auth))
             && c.header
                 .iter()
                 .all(|(name, glob)| header_values(message, name).iter().any(|v| glob.matches(v)))

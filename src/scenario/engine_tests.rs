@@ -279,3 +279,21 @@ fn wire_effects_reach_the_decision() {
         crate::proto::policy::Wire::Malformed(crate::proto::policy::Malformed::BadCode)
     );
 }
+
+#[test]
+fn at_the_auth_stage_the_user_tried_is_not_yet_authenticated() {
+    let e = engine(
+        "version: 1\nrules:\n  - {name: unauth, on: [auth, mail], match: {authenticated: false, auth_user: app}}\n",
+    );
+    let mut p = e.session_policy();
+    let trying = Context {
+        auth_user: Some("app"),
+        ..ctx(Stage::Auth)
+    };
+    assert_eq!(fired(&mut p, &trying).as_deref(), Some("unauth"));
+    let mailing = Context {
+        auth_user: Some("app"),
+        ..ctx(Stage::Mail)
+    };
+    assert_eq!(fired(&mut p, &mailing), None);
+}

@@ -19,6 +19,7 @@ use crate::proto::extensions::Extension;
 use crate::proto::framer::BareLf;
 use crate::proto::policy::{Disconnect, ReplyChoice, Stage};
 use crate::proto::reply::{EnhancedCode, Reply};
+use crate::proto::session::Mechanism;
 
 pub(super) struct Errors<'a> {
     file: &'a str,
@@ -175,7 +176,25 @@ fn duration_or(
 /// The `server:` block over `d`, the defaults or the extended profile's
 /// settings: every field given replaces the one below it.
 fn server(s: model::Server, d: ServerSettings, errors: &mut Errors<'_>) -> ServerSettings {
+    let auth = s.auth.unwrap_or(d.auth);
+    for name in &auth.mechanisms {
+        if Mechanism::from_name(&name.value).is_none() {
+            errors.at(
+                loc(name),
+                format!(
+                    "unknown AUTH mechanism `{}`; known: PLAIN, LOGIN, CRAM-MD5, XOAUTH2",
+                    name.value
+                ),
+            );
+        }
+    }
     let extensions = match &s.extensions {
+        // AUTH is advertised by default once an `auth:` block configures it.
+        None if auth.configured() => {
+            let mut set = d.extensions;
+            set.insert(Extension::Auth);
+            set
+        }
         None => d.extensions,
         Some(list) => list
             .iter()
@@ -222,7 +241,7 @@ fn server(s: model::Server, d: ServerSettings, errors: &mut Errors<'_>) -> Serve
             None => d.bare_lf,
         },
         tls: s.tls.unwrap_or(d.tls),
-        auth: s.auth.unwrap_or(d.auth),
+        auth,
     }
 }
 

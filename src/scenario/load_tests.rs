@@ -126,6 +126,10 @@ fn invalid_scenarios_table() {
             "t.yaml:3:28: unknown extension `XFOO`",
         ),
         (
+            "version: 1\nserver:\n  auth:\n    mechanisms: [PLAIN, NTLM]\n",
+            "t.yaml:4:25: unknown AUTH mechanism `NTLM`",
+        ),
+        (
             "version: 1\nserver:\n  limits: { max_message_size: lots }\n",
             "t.yaml:3:31: `lots` is not a size",
         ),
@@ -220,4 +224,23 @@ expect:
     assert_eq!(r.to_wire(true), b"250-2.0.0 one\r\n250 2.0.0 two\r\n");
     assert!(!s.rules[2].store);
     assert!(s.expect.is_some());
+}
+
+#[test]
+fn an_auth_block_with_users_turns_the_auth_extension_on() {
+    let with_users = load(
+        "version: 1\nserver:\n  auth: { users: [{ username: a, password: b }], require_tls: true }\n",
+        "t.yaml",
+        None,
+    )
+    .unwrap();
+    assert!(with_users.server.extensions.contains(Extension::Auth));
+    assert!(with_users.server.auth.require_tls);
+    let without = load(
+        "version: 1\nserver:\n  auth: { required: true }\n",
+        "t.yaml",
+        None,
+    )
+    .unwrap();
+    assert!(!without.server.extensions.contains(Extension::Auth));
 }

@@ -86,12 +86,23 @@ pub struct Tls {
 pub struct Auth {
     #[serde(default)]
     pub required: bool,
+    /// Advertised in this order; empty: PLAIN LOGIN CRAM-MD5.
     #[serde(default)]
-    pub mechanisms: Vec<String>,
+    pub mechanisms: Vec<S<String>>,
     #[serde(default)]
     pub users: Vec<User>,
     #[serde(default)]
     pub accept_any: bool,
+    /// AUTH before TLS is answered 538 (RFC 4954 §6).
+    #[serde(default)]
+    pub require_tls: bool,
+}
+
+impl Auth {
+    /// An `auth:` block that lets somebody in: only then is AUTH offered.
+    pub fn configured(&self) -> bool {
+        self.accept_any || !self.users.is_empty()
+    }
 }
 
 #[derive(Deserialize, Debug, Clone)]

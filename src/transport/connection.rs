@@ -181,8 +181,9 @@ impl Connection {
                 if step.inbound == Inbound::Command {
                     let at = self.elapsed();
                     if let Some(line) = rbuf.get(..step.consumed) {
-                        self.transcript.client(at, line);
-                        debug!(line = %String::from_utf8_lossy(line).trim_end(), "C");
+                        let line = step.transcribable(line);
+                        self.transcript.client(at, &line);
+                        debug!(line = %String::from_utf8_lossy(&line).trim_end(), "C");
                     }
                 }
                 rbuf.advance(step.consumed);
@@ -421,7 +422,7 @@ impl Connection {
             mail_params: incoming.mail_params,
             recipients: incoming.recipients,
             tls: self.tls.clone(),
-            auth_user: None,
+            auth_user: incoming.auth_user,
             received_header,
             content: incoming.content,
             smuggling_attempts: incoming.smuggling_attempts,

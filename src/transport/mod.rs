@@ -205,6 +205,38 @@ pub fn session_config(scenario: &Scenario) -> session::Config {
         max_message_size: server.limits.max_message_size,
         max_recipients: server.limits.max_recipients,
         bare_lf: server.bare_lf,
+        auth: auth_config(&server.auth),
         ..session::Config::default()
     }
+}
+
+/// `None` unless the `auth:` block lets somebody in; names were validated
+/// when the scenario was loaded.
+fn auth_config(auth: &crate::scenario::AuthSettings) -> Option<session::AuthConfig> {
+    if !auth.configured() {
+        return None;
+    }
+    let named: Vec<session::Mechanism> = auth
+        .mechanisms
+        .iter()
+        .filter_map(|m| session::Mechanism::from_name(&m.value))
+        .collect();
+    Some(session::AuthConfig {
+        mechanisms: if named.is_empty() {
+            session::Mechanism::DEFAULT.to_vec()
+        } else {
+            named
+        },
+        users: auth
+            .users
+            .iter()
+            .map(|u| session::Credential {
+                username: u.username.clone(),
+                password: u.password.clone(),
+            })
+            .collect(),
+        accept_any: auth.accept_any,
+        required: auth.required,
+        require_tls: auth.require_tls,
+    })
 }

@@ -235,7 +235,15 @@ impl<P: Policy> Session<P> {
             mail_from: tx.from,
             mail_params: tx.mail_params,
             recipients: tx.recipients,
-            protocol: if self.esmtp { "ESMTP" } else { "SMTP" },
+            // RFC 3848's names for the Received header's "with" clause.
+            protocol: match (self.esmtp, self.tls, self.auth_user.is_some()) {
+                (false, _, _) => "SMTP",
+                (true, false, false) => "ESMTP",
+                (true, false, true) => "ESMTPA",
+                (true, true, false) => "ESMTPS",
+                (true, true, true) => "ESMTPSA",
+            },
+            auth_user: self.auth_user.clone(),
             content: tx.content,
             smuggling_attempts: tx.smuggling,
             bare_lf: tx.bare_lf,

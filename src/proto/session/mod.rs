@@ -38,6 +38,8 @@ pub struct Config {
     pub starttls: bool,
     /// MAIL is refused with 530 until TLS is up.
     pub tls_required: bool,
+    /// `None`: AUTH is neither advertised nor accepted.
+    pub auth: Option<AuthConfig>,
 }
 
 impl Default for Config {
@@ -53,6 +55,7 @@ impl Default for Config {
             max_errors: 20,
             starttls: false,
             tls_required: false,
+            auth: None,
         }
     }
 }
@@ -105,6 +108,9 @@ pub enum Inbound {
 pub struct Step {
     pub consumed: usize,
     pub inbound: Inbound,
+    /// Set when the line carries AUTH secrets: only this many leading bytes
+    /// may be recorded.
+    pub shown: Option<usize>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -154,6 +160,8 @@ pub struct Session<P> {
     tls: bool,
     /// The user AUTH succeeded for, if any.
     auth_user: Option<String>,
+    /// An AUTH exchange waiting for the client's next line.
+    exchange: Option<auth::Exchange>,
 }
 
 impl<P: Policy> Session<P> {
@@ -175,6 +183,7 @@ impl<P: Policy> Session<P> {
             errors: 0,
             tls: false,
             auth_user: None,
+            exchange: None,
         }
     }
 
@@ -197,6 +206,7 @@ impl<P: Policy> Session<P> {
         self.esmtp = false;
         self.tx = None;
         self.auth_user = None;
+        self.exchange = None;
     }
 
     pub fn is_tls(&self) -> bool {
@@ -230,17 +240,20 @@ impl<P: Policy> Session<P> {
             return None;
         }
         let (frame, consumed) = self.framer.next(buf)?;
+        let mut shown = None;
         let inbound = match frame {
             Frame::Line {
                 line,
                 ending,
                 bare_cr,
             } => {
+                shown = self.shown(line);
                 self.line(line, ending, bare_cr, out);
                 Inbound::Command
             }
             Frame::Discard => Inbound::Content,
             Frame::TooLong => {
+                shown = self.exchange.take().map(|_| 0);
                 self.error(R::LINE_TOO_LONG, out);
                 Inbound::Command
             }
@@ -271,7 +284,11 @@ impl<P: Policy> Session<P> {
                 Inbound::Content
             }
         };
-        Some(Step { consumed, inbound })
+        Some(Step {
+            consumed,
+            inbound,
+            shown,
+        })
     }
 
     /// The client was silent for too long.
@@ -427,6 +444,7 @@ impl<P: Policy> Session<P> {
     fn line(&mut self, line: &[u8], ending: Ending, bare_cr: bool, out: &mut Vec<Action>) {
         if ending == Ending::BareLf {
             if self.config.bare_lf == BareLf::Reject {
+                self.exchange = None;
                 self.error(R::BARE_LF_COMMAND, out);
                 return;
             }
@@ -436,6 +454,9 @@ impl<P: Policy> Session<P> {
         }
         if bare_cr {
             out.push(Action::Note("bare CR inside command line".into()));
+        }
+        if self.exchange.is_some() {
+            return self.auth_continue(line, out);
         }
         let parsed = match command::parse(line) {
             Ok(p) => p,
@@ -488,7 +509,7 @@ impl<P: Policy> Session<P> {
             }
             Command::Help(_) => self.send(R::HELP, out),
             Command::StartTls => self.starttls(count, out),
-            Command::Auth { .. } => self.error(R::NOT_IMPLEMENTED, out),
+            Command::Auth { mechanism, initial } => self.auth(mechanism, initial, count, out),
         }
     }
 
@@ -502,8 +523,9 @@ impl<P: Policy> Session<P> {
                         text.push_str("SIZE ");
                         text.push_str(&self.config.max_message_size.to_string());
                     }
-                    // STARTTLS and AUTH are advertised once TLS and AUTH exist.
-                    Extension::StartTls | Extension::Auth => {
+                    Extension::Auth => self.advertise_auth(&mut text),
+                    // STARTTLS is advertised once TLS exists.
+                    Extension::StartTls => {
                         text.pop();
                     }
                     other => text.push_str(other.keyword()),
@@ -565,6 +587,9 @@ impl<P: Policy> Session<P> {
         }
         if self.config.tls_required && !self.tls {
             return self.send(R::TLS_REQUIRED, out);
+        }
+        if self.auth_missing() {
+            return self.send(R::AUTH_REQUIRED, out);
         }
         let ext = self.config.extensions;
         let unsupported = params.unknown.is_some()
@@ -633,7 +658,10 @@ impl<P: Policy> Session<P> {
     }
 }
 
+mod auth;
 mod content;
+
+pub use auth::{AuthConfig, Credential, Mechanism};
 
 #[cfg(test)]
 mod tests;
@@ -643,3 +671,6 @@ mod fault_tests;
 
 #[cfg(test)]
 mod tls_tests;
+
+#[cfg(test)]
+mod auth_tests;
