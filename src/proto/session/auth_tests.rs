@@ -4,6 +4,7 @@
 use super::tests::{Outcome, Rules, config, run, run_split};
 use super::*;
 use crate::proto::policy::AcceptAll;
+use crate::proto::policy::{Context, Decision};
 
 const GREETING: &str = "220 mx.test ESMTP ready\r\n";
 const EHLO: &str = "EHLO c\r\n";

@@ -5,6 +5,7 @@
 use super::tests::{Rules, config, run, run_split};
 use super::*;
 use crate::proto::policy::Malformed;
+use crate::proto::policy::{Context, Decision, ReplyChoice};
 use crate::proto::replies as R;
 
 fn cut_at(n: u64) -> impl Policy {

@@ -15,7 +15,7 @@ use std::time::Duration;
 use super::command::{self, Body as BodyParam, Command, ParseError, Verb};
 use super::extensions::{Extension, Extensions};
 use super::framer::{BareLf, Ending, Frame, Framer, Mode};
-use super::policy::{Context, Decision, Disconnect, Policy, ReplyChoice, Stage, Wire};
+use super::policy::{Policy, Stage, Wire};
 use super::replies as R;
 use super::reply::{EnhancedCode, Reply};
 use super::transaction::{Body, Incoming, Recipient, Transaction};
@@ -197,22 +197,6 @@ impl<P: Policy> Session<P> {
         !matches!(self.framer.mode(), Mode::Command)
     }
 
-    /// TLS is up (after STARTTLS, or from the start on an implicit-TLS
-    /// port): the session forgets everything the client said before, as RFC
-    /// 3207 §4.2 requires, and waits for a new EHLO.
-    pub fn tls_started(&mut self) {
-        self.tls = true;
-        self.helo = None;
-        self.esmtp = false;
-        self.tx = None;
-        self.auth_user = None;
-        self.exchange = None;
-    }
-
-    pub fn is_tls(&self) -> bool {
-        self.tls
-    }
-
     /// The greeting.
     pub fn start(&mut self, out: &mut Vec<Action>) {
         if self.state != State::Fresh {
@@ -335,112 +319,6 @@ impl<P: Policy> Session<P> {
         }
     }
 
-    fn decide(&mut self, stage: Stage, to: Option<&str>, command: u64) -> Option<Decision> {
-        let message = match stage {
-            Stage::Message => self.tx.as_ref().map(|t| t.content.as_slice()),
-            _ => None,
-        };
-        let ctx = Context {
-            stage,
-            client_ip: self.client_ip,
-            helo: self.helo.as_deref(),
-            from: self.tx.as_ref().map(|t| t.from.as_str()),
-            to,
-            recipients: self.tx.as_ref().map_or(&[], |t| t.recipients.as_slice()),
-            tls: self.tls,
-            auth_user: self.auth_user.as_deref(),
-            connection: self.connection,
-            command,
-            message,
-        };
-        self.policy.decide(&ctx)
-    }
-
-    fn resolve(&self, decision: Option<Decision>, default: Reply) -> Resolved {
-        let Some(d) = decision else {
-            return Resolved {
-                reply: Some(Outgoing {
-                    reply: default,
-                    enhanced: self.enhanced(),
-                    rule: None,
-                    wire: Wire::Normal,
-                }),
-                custom: false,
-                delay: None,
-                close_before: false,
-                close_after: false,
-                store: true,
-                cut_after: None,
-                note: None,
-            };
-        };
-        let custom = matches!(d.reply, ReplyChoice::Custom(_));
-        let (reply, enhanced) = match d.reply {
-            ReplyChoice::Default => (Some(default), self.enhanced()),
-            ReplyChoice::Silent => (None, false),
-            ReplyChoice::Custom(r) => (Some(r), true),
-        };
-        Resolved {
-            reply: reply.map(|reply| Outgoing {
-                reply,
-                enhanced,
-                rule: Some(d.rule),
-                wire: d.wire,
-            }),
-            custom,
-            delay: d.delay,
-            close_before: d.disconnect == Some(Disconnect::BeforeReply),
-            close_after: d.disconnect == Some(Disconnect::AfterReply),
-            store: d.store,
-            cut_after: d.cut_after,
-            note: d.note,
-        }
-    }
-
-    /// Sends a resolved reply with its delay and disconnects; returns whether
-    /// the client got a positive answer (2xx, or 354 at DATA).
-    fn emit(&mut self, resolved: Resolved, out: &mut Vec<Action>) -> bool {
-        if let Some(note) = resolved.note {
-            out.push(Action::Note(Cow::Owned(note)));
-        }
-        if let Some(delay) = resolved.delay {
-            out.push(Action::Delay(delay));
-        }
-        if resolved.close_before {
-            out.push(Action::Close);
-            self.state = State::Closed;
-            return false;
-        }
-        let mut positive = false;
-        let mut close = resolved.close_after;
-        if let Some(outgoing) = resolved.reply {
-            positive = outgoing.reply.code < 400;
-            // RFC 5321 §3.8: a 421 always ends the session.
-            close |= outgoing.reply.code == 421;
-            out.push(Action::Send(outgoing));
-        }
-        if close {
-            out.push(Action::Close);
-            self.state = State::Closed;
-            return false;
-        }
-        positive
-    }
-
-    /// Asks the policy and answers; `true` when the client may go on.
-    fn stage(
-        &mut self,
-        stage: Stage,
-        default: Reply,
-        to: Option<&str>,
-        count: u64,
-        out: &mut Vec<Action>,
-    ) -> bool {
-        let decision = self.decide(stage, to, count);
-        let resolved = self.resolve(decision, default);
-        self.emit(resolved, out)
-    }
-
     fn line(&mut self, line: &[u8], ending: Ending, bare_cr: bool, out: &mut Vec<Action>) {
         if ending == Ending::BareLf {
             if self.config.bare_lf == BareLf::Reject {
@@ -539,25 +417,6 @@ impl<P: Policy> Session<P> {
             code: 250,
             enhanced: None,
             text: Cow::Owned(text),
-        }
-    }
-
-    fn starttls(&mut self, count: u64, out: &mut Vec<Action>) {
-        if !self.config.starttls {
-            return self.error(R::NOT_IMPLEMENTED, out);
-        }
-        if self.tls {
-            return self.error(R::SEQ_TLS_ACTIVE, out);
-        }
-        if self.helo.is_none() {
-            return self.error(R::SEQ_NEED_HELO, out);
-        }
-        let decision = self.decide(Stage::StartTls, None, count);
-        let resolved = self.resolve(decision, R::READY_FOR_TLS);
-        let go = matches!(&resolved.reply, Some(o) if o.reply.code == 220);
-        self.emit(resolved, out);
-        if go && self.state != State::Closed {
-            out.push(Action::StartTls);
         }
     }
 
@@ -660,6 +519,8 @@ impl<P: Policy> Session<P> {
 
 mod auth;
 mod content;
+mod decisions;
+mod starttls;
 
 pub use auth::{AuthConfig, Credential, Mechanism};
 

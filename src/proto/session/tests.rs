@@ -2,6 +2,7 @@
 
 use super::*;
 use crate::proto::policy::AcceptAll;
+use crate::proto::policy::{Context, Decision, Disconnect, ReplyChoice};
 
 /// A policy made of a closure, for tests.
 pub(super) struct Rules<F>(pub(super) F);

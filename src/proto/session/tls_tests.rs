@@ -4,6 +4,7 @@
 use super::tests::{Rules, config, run};
 use super::*;
 use crate::proto::policy::AcceptAll;
+use crate::proto::policy::{Context, Decision};
 
 fn tls_config() -> Config {
     Config {
