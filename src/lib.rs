@@ -14,14 +14,18 @@
 //!
 //! - [`proto`]: `command` (parser), `framer` (lines, DATA, BDAT), `reply` and
 //!   `replies` (the wire form and the protocol's own replies), `session` (the
-//!   state machine), `policy` (the interface the scenario engine implements),
+//!   state machine, with `auth`, `starttls`, `content` and `decisions`
+//!   beside it), `policy` (the interface the scenario engine implements),
 //!   `transaction` and `extensions`. Wire faults (`malformed`, `bandwidth`)
 //!   are decided here and only paced by the transport.
 //! - [`scenario`]: YAML model, validation with file/line/column, `extends`
 //!   of provider profiles, matchers, the rule engine and its shared state
 //!   (greylist tables, rate windows, the real or virtual clock).
 //! - [`store`]: memory and maildir capture, transcripts, the Received header.
-//! - [`transport`]: listener and connection driver.
+//! - [`transport`]: listeners (plain with STARTTLS, implicit TLS), the
+//!   connection driver and its byte stream.
+//! - [`tls`]: development CA and certificates (rcgen), the rustls acceptor;
+//!   the only module touching rustls.
 //! - [`codes`]: the reply-code and enhanced-status-code catalog, provider
 //!   texts and `explain`, shared by the `explain`, `codes` and `check`
 //!   subcommands.
