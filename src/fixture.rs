@@ -63,6 +63,11 @@ impl TestServer {
             smtp: Some(SocketAddr::from((Ipv4Addr::LOCALHOST, 0))),
             smtps: Some(SocketAddr::from((Ipv4Addr::LOCALHOST, 0))),
             tls: Some(tls::acceptor(&files.cert, &files.key)?),
+            tls_faults: Some(Arc::new(tls::FaultAcceptors::new(
+                &hosts,
+                Some(&certs_dir.as_ref().join("ca.key")),
+                (&files.cert, &files.key),
+            )?)),
         };
         let store = Arc::new(Store::memory(FIXTURE_MAX_MESSAGES));
         let handle = transport::start_with(listen, Arc::new(scenario), store).await?;

@@ -82,29 +82,12 @@ pub fn generate(dir: &Path, hosts: &[String]) -> Result<CertFiles, TlsError> {
     };
     std::fs::create_dir_all(dir).map_err(write_err(dir))?;
 
-    let mut ca = CertificateParams::new(Vec::<String>::new())?;
-    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    ca.distinguished_name
-        .push(DnType::CommonName, "mailfault development CA");
-    ca.distinguished_name
-        .push(DnType::OrganizationName, "mailfault");
-    ca.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
     let ca_key = KeyPair::generate()?;
-    let ca_cert = ca.self_signed(&ca_key)?;
+    let ca_cert = ca_params()?.self_signed(&ca_key)?;
     let ca_key_pem = ca_key.serialize_pem();
-    let issuer = Issuer::new(ca, ca_key);
-
-    let mut leaf = CertificateParams::new(hosts.to_vec())?;
-    let cn = hosts.last().map_or("localhost", String::as_str);
-    leaf.distinguished_name.push(DnType::CommonName, cn);
-    leaf.use_authority_key_identifier_extension = true;
-    leaf.key_usages = vec![
-        KeyUsagePurpose::DigitalSignature,
-        KeyUsagePurpose::KeyEncipherment,
-    ];
-    leaf.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+    let issuer = Issuer::new(ca_params()?, ca_key);
     let leaf_key = KeyPair::generate()?;
-    let leaf_cert = leaf.signed_by(&leaf_key, &issuer)?;
+    let leaf_cert = leaf_params(hosts)?.signed_by(&leaf_key, &issuer)?;
 
     let files = CertFiles::in_dir(dir);
     write_file(&files.ca, ca_cert.pem().as_bytes(), false).map_err(write_err(&files.ca))?;
@@ -114,6 +97,32 @@ pub fn generate(dir: &Path, hosts: &[String]) -> Result<CertFiles, TlsError> {
     write_file(&files.key, leaf_key.serialize_pem().as_bytes(), true)
         .map_err(write_err(&files.key))?;
     Ok(files)
+}
+
+/// The development CA's parameters. Always the same, so the CA can be
+/// rebuilt as an issuer from its saved key alone.
+fn ca_params() -> Result<CertificateParams, rcgen::Error> {
+    let mut ca = CertificateParams::new(Vec::<String>::new())?;
+    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca.distinguished_name
+        .push(DnType::CommonName, "mailfault development CA");
+    ca.distinguished_name
+        .push(DnType::OrganizationName, "mailfault");
+    ca.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+    Ok(ca)
+}
+
+fn leaf_params(hosts: &[String]) -> Result<CertificateParams, rcgen::Error> {
+    let mut leaf = CertificateParams::new(hosts.to_vec())?;
+    let cn = hosts.last().map_or("localhost", String::as_str);
+    leaf.distinguished_name.push(DnType::CommonName, cn);
+    leaf.use_authority_key_identifier_extension = true;
+    leaf.key_usages = vec![
+        KeyUsagePurpose::DigitalSignature,
+        KeyUsagePurpose::KeyEncipherment,
+    ];
+    leaf.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+    Ok(leaf)
 }
 
 /// Reuses the certificates in `dir`, or makes them on first use.
@@ -160,12 +169,85 @@ pub fn acceptor(cert: &Path, key: &Path) -> Result<TlsAcceptor, TlsError> {
         });
     }
     let key = PrivateKeyDer::from_pem_file(key).map_err(read_err(key))?;
+    build_acceptor(chain, key, rustls::ALL_VERSIONS)
+}
+
+fn build_acceptor(
+    chain: Vec<CertificateDer<'static>>,
+    key: PrivateKeyDer<'static>,
+    versions: &[&'static rustls::SupportedProtocolVersion],
+) -> Result<TlsAcceptor, TlsError> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let config = rustls::ServerConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()?
+        .with_protocol_versions(versions)?
         .with_no_client_auth()
         .with_single_cert(chain, key)?;
     Ok(TlsAcceptor::from(Arc::new(config)))
+}
+
+/// An acceptor for one freshly made certificate and its key.
+fn serve_one(cert: &rcgen::Certificate, key: &KeyPair) -> Result<TlsAcceptor, TlsError> {
+    let key = PrivateKeyDer::try_from(key.serialize_der())
+        .map_err(|e| TlsError::Config(rustls::Error::General(e.into())))?;
+    build_acceptor(vec![cert.der().clone()], key, rustls::ALL_VERSIONS)
+}
+
+/// The certificates `tls_fault:` serves instead of the good one: each makes a
+/// verifying client refuse the handshake for one precise reason.
+pub struct FaultAcceptors {
+    /// Signed by the development CA, but valid only in 2020.
+    pub expired: TlsAcceptor,
+    /// Signed by the development CA for `wrong-host.invalid` only.
+    pub wrong_host: TlsAcceptor,
+    /// The right names, but signed by nobody (self-signed).
+    pub self_signed: TlsAcceptor,
+    /// The good certificate, TLS 1.2 only (a client requiring 1.3 fails).
+    pub tls12_only: TlsAcceptor,
+}
+
+impl FaultAcceptors {
+    /// Builds them in memory, signed with the CA key in `ca_key` when there
+    /// is one (`--tls auto`), else with a throw-away CA (the client then also
+    /// lacks the issuer, as it would for any unknown server).
+    pub fn new(
+        hosts: &[String],
+        ca_key: Option<&Path>,
+        good: (&Path, &Path),
+    ) -> Result<Self, TlsError> {
+        let ca_key = match ca_key.and_then(|p| std::fs::read_to_string(p).ok()) {
+            Some(pem) => KeyPair::from_pem(&pem)?,
+            None => KeyPair::generate()?,
+        };
+        let issuer = Issuer::new(ca_params()?, ca_key);
+        let signed = |params: CertificateParams| -> Result<TlsAcceptor, TlsError> {
+            let key = KeyPair::generate()?;
+            let cert = params.signed_by(&key, &issuer)?;
+            serve_one(&cert, &key)
+        };
+        let mut expired = leaf_params(hosts)?;
+        expired.not_before = rcgen::date_time_ymd(2020, 1, 1);
+        expired.not_after = rcgen::date_time_ymd(2020, 12, 31);
+        let self_signed = {
+            let key = KeyPair::generate()?;
+            serve_one(&leaf_params(hosts)?.self_signed(&key)?, &key)?
+        };
+        let (cert, key) = good;
+        let read = |path: &Path, e: rustls::pki_types::pem::Error| TlsError::Read {
+            path: path.to_path_buf(),
+            why: e.to_string(),
+        };
+        let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(cert)
+            .map_err(|e| read(cert, e))?
+            .collect::<Result<_, _>>()
+            .map_err(|e| read(cert, e))?;
+        let good_key = PrivateKeyDer::from_pem_file(key).map_err(|e| read(key, e))?;
+        Ok(Self {
+            expired: signed(expired)?,
+            wrong_host: signed(leaf_params(&["wrong-host.invalid".to_owned()])?)?,
+            self_signed,
+            tls12_only: build_acceptor(chain, good_key, &[&rustls::version::TLS12])?,
+        })
+    }
 }
 
 /// TLS version and cipher suite of an established connection, for the

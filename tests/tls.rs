@@ -249,3 +249,109 @@ async fn auth_over_starttls_is_recorded_as_esmtpsa() {
     );
     server.shutdown().await;
 }
+
+/// What a verifying smtplib client makes of the STARTTLS handshake.
+const VERIFYING_STARTTLS: &str = r#"
+import smtplib, ssl, sys
+ctx = ssl.create_default_context(cafile=sys.argv[2])
+if len(sys.argv) > 3:
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_3
+try:
+    with smtplib.SMTP("127.0.0.1", int(sys.argv[1]), timeout=10) as s:
+        s.starttls(context=ctx)
+        print("upgraded", s.sock.version())
+except ssl.SSLCertVerificationError as e:
+    print("refused:", e.verify_message)
+except ssl.SSLError as e:
+    print("tls error:", e.reason)
+except smtplib.SMTPServerDisconnected:
+    print("disconnected")
+"#;
+
+async fn verify_with_fault(fault: &str, tls13_only: bool) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    let yaml = format!("version: 1\nrules:\n  - {{ on: starttls, tls_fault: {fault} }}\n");
+    let scenario = Scenario::from_str(&yaml, "<test>").unwrap();
+    let server = TestServer::with_tls(scenario, dir.path()).await.unwrap();
+    let ca = server.ca_path().unwrap().display().to_string();
+    let mut args = vec![server.smtp_addr().port().to_string(), ca];
+    if tls13_only {
+        args.push("tls13".into());
+    }
+    let out = common::python_args(VERIFYING_STARTTLS, &args).await;
+    let sessions = server.wait_for_sessions(1, WAIT).await.unwrap();
+    let text = sessions[0].transcript.render();
+    assert!(text.contains("TLS fault: "), "{text}");
+    server.shutdown().await;
+    out
+}
+
+#[tokio::test]
+async fn verifying_clients_refuse_each_certificate_fault() {
+    assert_eq!(
+        verify_with_fault("self_signed", false).await,
+        "refused: self-signed certificate\n"
+    );
+    assert_eq!(
+        verify_with_fault("expired_cert", false).await,
+        "refused: certificate has expired\n"
+    );
+    let wrong = verify_with_fault("wrong_host_cert", false).await;
+    assert!(wrong.starts_with("refused: IP address mismatch"), "{wrong}");
+    assert_eq!(
+        verify_with_fault("tls12_only", false).await,
+        "upgraded TLSv1.2\n",
+        "a client that accepts TLS 1.2 gets through"
+    );
+    let strict = verify_with_fault("tls12_only", true).await;
+    assert!(strict.starts_with("tls error:"), "{strict}");
+    assert_eq!(
+        verify_with_fault("abort_handshake", false).await,
+        "tls error: UNEXPECTED_EOF_WHILE_READING\n",
+        "220, then the connection closes under the handshake"
+    );
+}
+
+#[tokio::test]
+async fn bad_certificate_scenario_is_refused_by_lettre() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = scenario_with_tls("bad-certificate", &dir).await;
+    let mailer = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous("127.0.0.1")
+        .port(server.smtp_addr().port())
+        .tls(Tls::Required(params(&server)))
+        .timeout(Some(WAIT))
+        .build();
+    let err = mailer.send(email("must not arrive")).await.unwrap_err();
+    assert!(
+        err.to_string().to_lowercase().contains("certificate"),
+        "{err}"
+    );
+    assert!(server.messages().is_empty());
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn auth_require_tls_answers_538_until_starttls() {
+    let dir = tempfile::tempdir().unwrap();
+    let yaml = "version: 1\nserver:\n  auth: { require_tls: true, users: [{ username: app, password: s3cret }] }\n";
+    let scenario = Scenario::from_str(yaml, "<test>").unwrap();
+    let server = TestServer::with_tls(scenario, dir.path()).await.unwrap();
+    let script = r#"
+import smtplib, ssl, sys
+ctx = ssl.create_default_context(cafile=sys.argv[2])
+with smtplib.SMTP("127.0.0.1", int(sys.argv[1]), timeout=10) as s:
+    s.ehlo("python.test")
+    code, text = s.docmd("AUTH", "PLAIN AGFwcABzM2NyZXQ=")
+    print(code, text.decode())
+    s.starttls(context=ctx)
+    s.ehlo("python.test")
+    print(s.login("app", "s3cret")[0])
+"#;
+    let ca = server.ca_path().unwrap().display().to_string();
+    let out = common::python_args(script, &[server.smtp_addr().port().to_string(), ca]).await;
+    assert_eq!(
+        out,
+        "538 5.7.11 Encryption required for requested authentication mechanism\n235\n"
+    );
+    server.shutdown().await;
+}

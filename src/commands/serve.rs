@@ -64,23 +64,29 @@ pub async fn run(opts: Options) -> Result<(), Error> {
         None => Scenario::accept_all(),
     };
     let store = Arc::new(Store::open(&opts.store, opts.max_messages)?);
-    let (acceptor, ca) = match &opts.tls {
+    let hosts = tls::default_hosts(std::slice::from_ref(&scenario.server.hostname));
+    let (files, ca) = match &opts.tls {
         TlsMode::Off => (None, None),
         TlsMode::Auto => {
-            let hosts = tls::default_hosts(std::slice::from_ref(&scenario.server.hostname));
             let files = tls::auto(&opts.certs_dir, &hosts)?;
-            (
-                Some(tls::acceptor(&files.cert, &files.key)?),
-                Some(files.ca),
-            )
+            let ca_key = opts.certs_dir.join("ca.key");
+            (Some((files.cert, files.key, Some(ca_key))), Some(files.ca))
         }
-        TlsMode::Files { cert, key } => (Some(tls::acceptor(cert, key)?), None),
+        TlsMode::Files { cert, key } => (Some((cert.clone(), key.clone(), None)), None),
     };
-    let listen = transport::Listen {
+    let mut listen = transport::Listen {
         smtp: Some(opts.smtp),
         smtps: opts.smtps,
-        tls: acceptor,
+        ..transport::Listen::default()
     };
+    if let Some((cert, key, ca_key)) = &files {
+        listen.tls = Some(tls::acceptor(cert, key)?);
+        listen.tls_faults = Some(Arc::new(tls::FaultAcceptors::new(
+            &hosts,
+            ca_key.as_deref(),
+            (cert, key),
+        )?));
+    }
     let handle = transport::start_with(listen, Arc::new(scenario), Arc::clone(&store)).await?;
     let scenario = handle.scenario();
     say!("mailfault listening on smtp://{}", handle.smtp_addr());

@@ -126,6 +126,29 @@ impl ReplyChoice {
     }
 }
 
+/// A broken TLS upgrade (`tls_fault:` at `starttls`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TlsFault {
+    /// `220`, then the connection closes before any handshake.
+    AbortHandshake,
+    ExpiredCert,
+    WrongHostCert,
+    SelfSigned,
+    Tls12Only,
+}
+
+impl TlsFault {
+    pub fn name(self) -> &'static str {
+        match self {
+            TlsFault::AbortHandshake => "abort_handshake",
+            TlsFault::ExpiredCert => "expired_cert",
+            TlsFault::WrongHostCert => "wrong_host_cert",
+            TlsFault::SelfSigned => "self_signed",
+            TlsFault::Tls12Only => "tls12_only",
+        }
+    }
+}
+
 /// A policy's answer at one stage.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Decision {
@@ -144,6 +167,7 @@ pub struct Decision {
     /// Why the rule applied, for the transcript (a greylist's wait, a rate
     /// limit's count).
     pub note: Option<String>,
+    pub tls_fault: Option<TlsFault>,
 }
 
 impl Decision {
@@ -157,6 +181,7 @@ impl Decision {
             wire: Wire::Normal,
             cut_after: None,
             note: None,
+            tls_fault: None,
         }
     }
 }

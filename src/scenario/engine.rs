@@ -358,6 +358,7 @@ impl ScenarioPolicy {
                     wire: rule.wire,
                     cut_after: rule.cut_after,
                     note,
+                    tls_fault: rule.tls_fault,
                 });
             }
         }

@@ -17,7 +17,7 @@ use super::{
 use super::{extends, faults};
 use crate::proto::extensions::Extension;
 use crate::proto::framer::BareLf;
-use crate::proto::policy::{Disconnect, ReplyChoice, Stage};
+use crate::proto::policy::{Disconnect, ReplyChoice, Stage, TlsFault};
 use crate::proto::reply::{EnhancedCode, Reply};
 use crate::proto::session::Mechanism;
 
@@ -415,12 +415,21 @@ fn rule(index: usize, spanned: &Spanned<model::Rule>, errors: &mut Errors<'_>) -
     if stages.is_empty() {
         errors.at(loc(&r.on), "`on` needs at least one stage");
     }
-    if let Some(t) = &r.tls_fault {
-        errors.at(
-            loc(t),
-            "`tls_fault` is not implemented in this version of mailfault",
-        );
-    }
+    let tls_fault = r.tls_fault.as_ref().map(|t| {
+        if stages.iter().any(|s| *s != Stage::StartTls) {
+            errors.at(
+                loc(t),
+                "`tls_fault` breaks the TLS upgrade; use it with `on: starttls`",
+            );
+        }
+        match t.value {
+            model::TlsFault::AbortHandshake => TlsFault::AbortHandshake,
+            model::TlsFault::ExpiredCert => TlsFault::ExpiredCert,
+            model::TlsFault::WrongHostCert => TlsFault::WrongHostCert,
+            model::TlsFault::SelfSigned => TlsFault::SelfSigned,
+            model::TlsFault::Tls12Only => TlsFault::Tls12Only,
+        }
+    });
     let only_message = |errors: &mut Errors<'_>, what: &str, at: Location| {
         if stages.iter().any(|s| *s != Stage::Message) {
             errors.at(
@@ -530,6 +539,7 @@ fn rule(index: usize, spanned: &Spanned<model::Rule>, errors: &mut Errors<'_>) -
         rate_limit,
         wire,
         cut_after: r.disconnect_after_bytes.as_ref().map(|n| n.value),
+        tls_fault,
     })
 }
 

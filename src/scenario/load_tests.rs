@@ -118,8 +118,8 @@ fn invalid_scenarios_table() {
             "t.yaml:4:29: `disconnect_after_bytes` cuts the message content",
         ),
         (
-            "version: 1\nrules:\n  - on: starttls\n    tls_fault: abort_handshake\n",
-            "t.yaml:4:16: `tls_fault` is not implemented",
+            "version: 1\nrules:\n  - on: rcpt\n    tls_fault: abort_handshake\n",
+            "t.yaml:4:16: `tls_fault` breaks the TLS upgrade",
         ),
         (
             "version: 1\nserver:\n  extensions: [PIPELINING, XFOO]\n",

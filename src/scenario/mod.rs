@@ -30,7 +30,7 @@ pub use model::{Auth as AuthSettings, Expect as Expectations, Tls as TlsSettings
 
 use crate::proto::extensions::Extensions;
 use crate::proto::framer::BareLf;
-use crate::proto::policy::{Disconnect, ReplyChoice, Stage, Wire};
+use crate::proto::policy::{Disconnect, ReplyChoice, Stage, TlsFault, Wire};
 use matcher::{Cidr, Counter, Glob, Range, SizeCmp, TextMatcher};
 
 /// A validated scenario, ready to run.
@@ -103,6 +103,7 @@ pub struct Rule {
     pub wire: Wire,
     /// `disconnect_after_bytes` at `data`.
     pub cut_after: Option<u64>,
+    pub tls_fault: Option<TlsFault>,
 }
 
 /// `greylist:` of a rule: the rule applies while its key is not yet allowed.

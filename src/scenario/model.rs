@@ -5,7 +5,6 @@
 use std::collections::BTreeMap;
 
 use serde::Deserialize;
-use serde::de::IgnoredAny;
 use serde_saphyr::Spanned;
 
 pub type S<T> = Spanned<T>;
@@ -163,7 +162,7 @@ pub struct Rule {
     pub bandwidth: Option<S<String>>,
     pub disconnect_after_bytes: Option<S<u64>>,
     pub malformed: Option<S<Malformed>>,
-    pub tls_fault: Option<S<IgnoredAny>>,
+    pub tls_fault: Option<S<TlsFault>>,
 }
 
 /// `greylist: { retry_after: 30s, expire: 4h, key: [client_ip, from, to] }`.
@@ -194,6 +193,17 @@ pub enum Count {
     Recipients,
     Connections,
     Commands,
+}
+
+#[derive(Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum TlsFault {
+    AbortHandshake,
+    ExpiredCert,
+    WrongHostCert,
+    SelfSigned,
+    #[serde(rename = "tls12_only")]
+    Tls12Only,
 }
 
 #[derive(Deserialize, Debug, Clone, Copy, PartialEq, Eq)]

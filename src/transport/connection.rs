@@ -18,6 +18,7 @@ use tracing::{Instrument, debug, info, info_span, warn};
 
 use super::Shared;
 use super::stream::Stream;
+use crate::proto::policy::TlsFault;
 use crate::proto::replies;
 use crate::proto::reply::{EnhancedCode, Reply};
 use crate::proto::reply::{Malformed, Wire};
@@ -89,8 +90,9 @@ struct Connection {
     stream: Stream,
     /// TLS version and cipher once TLS is up.
     tls: Option<String>,
-    /// The session asked for STARTTLS; the upgrade runs once the reply is out.
-    upgrade_pending: bool,
+    /// The session asked for STARTTLS; the upgrade runs once the reply is
+    /// out, with a broken certificate or protocol when a fault says so.
+    upgrade_pending: Option<Option<TlsFault>>,
     peer: SocketAddr,
     id: u64,
     shared: Arc<Shared>,
@@ -106,7 +108,7 @@ impl Connection {
         Self {
             stream: Stream::Plain(stream),
             tls: None,
-            upgrade_pending: false,
+            upgrade_pending: None,
             peer,
             id,
             shared,
@@ -124,8 +126,20 @@ impl Connection {
 
     /// Replaces the TCP stream with TLS; `false` (connection to be ended)
     /// when the handshake fails or takes longer than the command time-out.
-    async fn upgrade(&mut self) -> bool {
-        let Some(acceptor) = self.shared.tls.clone() else {
+    async fn upgrade(&mut self, fault: Option<TlsFault>) -> bool {
+        let faulty = match (fault, self.shared.tls_faults.as_deref()) {
+            (Some(TlsFault::ExpiredCert), Some(f)) => Some(f.expired.clone()),
+            (Some(TlsFault::WrongHostCert), Some(f)) => Some(f.wrong_host.clone()),
+            (Some(TlsFault::SelfSigned), Some(f)) => Some(f.self_signed.clone()),
+            (Some(TlsFault::Tls12Only), Some(f)) => Some(f.tls12_only.clone()),
+            _ => None,
+        };
+        if let (Some(fault), Some(_)) = (fault, &faulty) {
+            let at = self.elapsed();
+            self.transcript
+                .note(at, &format!("TLS fault: handshake with {}", fault.name()));
+        }
+        let Some(acceptor) = faulty.or_else(|| self.shared.tls.clone()) else {
             return false;
         };
         let Stream::Plain(tcp) = std::mem::replace(&mut self.stream, Stream::Gone) else {
@@ -169,7 +183,7 @@ impl Connection {
         let mut rbuf = BytesMut::with_capacity(COMMAND_READ);
         let mut open = true;
         if implicit_tls {
-            open = self.upgrade().await;
+            open = self.upgrade(None).await;
             session.tls_started();
         }
         if open {
@@ -190,7 +204,7 @@ impl Connection {
                 if !self.execute(&mut actions).await {
                     break 'session;
                 }
-                if std::mem::take(&mut self.upgrade_pending) {
+                if let Some(fault) = self.upgrade_pending.take() {
                     if !rbuf.is_empty() {
                         let at = self.elapsed();
                         let note = format!(
@@ -204,7 +218,7 @@ impl Connection {
                         );
                         rbuf.clear();
                     }
-                    if !self.upgrade().await {
+                    if !self.upgrade(fault).await {
                         break 'session;
                     }
                     session.tls_started();
@@ -379,8 +393,8 @@ impl Connection {
                         return false;
                     }
                 }
-                Action::StartTls => {
-                    self.upgrade_pending = true;
+                Action::StartTls(fault) => {
+                    self.upgrade_pending = Some(fault);
                     if !self.flush().await {
                         return false;
                     }

@@ -23,7 +23,7 @@ use crate::proto::extensions::Extension;
 use crate::proto::session;
 use crate::scenario::{Engine, NotVirtual, Scenario};
 use crate::store::Store;
-use crate::tls::TlsAcceptor;
+use crate::tls::{FaultAcceptors, TlsAcceptor};
 
 /// What every connection task shares.
 pub(crate) struct Shared {
@@ -36,6 +36,8 @@ pub(crate) struct Shared {
     pub slots: Arc<Semaphore>,
     /// Present when the server has a certificate (STARTTLS and SMTPS).
     pub tls: Option<TlsAcceptor>,
+    /// The broken certificates `tls_fault:` serves.
+    pub tls_faults: Option<Arc<FaultAcceptors>>,
     pub shutdown: CancellationToken,
     next_session: AtomicU64,
 }
@@ -116,6 +118,8 @@ pub struct Listen {
     pub smtps: Option<SocketAddr>,
     /// Enables STARTTLS on the plain listener and serves SMTPS.
     pub tls: Option<TlsAcceptor>,
+    /// What `tls_fault:` rules serve; without them those rules upgrade normally.
+    pub tls_faults: Option<Arc<FaultAcceptors>>,
 }
 
 /// Binds the SMTP listener and starts serving.
@@ -165,6 +169,7 @@ pub async fn start_with(
         data_timeout: limits.data_timeout,
         slots: Arc::new(Semaphore::new(max_connections)),
         tls: listen.tls,
+        tls_faults: listen.tls_faults,
         engine: Arc::new(Engine::new(Arc::clone(&scenario))),
         store,
         shutdown: CancellationToken::new(),

@@ -154,10 +154,15 @@ pub async fn send_message(addr: SocketAddr, from: &str, to: &[&str], content: &s
 
 /// Runs a Python script with the server's port as its argument; returns stdout.
 pub async fn python(script: &str, port: u16) -> String {
+    python_args(script, &[port.to_string()]).await
+}
+
+/// Runs a Python script with these arguments; returns stdout.
+pub async fn python_args(script: &str, args: &[String]) -> String {
     let mut child = tokio::process::Command::new("python3")
         .arg("-c")
         .arg(script)
-        .arg(port.to_string())
+        .args(args)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .kill_on_drop(true)

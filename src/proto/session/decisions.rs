@@ -51,6 +51,7 @@ impl<P: Policy> Session<P> {
                 store: true,
                 cut_after: None,
                 note: None,
+                tls_fault: None,
             };
         };
         let custom = matches!(d.reply, ReplyChoice::Custom(_));
@@ -73,6 +74,7 @@ impl<P: Policy> Session<P> {
             store: d.store,
             cut_after: d.cut_after,
             note: d.note,
+            tls_fault: d.tls_fault,
         }
     }
 

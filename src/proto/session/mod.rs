@@ -15,7 +15,7 @@ use std::time::Duration;
 use super::command::{self, Body as BodyParam, Command, ParseError, Verb};
 use super::extensions::{Extension, Extensions};
 use super::framer::{BareLf, Ending, Frame, Framer, Mode};
-use super::policy::{Policy, Stage, Wire};
+use super::policy::{Policy, Stage, TlsFault, Wire};
 use super::replies as R;
 use super::reply::{EnhancedCode, Reply};
 use super::transaction::{Body, Incoming, Recipient, Transaction};
@@ -90,8 +90,9 @@ pub enum Action {
     Note(Cow<'static, str>),
     /// Flush, drop any input the client pipelined behind STARTTLS (RFC 3207
     /// §4.2: it could be injected plaintext), do the TLS handshake, then
-    /// call [`Session::tls_started`].
-    StartTls,
+    /// call [`Session::tls_started`]. A fault asks for a broken certificate
+    /// or protocol on purpose.
+    StartTls(Option<TlsFault>),
     Close,
 }
 
@@ -140,6 +141,7 @@ struct Resolved {
     store: bool,
     cut_after: Option<u64>,
     note: Option<String>,
+    tls_fault: Option<TlsFault>,
 }
 
 pub struct Session<P> {

@@ -3,7 +3,7 @@
 //! connection's job ([`Action::StartTls`]).
 
 use super::{Action, Session, State};
-use crate::proto::policy::{Policy, Stage};
+use crate::proto::policy::{Policy, Stage, TlsFault};
 use crate::proto::replies as R;
 
 impl<P: Policy> Session<P> {
@@ -36,9 +36,19 @@ impl<P: Policy> Session<P> {
         let decision = self.decide(Stage::StartTls, None, count);
         let resolved = self.resolve(decision, R::READY_FOR_TLS);
         let go = matches!(&resolved.reply, Some(o) if o.reply.code == 220);
+        let fault = resolved.tls_fault;
         self.emit(resolved, out);
-        if go && self.state != State::Closed {
-            out.push(Action::StartTls);
+        if !go || self.state == State::Closed {
+            return;
         }
+        if fault == Some(TlsFault::AbortHandshake) {
+            out.push(Action::Note(
+                "TLS fault: closed after 220, before the handshake (abort_handshake)".into(),
+            ));
+            out.push(Action::Close);
+            self.state = State::Closed;
+            return;
+        }
+        out.push(Action::StartTls(fault));
     }
 }

@@ -62,7 +62,7 @@ fn collect(actions: &mut Vec<Action>, o: &mut Outcome) {
             }
             Action::Note(n) => o.notes.push(n.into_owned()),
             Action::Delay(d) => o.delays.push(d),
-            Action::StartTls => o.notes.push("<start TLS>".into()),
+            Action::StartTls(_) => o.notes.push("<start TLS>".into()),
             Action::Close => o.closed = true,
         }
     }
