@@ -4,7 +4,7 @@
 //! capture can never fail on a strange header (the HTTP side parses lazily).
 
 use std::net::SocketAddr;
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use super::transcript::Transcript;
 use crate::proto::transaction::Recipient;
@@ -82,7 +82,21 @@ pub struct SessionRecord {
     pub connection: u64,
     pub started_at: SystemTime,
     pub ended_at: SystemTime,
+    /// Which scenario served it: bumped by every scenario swap and reset, so
+    /// a report judges only the sessions its scenario saw.
+    pub epoch: u64,
+    /// The scenario clock (real or virtual) when the session started; a
+    /// transcript line happened at `scenario_started + line.at`.
+    pub scenario_started: Duration,
     /// Ids of the messages this session delivered.
     pub messages: Vec<u64>,
     pub transcript: Transcript,
+}
+
+impl SessionRecord {
+    /// Scenario time of a moment `offset` into the session: comparable across
+    /// sessions of one epoch, and virtual when the scenario's clock is.
+    pub fn scenario_time(&self, offset: Duration) -> Duration {
+        self.scenario_started.saturating_add(offset)
+    }
 }

@@ -172,6 +172,7 @@ impl Connection {
     async fn drive(mut self, implicit_tls: bool) {
         let engine = Arc::clone(&self.shared.engine);
         let connection = engine.next_connection();
+        let scenario_started = engine.clock().now();
         let mut session = Session::new(
             Arc::clone(&self.shared.config),
             engine.session_policy(),
@@ -280,6 +281,8 @@ impl Connection {
             connection,
             started_at: self.started_at,
             ended_at: SystemTime::now(),
+            epoch: 0,
+            scenario_started,
             messages: self.delivered,
             transcript: self.transcript,
         });
