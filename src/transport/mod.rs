@@ -98,26 +98,14 @@ impl Shared {
     }
 }
 
-/// A running server. Dropping it does not stop the server; call
-/// [`ServerHandle::shutdown`].
-pub struct ServerHandle {
-    smtp_addr: SocketAddr,
-    smtps_addr: Option<SocketAddr>,
+/// What can be asked of, and done to, a running server from outside the
+/// SMTP side: the HTTP API and the fixture hold one. Cheap to clone.
+#[derive(Clone)]
+pub struct Control {
     shared: Arc<Shared>,
-    tracker: TaskTracker,
-    accept: Vec<JoinHandle<()>>,
 }
 
-impl ServerHandle {
-    pub fn smtp_addr(&self) -> SocketAddr {
-        self.smtp_addr
-    }
-
-    /// The implicit-TLS (SMTPS) listener, when one was asked for.
-    pub fn smtps_addr(&self) -> Option<SocketAddr> {
-        self.smtps_addr
-    }
-
+impl Control {
     pub fn store(&self) -> &Arc<Store> {
         &self.shared.store
     }
@@ -132,7 +120,7 @@ impl ServerHandle {
         Arc::clone(&self.shared.active().engine)
     }
 
-    /// Which scenario epoch is in force (see [`ServerHandle::set_scenario`]).
+    /// Which scenario epoch is in force (see [`Control::set_scenario`]).
     pub fn epoch(&self) -> u64 {
         self.shared.active().epoch
     }
@@ -171,11 +159,50 @@ impl ServerHandle {
     pub fn shutdown_token(&self) -> CancellationToken {
         self.shared.shutdown.clone()
     }
+}
+
+/// A running server: a [`Control`] plus the tasks to wait for. Dropping it
+/// does not stop the server; call [`ServerHandle::shutdown`].
+pub struct ServerHandle {
+    smtp_addr: SocketAddr,
+    smtps_addr: Option<SocketAddr>,
+    control: Control,
+    tracker: TaskTracker,
+    accept: Vec<JoinHandle<()>>,
+}
+
+impl std::ops::Deref for ServerHandle {
+    type Target = Control;
+
+    fn deref(&self) -> &Control {
+        &self.control
+    }
+}
+
+impl ServerHandle {
+    pub fn smtp_addr(&self) -> SocketAddr {
+        self.smtp_addr
+    }
+
+    /// The implicit-TLS (SMTPS) listener, when one was asked for.
+    pub fn smtps_addr(&self) -> Option<SocketAddr> {
+        self.smtps_addr
+    }
+
+    pub fn control(&self) -> Control {
+        self.control.clone()
+    }
+
+    /// Ties a task that stops on the shutdown token (the HTTP server) to
+    /// this server, so [`ServerHandle::wait`] waits for it too.
+    pub fn attach(&mut self, task: JoinHandle<()>) {
+        self.accept.push(task);
+    }
 
     /// Stops accepting, answers idle sessions `421 4.3.2`, lets messages in
     /// flight finish, and returns when every connection has ended.
     pub async fn shutdown(self) {
-        self.shared.shutdown.cancel();
+        self.control.shared.shutdown.cancel();
         self.wait().await;
     }
 
@@ -275,7 +302,7 @@ pub async fn start_with(
     Ok(ServerHandle {
         smtp_addr,
         smtps_addr,
-        shared,
+        control: Control { shared },
         tracker,
         accept,
     })
