@@ -18,6 +18,13 @@ pub enum Error {
         addr: std::net::SocketAddr,
         source: std::io::Error,
     },
+    #[error(
+        "cannot serve HTTP on {addr}: {source}; choose another address with --http, or --http off"
+    )]
+    HttpBind {
+        addr: std::net::SocketAddr,
+        source: std::io::Error,
+    },
     #[error("{0}")]
     Clock(#[from] NotVirtual),
     #[error("{0}")]

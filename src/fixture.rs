@@ -20,14 +20,16 @@ use std::time::Duration;
 use crate::Error;
 use crate::scenario::Scenario;
 use crate::store::{SessionRecord, Store, StoredMessage};
-use crate::tls;
 use crate::transport::{self, ServerHandle};
+use crate::{http, tls};
 
 /// How many messages a fixture keeps; tests rarely need more.
 const FIXTURE_MAX_MESSAGES: usize = 100_000;
 
 pub struct TestServer {
     handle: ServerHandle,
+    /// The HTTP API and web page, on a port of its own.
+    http_addr: SocketAddr,
     /// The development CA a client must trust, when TLS is on.
     ca: Option<PathBuf>,
 }
@@ -50,7 +52,20 @@ impl TestServer {
         let store = Arc::new(Store::memory(FIXTURE_MAX_MESSAGES));
         let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, 0));
         let handle = transport::start(addr, Arc::new(scenario), store).await?;
-        Ok(Self { handle, ca: None })
+        Self::with_http(handle, None).await
+    }
+
+    /// Serves the HTTP API beside the SMTP side, so a test can use the
+    /// same endpoints a CI script would, or open the page while debugging.
+    async fn with_http(mut handle: ServerHandle, ca: Option<PathBuf>) -> Result<Self, Error> {
+        let listener = http::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)), false).await?;
+        let http_addr = listener.local_addr()?;
+        handle.attach(http::serve(listener, handle.control(), None));
+        Ok(Self {
+            handle,
+            http_addr,
+            ca,
+        })
     }
 
     /// A server with STARTTLS on its SMTP port and an implicit-TLS (SMTPS)
@@ -71,10 +86,7 @@ impl TestServer {
         };
         let store = Arc::new(Store::memory(FIXTURE_MAX_MESSAGES));
         let handle = transport::start_with(listen, Arc::new(scenario), store).await?;
-        Ok(Self {
-            handle,
-            ca: Some(files.ca),
-        })
+        Self::with_http(handle, Some(files.ca)).await
     }
 
     /// The implicit-TLS port of a [`TestServer::with_tls`] server.
@@ -89,6 +101,33 @@ impl TestServer {
 
     pub fn smtp_addr(&self) -> SocketAddr {
         self.handle.smtp_addr()
+    }
+
+    /// Where the HTTP API and web page listen.
+    pub fn http_addr(&self) -> SocketAddr {
+        self.http_addr
+    }
+
+    /// `http://127.0.0.1:PORT`, the base of the API's URLs.
+    pub fn http_url(&self) -> String {
+        format!("http://{}", self.http_addr)
+    }
+
+    /// Puts a new scenario in force for the connections that start from now
+    /// on (running sessions finish under the old one); rule state starts
+    /// fresh, captured messages are kept.
+    pub fn set_scenario(&self, scenario: Scenario) {
+        self.handle.set_scenario(Arc::new(scenario));
+    }
+
+    /// Forgets messages, sessions and rule state, keeping the scenario.
+    pub fn reset(&self) {
+        self.handle.reset();
+    }
+
+    /// The handle the HTTP API uses: scenario, clock, metrics, store.
+    pub fn control(&self) -> transport::Control {
+        self.handle.control()
     }
 
     pub fn store(&self) -> &Arc<Store> {

@@ -36,6 +36,7 @@ pub mod codes;
 pub mod commands;
 pub mod error;
 pub mod fixture;
+pub mod http;
 pub mod proto;
 pub mod scenario;
 pub mod store;

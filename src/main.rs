@@ -20,6 +20,8 @@ struct Cli {
     command: Command,
 }
 
+// Built once per process; boxing the large variant would buy nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Subcommand)]
 enum Command {
     /// Run the SMTP server (an accept-all sink unless --scenario is given).
@@ -37,6 +39,12 @@ enum Command {
         /// on first use) or `CERT,KEY` (your own PEM files).
         #[arg(long, default_value = "off", env = "MAILFAULT_TLS")]
         tls: commands::serve::TlsMode,
+        /// Address of the HTTP API and web page, or `off`.
+        #[arg(long, default_value = "127.0.0.1:8025", env = "MAILFAULT_HTTP")]
+        http: commands::serve::HttpAddr,
+        /// Require HTTP basic authentication (USER:PASSWORD) for the API and page.
+        #[arg(long, env = "MAILFAULT_HTTP_AUTH", hide_env_values = true)]
+        http_auth: Option<mailfault::http::BasicAuth>,
         /// Where `--tls auto` keeps its certificates.
         #[arg(long, default_value = "certs")]
         certs_dir: PathBuf,
@@ -107,6 +115,8 @@ fn main() -> ExitCode {
         Command::Serve {
             smtp,
             smtps,
+            http,
+            http_auth,
             tls,
             certs_dir,
             scenario,
@@ -125,6 +135,8 @@ fn main() -> ExitCode {
             let opts = commands::serve::Options {
                 smtp,
                 smtps,
+                http: http.0,
+                http_auth,
                 tls,
                 certs_dir,
                 scenario,

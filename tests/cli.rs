@@ -21,8 +21,14 @@ impl Drop for Running {
 
 /// Starts `mailfault serve` on a free port and returns it with its address.
 fn serve(extra: &[&str]) -> (Running, std::net::SocketAddr, Vec<String>) {
+    let http: &[&str] = if extra.contains(&"--http") {
+        &[]
+    } else {
+        &["--http", "127.0.0.1:0"]
+    };
     let mut child = Command::new(BIN)
         .args(["serve", "--smtp", "127.0.0.1:0"])
+        .args(http)
         .args(extra)
         .env("RUST_LOG", "warn")
         .stdout(Stdio::piped())
@@ -215,7 +221,7 @@ fn serve_explains_a_busy_port() {
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = taken.local_addr().unwrap().to_string();
     let out = Command::new(BIN)
-        .args(["serve", "--smtp", &addr])
+        .args(["serve", "--smtp", &addr, "--http", "off"])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
@@ -284,4 +290,63 @@ async fn serve_with_tls_auto_prints_the_ca_and_offers_starttls() {
         .unwrap();
     assert_eq!(bad.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&bad.stderr).contains("use off, auto, or CERT,KEY"));
+}
+
+#[tokio::test]
+async fn serve_puts_the_api_behind_basic_auth_when_asked() {
+    let (_server, _smtp, banner) = serve(&["--http", "127.0.0.1:0", "--http-auth", "admin:s3cret"]);
+    let line = banner
+        .iter()
+        .find_map(|l| l.strip_prefix("web page and API on http://"))
+        .unwrap_or_else(|| panic!("no web page line in {banner:?}"));
+    assert!(line.ends_with("(basic auth)"), "{line}");
+    let addr: std::net::SocketAddr = line.split('/').next().unwrap().parse().unwrap();
+    let denied = common::http::get(addr, "/api/v1/messages").await;
+    assert_eq!(denied.status, 401);
+    assert_eq!(
+        denied.header("www-authenticate"),
+        Some("Basic realm=\"mailfault\"")
+    );
+    assert!(
+        denied.json()["error"]
+            .as_str()
+            .unwrap()
+            .contains("--http-auth")
+    );
+    let wrong = common::http::request(
+        addr,
+        "GET",
+        "/",
+        &[("Authorization", "Basic YWRtaW46bm8=")],
+        b"",
+    )
+    .await;
+    assert_eq!(wrong.status, 401);
+    // admin:s3cret
+    let ok = common::http::request(
+        addr,
+        "GET",
+        "/api/v1/messages",
+        &[("Authorization", "Basic YWRtaW46czNjcmV0")],
+        b"",
+    )
+    .await;
+    assert_eq!(ok.status, 200, "{}", ok.text());
+    assert_eq!(ok.json()["total"], 0);
+}
+
+#[test]
+fn serve_explains_a_busy_http_port() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    let out = Command::new(BIN)
+        .args(["serve", "--smtp", "127.0.0.1:0", "--http", &addr])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&format!("cannot serve HTTP on {addr}")) && err.contains("--http off"),
+        "{err}"
+    );
 }

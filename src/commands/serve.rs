@@ -48,9 +48,28 @@ impl std::str::FromStr for TlsMode {
     }
 }
 
+/// `--http`: an address, or `off`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HttpAddr(pub Option<SocketAddr>);
+
+impl std::str::FromStr for HttpAddr {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        if s == "off" {
+            return Ok(Self(None));
+        }
+        s.parse().map(|a| Self(Some(a))).map_err(|_| {
+            format!("`{s}` is not an address; use IP:PORT (e.g. 127.0.0.1:8025) or off")
+        })
+    }
+}
+
 pub struct Options {
     pub smtp: SocketAddr,
     pub smtps: Option<SocketAddr>,
+    pub http: Option<SocketAddr>,
+    pub http_auth: Option<crate::http::BasicAuth>,
     pub tls: TlsMode,
     pub certs_dir: PathBuf,
     pub scenario: Option<PathBuf>,
@@ -87,11 +106,40 @@ pub async fn run(opts: Options) -> Result<(), Error> {
             (cert, key),
         )?));
     }
-    let handle = transport::start_with(listen, Arc::new(scenario), Arc::clone(&store)).await?;
+    // Bound before SMTP starts, so a taken HTTP port fails the start
+    // instead of leaving a half-running server.
+    let http = match opts.http {
+        Some(addr) => Some(crate::http::bind(addr, opts.http_auth.is_some()).await?),
+        None => None,
+    };
+    let mut handle = transport::start_with(listen, Arc::new(scenario), Arc::clone(&store)).await?;
     let scenario = handle.scenario();
     say!("mailfault listening on smtp://{}", handle.smtp_addr());
     if let Some(addr) = handle.smtps_addr() {
         say!("mailfault listening on smtps://{addr} (implicit TLS)");
+    }
+    if let Some(listener) = http {
+        let addr = listener.local_addr()?;
+        let task = crate::http::serve(listener, handle.control(), opts.http_auth.clone());
+        handle.attach(task);
+        say!(
+            "web page and API on http://{addr}/{}",
+            if opts.http_auth.is_some() {
+                " (basic auth)"
+            } else {
+                ""
+            }
+        );
+        if !addr.ip().is_loopback() {
+            say!(
+                "warning: the HTTP API on {addr} is reachable from other machines; it can read mail and change the scenario{}",
+                if opts.http_auth.is_some() {
+                    ""
+                } else {
+                    " (add --http-auth user:password)"
+                }
+            );
+        }
     }
     match (&opts.tls, &ca) {
         (TlsMode::Off, _) => {}
@@ -112,7 +160,7 @@ pub async fn run(opts: Options) -> Result<(), Error> {
     }
     if scenario.clock == crate::scenario::ClockMode::Virtual {
         say!(
-            "clock: virtual (time-based rules stand still; this version moves it only from the Rust fixture)"
+            "clock: virtual (time-based rules stand still; move it with POST /api/v1/clock/advance {{\"by\": \"5m\"}})"
         );
     }
     match store.maildir() {

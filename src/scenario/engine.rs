@@ -87,6 +87,16 @@ impl Engine {
         &self.clock
     }
 
+    /// How often each rule has fired, in file order: the rule-hit counters
+    /// of `/metrics`.
+    pub fn rule_hits(&self) -> impl Iterator<Item = (&str, u32)> {
+        self.scenario
+            .rules
+            .iter()
+            .zip(&self.fired)
+            .map(|(rule, n)| (&*rule.name, n.load(Ordering::Relaxed)))
+    }
+
     pub fn next_connection(&self) -> u64 {
         self.connections.fetch_add(1, Ordering::Relaxed) + 1
     }

@@ -153,6 +153,7 @@ pub(super) fn load_source(src: Source<'_>, depth: usize) -> Result<Scenario, Sce
         rules,
         expect,
         source: file.to_owned(),
+        yaml: std::sync::Arc::from(text),
     })
 }
 

@@ -45,6 +45,8 @@ pub struct Scenario {
     pub expect: Option<Expectations>,
     /// The file it came from, or `<string>`.
     pub source: String,
+    /// The YAML it was loaded from, as written (`GET /api/v1/scenario`).
+    pub yaml: Arc<str>,
 }
 
 #[derive(Debug, Clone)]
@@ -234,6 +236,10 @@ impl fmt::Display for ScenarioErrors {
 
 impl std::error::Error for ScenarioErrors {}
 
+/// What `accept_all` would be as a file: nothing but the defaults.
+const ACCEPT_ALL_YAML: &str =
+    "# The default: accept every message.\nversion: 1\nname: accept-all\n";
+
 impl Scenario {
     pub fn accept_all() -> Self {
         Self {
@@ -245,6 +251,7 @@ impl Scenario {
             rules: Vec::new(),
             expect: None,
             source: "<built-in>".into(),
+            yaml: Arc::from(ACCEPT_ALL_YAML),
         }
     }
 

@@ -16,7 +16,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use tokio::sync::watch;
+use tokio::sync::{broadcast, watch};
 
 pub use message::{SessionRecord, StoredMessage};
 pub use transcript::{Direction, Transcript};
@@ -58,6 +58,26 @@ pub enum StoreError {
     Write { id: u64, source: std::io::Error },
 }
 
+/// What happened in the store, for live readers (the event stream).
+///
+/// Published on a broadcast channel that drops the oldest events for a
+/// reader that lags: only observers can miss events, never the capture,
+/// which is written before the event is sent.
+#[derive(Clone, Debug)]
+pub enum Event {
+    Message(Arc<StoredMessage>),
+    Session(Arc<SessionRecord>),
+    /// Lists changed wholesale (a reset, or all messages deleted): reload.
+    Reset,
+    /// A new scenario is in force from this epoch on.
+    Scenario {
+        epoch: u64,
+    },
+}
+
+/// Events a slow reader may fall behind by before it misses some.
+const EVENT_BACKLOG: usize = 1024;
+
 /// A message ready to be stored: everything but its id.
 pub type NewMessage = StoredMessage;
 
@@ -70,6 +90,7 @@ pub struct Store {
     /// Number of messages held, for waiters.
     count: watch::Sender<usize>,
     sessions_done: watch::Sender<u64>,
+    events: broadcast::Sender<Event>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -103,6 +124,7 @@ impl Store {
             next_id: AtomicU64::new(1),
             count: watch::channel(0).0,
             sessions_done: watch::channel(0).0,
+            events: broadcast::channel(EVENT_BACKLOG).0,
         }
     }
 
@@ -133,6 +155,7 @@ impl Store {
             ring.len()
         };
         self.count.send_replace(len);
+        let _ = self.events.send(Event::Message(Arc::clone(&message)));
         Ok(message)
     }
 
@@ -152,14 +175,49 @@ impl Store {
         lock(&self.messages).evicted()
     }
 
-    pub fn clear_messages(&self) {
-        lock(&self.messages).clear();
+    /// Forgets the captured messages; returns how many there were.
+    pub fn clear_messages(&self) -> usize {
+        let n = {
+            let mut ring = lock(&self.messages);
+            let n = ring.len();
+            ring.clear();
+            n
+        };
         self.count.send_replace(0);
+        let _ = self.events.send(Event::Reset);
+        n
     }
 
     pub fn session_finished(&self, record: SessionRecord) {
-        lock(&self.sessions).push(Arc::new(record));
+        let record = Arc::new(record);
+        lock(&self.sessions).push(Arc::clone(&record));
         self.sessions_done.send_modify(|n| *n += 1);
+        let _ = self.events.send(Event::Session(record));
+    }
+
+    pub fn session(&self, id: u64) -> Option<Arc<SessionRecord>> {
+        lock(&self.sessions)
+            .snapshot()
+            .into_iter()
+            .find(|s| s.id == id)
+    }
+
+    /// Forgets messages and sessions (a maildir keeps its files).
+    pub fn reset(&self) {
+        lock(&self.messages).clear();
+        lock(&self.sessions).clear();
+        self.count.send_replace(0);
+        let _ = self.events.send(Event::Reset);
+    }
+
+    /// Tells live readers a scenario swap happened.
+    pub fn scenario_changed(&self, epoch: u64) {
+        let _ = self.events.send(Event::Scenario { epoch });
+    }
+
+    /// Live events from now on.
+    pub fn subscribe(&self) -> broadcast::Receiver<Event> {
+        self.events.subscribe()
     }
 
     pub fn sessions(&self) -> Vec<Arc<SessionRecord>> {

@@ -16,8 +16,8 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tracing::{Instrument, debug, info, info_span, warn};
 
-use super::Shared;
 use super::stream::Stream;
+use super::{Active, Shared};
 use crate::proto::policy::TlsFault;
 use crate::proto::replies;
 use crate::proto::reply::{EnhancedCode, Reply};
@@ -96,6 +96,8 @@ struct Connection {
     peer: SocketAddr,
     id: u64,
     shared: Arc<Shared>,
+    /// The scenario in force when the client connected, kept to the end.
+    active: Arc<Active>,
     wbuf: Vec<u8>,
     transcript: Transcript,
     started: Instant,
@@ -111,6 +113,7 @@ impl Connection {
             upgrade_pending: None,
             peer,
             id,
+            active: shared.active(),
             shared,
             wbuf: Vec::new(),
             transcript: Transcript::default(),
@@ -145,7 +148,7 @@ impl Connection {
         let Stream::Plain(tcp) = std::mem::replace(&mut self.stream, Stream::Gone) else {
             return false;
         };
-        let handshake = tokio::time::timeout(self.shared.command_timeout, acceptor.accept(tcp));
+        let handshake = tokio::time::timeout(self.active.command_timeout, acceptor.accept(tcp));
         let at = self.elapsed();
         match handshake.await {
             Ok(Ok(stream)) => {
@@ -170,11 +173,12 @@ impl Connection {
     }
 
     async fn drive(mut self, implicit_tls: bool) {
-        let engine = Arc::clone(&self.shared.engine);
+        let engine = Arc::clone(&self.active.engine);
         let connection = engine.next_connection();
         let scenario_started = engine.clock().now();
+        self.shared.metrics.connected();
         let mut session = Session::new(
-            Arc::clone(&self.shared.config),
+            Arc::clone(&self.active.config),
             engine.session_policy(),
             self.peer.ip(),
             connection,
@@ -230,9 +234,9 @@ impl Connection {
             }
             let content = session.in_content();
             let (limit, chunk) = if content {
-                (self.shared.data_timeout, CONTENT_READ)
+                (self.active.data_timeout, CONTENT_READ)
             } else {
-                (self.shared.command_timeout, COMMAND_READ)
+                (self.active.command_timeout, COMMAND_READ)
             };
             if rbuf.capacity() - rbuf.len() < chunk / 4 {
                 rbuf.reserve(chunk);
@@ -275,13 +279,14 @@ impl Connection {
         }
         let _ = self.stream.shutdown().await;
         debug!(messages = self.delivered.len(), "closed");
+        self.shared.metrics.disconnected();
         self.shared.store.session_finished(SessionRecord {
             id: self.id,
             client: self.peer,
             connection,
             started_at: self.started_at,
             ended_at: SystemTime::now(),
-            epoch: 0,
+            epoch: self.active.epoch,
             scenario_started,
             messages: self.delivered,
             transcript: self.transcript,
@@ -295,7 +300,7 @@ impl Connection {
             return true;
         }
         let write = tokio::time::timeout(
-            self.shared.command_timeout,
+            self.active.command_timeout,
             self.stream.write_all(&self.wbuf),
         );
         let ok = matches!(write.await, Ok(Ok(())));
@@ -318,6 +323,7 @@ impl Connection {
                 .write_malformed(&mut self.wbuf, out.enhanced, kind),
             Wire::Normal | Wire::Drip { .. } => out.reply.write_to(&mut self.wbuf, out.enhanced),
         }
+        self.shared.metrics.reply(out.reply.code);
         let at = self.elapsed();
         if let Some(wire) = self.wbuf.get(start..) {
             self.transcript.server(at, wire, out.rule.as_ref());
@@ -344,7 +350,7 @@ impl Connection {
             if i > 0 {
                 tokio::time::sleep(pacing.pause).await;
             }
-            let write = tokio::time::timeout(self.shared.command_timeout, async {
+            let write = tokio::time::timeout(self.active.command_timeout, async {
                 self.stream.write_all(piece).await?;
                 self.stream.flush().await
             });
@@ -423,7 +429,7 @@ impl Connection {
         let received_header = received::header(&Trace {
             helo: incoming.helo.as_deref(),
             client_ip: self.peer.ip(),
-            hostname: &self.shared.config.hostname,
+            hostname: &self.active.config.hostname,
             protocol: incoming.protocol,
             id,
             single_recipient: single,
@@ -448,6 +454,7 @@ impl Connection {
         match store.deliver(message).await {
             Ok(stored) => {
                 self.delivered.push(id);
+                self.shared.metrics.message(stored.size());
                 info!(
                     id,
                     from = %stored.mail_from,

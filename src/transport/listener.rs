@@ -45,7 +45,8 @@ pub(crate) async fn accept_loop(
             }
             Err(_) => {
                 debug!(client = %peer, "connection limit reached; refusing with 421");
-                let enhanced = shared.enhanced_codes();
+                shared.metrics.refused();
+                let enhanced = shared.active().enhanced_codes();
                 tracker.spawn(refuse(stream, enhanced));
             }
         }

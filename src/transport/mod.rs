@@ -5,11 +5,12 @@
 
 mod connection;
 mod listener;
+pub mod metrics;
 mod stream;
 
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use tokio::net::TcpListener;
@@ -24,14 +25,49 @@ use crate::proto::session;
 use crate::scenario::{Engine, NotVirtual, Scenario};
 use crate::store::Store;
 use crate::tls::{FaultAcceptors, TlsAcceptor};
+use metrics::Metrics;
+
+/// The scenario in force and everything derived from it. A connection takes
+/// one snapshot when it starts and keeps it to the end, so swapping the
+/// scenario never changes the rules under a session in the middle of it.
+pub(crate) struct Active {
+    pub engine: Arc<Engine>,
+    pub config: Arc<session::Config>,
+    pub command_timeout: Duration,
+    pub data_timeout: Duration,
+    /// Bumped by every swap and reset; sessions carry it so a report judges
+    /// only what the current scenario saw.
+    pub epoch: u64,
+}
+
+impl Active {
+    fn new(scenario: Arc<Scenario>, tls_available: bool, epoch: u64) -> Self {
+        let mut config = session_config(&scenario);
+        config.starttls = tls_available && scenario.server.tls.starttls != Some(false);
+        config.tls_required = scenario.server.tls.required;
+        let limits = &scenario.server.limits;
+        Self {
+            config: Arc::new(config),
+            command_timeout: limits.command_timeout,
+            data_timeout: limits.data_timeout,
+            engine: Arc::new(Engine::new(scenario)),
+            epoch,
+        }
+    }
+
+    fn enhanced_codes(&self) -> bool {
+        self.config
+            .extensions
+            .contains(Extension::EnhancedStatusCodes)
+    }
+}
 
 /// What every connection task shares.
 pub(crate) struct Shared {
-    pub engine: Arc<Engine>,
-    pub config: Arc<session::Config>,
+    active: RwLock<Arc<Active>>,
+    tls_available: bool,
     pub store: Arc<Store>,
-    pub command_timeout: Duration,
-    pub data_timeout: Duration,
+    pub metrics: Metrics,
     /// Connection slots shared by the plain and implicit-TLS listeners.
     pub slots: Arc<Semaphore>,
     /// Present when the server has a certificate (STARTTLS and SMTPS).
@@ -47,21 +83,100 @@ impl Shared {
         self.next_session.fetch_add(1, Ordering::Relaxed)
     }
 
-    fn enhanced_codes(&self) -> bool {
-        self.config
-            .extensions
-            .contains(Extension::EnhancedStatusCodes)
+    /// The scenario in force now.
+    pub(crate) fn active(&self) -> Arc<Active> {
+        Arc::clone(&self.active.read().unwrap_or_else(|p| p.into_inner()))
+    }
+
+    /// Puts a new scenario (or a fresh copy of the current one) in force
+    /// for every connection that starts from now on.
+    fn replace(&self, scenario: Arc<Scenario>) -> Arc<Active> {
+        let mut slot = self.active.write().unwrap_or_else(|p| p.into_inner());
+        let next = Arc::new(Active::new(scenario, self.tls_available, slot.epoch + 1));
+        *slot = Arc::clone(&next);
+        next
     }
 }
 
-/// A running server. Dropping it does not stop the server; call
-/// [`ServerHandle::shutdown`].
+/// What can be asked of, and done to, a running server from outside the
+/// SMTP side: the HTTP API and the fixture hold one. Cheap to clone.
+#[derive(Clone)]
+pub struct Control {
+    shared: Arc<Shared>,
+}
+
+impl Control {
+    pub fn store(&self) -> &Arc<Store> {
+        &self.shared.store
+    }
+
+    /// The scenario in force now.
+    pub fn scenario(&self) -> Arc<Scenario> {
+        Arc::clone(self.shared.active().engine.scenario())
+    }
+
+    /// The rule engine in force now: its clock, its rule-hit counters.
+    pub fn engine(&self) -> Arc<Engine> {
+        Arc::clone(&self.shared.active().engine)
+    }
+
+    /// Which scenario epoch is in force (see [`Control::set_scenario`]).
+    pub fn epoch(&self) -> u64 {
+        self.shared.active().epoch
+    }
+
+    /// Puts `scenario` in force at once for new connections, with fresh
+    /// rule state; sessions already running finish under the old one, so no
+    /// reply is dropped or mixed. Captured messages are kept. Returns the
+    /// new epoch.
+    pub fn set_scenario(&self, scenario: Arc<Scenario>) -> u64 {
+        let epoch = self.shared.replace(scenario).epoch;
+        self.shared.store.scenario_changed(epoch);
+        epoch
+    }
+
+    /// Forgets captured messages, finished sessions and all rule state
+    /// (greylist tables, rate windows, counters, the clock): the server is
+    /// as fresh as when it started, under the same scenario.
+    pub fn reset(&self) -> u64 {
+        let scenario = Arc::clone(self.shared.active().engine.scenario());
+        let epoch = self.shared.replace(scenario).epoch;
+        self.shared.store.reset();
+        epoch
+    }
+
+    pub fn metrics(&self) -> metrics::Snapshot {
+        self.shared.metrics.snapshot()
+    }
+
+    /// Moves a `clock: virtual` scenario's clock forward; returns the new
+    /// scenario time. Greylist windows, rate windows and `elapsed` follow it.
+    pub fn advance_clock(&self, by: Duration) -> Result<Duration, NotVirtual> {
+        self.shared.active().engine.clock().advance(by)
+    }
+
+    /// A token that stops the server when cancelled (e.g. from a signal handler).
+    pub fn shutdown_token(&self) -> CancellationToken {
+        self.shared.shutdown.clone()
+    }
+}
+
+/// A running server: a [`Control`] plus the tasks to wait for. Dropping it
+/// does not stop the server; call [`ServerHandle::shutdown`].
 pub struct ServerHandle {
     smtp_addr: SocketAddr,
     smtps_addr: Option<SocketAddr>,
-    shared: Arc<Shared>,
+    control: Control,
     tracker: TaskTracker,
     accept: Vec<JoinHandle<()>>,
+}
+
+impl std::ops::Deref for ServerHandle {
+    type Target = Control;
+
+    fn deref(&self) -> &Control {
+        &self.control
+    }
 }
 
 impl ServerHandle {
@@ -74,29 +189,20 @@ impl ServerHandle {
         self.smtps_addr
     }
 
-    pub fn store(&self) -> &Arc<Store> {
-        &self.shared.store
+    pub fn control(&self) -> Control {
+        self.control.clone()
     }
 
-    pub fn scenario(&self) -> &Arc<Scenario> {
-        self.shared.engine.scenario()
-    }
-
-    /// Moves a `clock: virtual` scenario's clock forward; returns the new
-    /// scenario time. Greylist windows, rate windows and `elapsed` follow it.
-    pub fn advance_clock(&self, by: Duration) -> Result<Duration, NotVirtual> {
-        self.shared.engine.clock().advance(by)
-    }
-
-    /// A token that stops the server when cancelled (e.g. from a signal handler).
-    pub fn shutdown_token(&self) -> CancellationToken {
-        self.shared.shutdown.clone()
+    /// Ties a task that stops on the shutdown token (the HTTP server) to
+    /// this server, so [`ServerHandle::wait`] waits for it too.
+    pub fn attach(&mut self, task: JoinHandle<()>) {
+        self.accept.push(task);
     }
 
     /// Stops accepting, answers idle sessions `421 4.3.2`, lets messages in
     /// flight finish, and returns when every connection has ended.
     pub async fn shutdown(self) {
-        self.shared.shutdown.cancel();
+        self.control.shared.shutdown.cancel();
         self.wait().await;
     }
 
@@ -158,19 +264,21 @@ pub async fn start_with(
         (None, _) => None,
     };
     let smtps_addr = smtps.as_ref().map(TcpListener::local_addr).transpose()?;
-    let limits = &scenario.server.limits;
-    let max_connections = limits.max_connections.max(1);
-    let mut config = session_config(&scenario);
-    config.starttls = listen.tls.is_some() && scenario.server.tls.starttls != Some(false);
-    config.tls_required = scenario.server.tls.required;
+    // The connection cap is fixed at start; a scenario swapped in later
+    // cannot resize the pool under live connections.
+    let max_connections = scenario.server.limits.max_connections.max(1);
+    let tls_available = listen.tls.is_some();
     let shared = Arc::new(Shared {
-        config: Arc::new(config),
-        command_timeout: limits.command_timeout,
-        data_timeout: limits.data_timeout,
+        active: RwLock::new(Arc::new(Active::new(
+            Arc::clone(&scenario),
+            tls_available,
+            0,
+        ))),
+        tls_available,
+        metrics: Metrics::default(),
         slots: Arc::new(Semaphore::new(max_connections)),
         tls: listen.tls,
         tls_faults: listen.tls_faults,
-        engine: Arc::new(Engine::new(Arc::clone(&scenario))),
         store,
         shutdown: CancellationToken::new(),
         next_session: AtomicU64::new(1),
@@ -194,7 +302,7 @@ pub async fn start_with(
     Ok(ServerHandle {
         smtp_addr,
         smtps_addr,
-        shared,
+        control: Control { shared },
         tracker,
         accept,
     })

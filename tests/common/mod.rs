@@ -10,6 +10,8 @@ use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
+pub mod http;
+
 pub const STEP: Duration = Duration::from_secs(10);
 
 pub struct Raw {

@@ -1,0 +1,163 @@
+//! Steering endpoints: the scenario (read, hot swap), reset, the virtual
+//! clock, waiting for mail, and the expectations report.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Json;
+use axum::extract::{Query, State};
+use axum::http::{StatusCode, header};
+use axum::response::IntoResponse;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::error::ApiError;
+use super::views::seconds;
+use crate::scenario::{ClockMode, Scenario};
+use crate::transport::Control;
+
+/// The longest a `wait` may hold a connection.
+const MAX_WAIT: Duration = Duration::from_secs(600);
+
+pub async fn scenario(State(control): State<Control>) -> impl IntoResponse {
+    let scenario = control.scenario();
+    (
+        [
+            (header::CONTENT_TYPE, "application/yaml; charset=utf-8"),
+            (header::CACHE_CONTROL, "no-store"),
+        ],
+        scenario.yaml.to_string(),
+    )
+}
+
+/// Validates the YAML first; a bad one changes nothing and comes back with
+/// every problem at its line and column of the request body.
+pub async fn put_scenario(
+    State(control): State<Control>,
+    body: String,
+) -> Result<Json<Value>, ApiError> {
+    let scenario = Scenario::from_str(&body, "<request body>").map_err(|errors| {
+        let problems: Vec<Value> = errors
+            .0
+            .iter()
+            .map(|e| json!({ "line": e.line, "column": e.column, "message": e.message }))
+            .collect();
+        let first = errors.0.first().map_or_else(String::new, |e| {
+            if e.line == 0 {
+                format!(": {}", e.message)
+            } else {
+                format!(": line {}, column {}: {}", e.line, e.column, e.message)
+            }
+        });
+        ApiError::bad_request(format!(
+            "scenario rejected, the running one is unchanged{first}"
+        ))
+        .with("problems", Value::Array(problems))
+    })?;
+    let name = scenario.name.clone();
+    let rules = scenario.rules.len();
+    let epoch = control.set_scenario(Arc::new(scenario));
+    tracing::info!(scenario = %name, epoch, "scenario swapped over HTTP");
+    Ok(Json(
+        json!({ "name": name, "rules": rules, "epoch": epoch }),
+    ))
+}
+
+pub async fn reset(State(control): State<Control>) -> Json<Value> {
+    let epoch = control.reset();
+    Json(json!({ "reset": true, "epoch": epoch }))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Advance {
+    by: String,
+}
+
+fn clock_json(mode: ClockMode, now: Duration) -> Value {
+    json!({
+        "clock": match mode { ClockMode::Real => "real", ClockMode::Virtual => "virtual" },
+        "now": seconds(now),
+        "now_ms": u64::try_from(now.as_millis()).unwrap_or(u64::MAX),
+    })
+}
+
+pub async fn clock(State(control): State<Control>) -> Json<Value> {
+    let engine = control.engine();
+    Json(clock_json(engine.clock().mode(), engine.clock().now()))
+}
+
+pub async fn advance_clock(
+    State(control): State<Control>,
+    body: Result<Json<Advance>, axum::extract::rejection::JsonRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let Json(advance) = body.map_err(|e| {
+        ApiError::bad_request(format!(
+            "{}; send a JSON object like {{\"by\": \"5m\"}}",
+            e.body_text()
+        ))
+    })?;
+    let by = humantime::parse_duration(&advance.by).map_err(|e| {
+        ApiError::bad_request(format!(
+            "`{}` is not a duration ({e}); use e.g. 30s, 5m, 1h 30m",
+            advance.by
+        ))
+    })?;
+    let now = control
+        .advance_clock(by)
+        .map_err(|e| ApiError::new(StatusCode::CONFLICT, e.to_string()))?;
+    Ok(Json(clock_json(ClockMode::Virtual, now)))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WaitFor {
+    messages: usize,
+    timeout: Option<String>,
+}
+
+/// Long poll: answers once `messages` are held, or 408 at the time-out.
+pub async fn wait(
+    State(control): State<Control>,
+    query: Result<Query<WaitFor>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let Query(w) = query.map_err(|e| {
+        ApiError::bad_request(format!(
+            "{}; use /api/v1/wait?messages=N&timeout=10s",
+            e.body_text()
+        ))
+    })?;
+    let timeout = match &w.timeout {
+        None => Duration::from_secs(10),
+        Some(t) => humantime::parse_duration(t).map_err(|e| {
+            ApiError::bad_request(format!(
+                "timeout `{t}` is not a duration ({e}); use e.g. 10s"
+            ))
+        })?,
+    };
+    if timeout > MAX_WAIT {
+        return Err(ApiError::bad_request(format!(
+            "timeout {} is too long; at most {}",
+            humantime::format_duration(timeout),
+            humantime::format_duration(MAX_WAIT)
+        )));
+    }
+    let store = control.store();
+    if store.wait_for_messages(w.messages, timeout).await {
+        Ok(Json(
+            json!({ "messages": store.messages().len(), "timed_out": false }),
+        ))
+    } else {
+        let held = store.messages().len();
+        Err(ApiError::new(
+            StatusCode::REQUEST_TIMEOUT,
+            format!(
+                "timed out after {} waiting for {} message(s); {held} held",
+                humantime::format_duration(timeout),
+                w.messages
+            ),
+        )
+        .with("messages", json!(held))
+        .with("timed_out", json!(true)))
+    }
+}

@@ -1,0 +1,96 @@
+//! The read side over HTTP: a JSON API, the server-sent event stream,
+//! Prometheus metrics and the embedded web page.
+//!
+//! Everything here reads the store and steers the server through a
+//! [`Control`]; no SMTP decision is made in this module. The router is split
+//! by resource: `messages`, `sessions`, `control` (scenario, reset, clock,
+//! wait, report), `events`, `metrics` and `page`; `views` holds the JSON
+//! shapes and `error` the error body every endpoint shares.
+
+mod auth;
+mod control;
+mod error;
+mod events;
+mod messages;
+mod metrics;
+mod page;
+mod sessions;
+mod views;
+
+use std::net::SocketAddr;
+
+use axum::Router;
+use axum::routing::{get, post};
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+use tracing::{info, warn};
+
+use crate::transport::Control;
+
+pub use auth::BasicAuth;
+
+/// Builds the router over a running server.
+pub fn router(control: Control, auth: Option<BasicAuth>) -> Router {
+    let api = Router::new()
+        .route(
+            "/api/v1/messages",
+            get(messages::list).delete(messages::delete_all),
+        )
+        .route("/api/v1/messages/{id}", get(messages::one))
+        .route("/api/v1/messages/{id}/raw", get(messages::raw))
+        .route("/api/v1/sessions", get(sessions::list))
+        .route("/api/v1/sessions/{id}", get(sessions::one))
+        .route(
+            "/api/v1/scenario",
+            get(control::scenario).put(control::put_scenario),
+        )
+        .route("/api/v1/reset", post(control::reset))
+        .route("/api/v1/wait", get(control::wait))
+        .route("/api/v1/clock/advance", post(control::advance_clock))
+        .route("/api/v1/clock", get(control::clock))
+        .route("/api/v1/events", get(events::stream))
+        .route("/metrics", get(metrics::render))
+        .route("/", get(page::index))
+        .route("/app.js", get(page::script))
+        .route("/style.css", get(page::style))
+        .fallback(error::not_found)
+        .with_state(control);
+    match auth {
+        Some(auth) => api.layer(axum::middleware::from_fn_with_state(auth, auth::require)),
+        None => api,
+    }
+}
+
+/// Binds the HTTP listener; a non-loopback address gets a warning, since
+/// the API can swap scenarios and delete mail.
+pub async fn bind(addr: SocketAddr, auth: bool) -> Result<TcpListener, crate::Error> {
+    let listener = TcpListener::bind(addr)
+        .await
+        .map_err(|source| crate::Error::HttpBind { addr, source })?;
+    if !addr.ip().is_loopback() {
+        warn!(
+            %addr,
+            basic_auth = auth,
+            "the HTTP API is reachable from other machines: anyone who can connect can read captured mail and change the scenario{}",
+            if auth { "" } else { "; add --http-auth user:password" }
+        );
+    }
+    Ok(listener)
+}
+
+/// Serves the API until the server's shutdown token fires.
+pub fn serve(listener: TcpListener, control: Control, auth: Option<BasicAuth>) -> JoinHandle<()> {
+    let token = control.shutdown_token();
+    let app = router(control, auth);
+    tokio::spawn(async move {
+        if let Ok(addr) = listener.local_addr() {
+            info!(%addr, "serving the HTTP API and web page");
+        }
+        let served = axum::serve(listener, app)
+            .with_graceful_shutdown(async move { token.cancelled().await })
+            .await;
+        if let Err(e) = served {
+            warn!(error = %e, "HTTP server stopped");
+        }
+    })
+}
