@@ -1,0 +1,479 @@
+//! The web page in a real browser: Debian's Chromium, driven through
+//! chromedriver, watches mail sent over SMTP appear without a reload, opens a
+//! session's transcript, and sees a scenario's fault reply highlighted with
+//! its rule.
+//!
+//! Needs `chromium` and `chromium-driver`. Without chromedriver the test says
+//! "skipped" and passes, unless `MAILFAULT_BROWSER_TESTS=require` (CI sets
+//! it), when a missing browser fails the run.
+
+mod common;
+
+use std::net::{SocketAddr, TcpListener};
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use fantoccini::{Client, ClientBuilder, Locator};
+use serde_json::{Value, json};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+/// Longest wait for anything the page should show.
+const WAIT: Duration = Duration::from_secs(10);
+/// Longest wait for chromedriver to answer its status request.
+const DRIVER_READY: Duration = Duration::from_secs(20);
+
+const CHROMIUM_FLAGS: &[&str] = &[
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    // Without these Chromium keeps dialling out, and on a closed network its
+    // connections (ours to 127.0.0.1 included) stall behind the failures.
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--window-size=1400,900",
+];
+
+/// An executable: the first of `fixed` that exists, else `name` on PATH.
+fn find_program(fixed: &[&str], names: &[&str]) -> Option<PathBuf> {
+    if let Some(p) = fixed.iter().map(Path::new).find(|p| p.is_file()) {
+        return Some(p.to_path_buf());
+    }
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .flat_map(|dir| names.iter().map(move |n| dir.join(n)))
+        .find(|p| p.is_file())
+}
+
+/// chromedriver and Chromium, or `None` after saying why the test is skipped.
+fn browser_tools() -> Option<(PathBuf, PathBuf)> {
+    let required = std::env::var("MAILFAULT_BROWSER_TESTS").is_ok_and(|v| v == "require");
+    let driver = find_program(&["/usr/bin/chromedriver"], &["chromedriver"]);
+    let chromium = find_program(
+        &["/usr/bin/chromium"],
+        &["chromium", "chromium-browser", "google-chrome"],
+    );
+    let missing = match (driver, chromium) {
+        (Some(d), Some(c)) => return Some((d, c)),
+        (None, _) => "chromedriver",
+        (Some(_), None) => "chromium",
+    };
+    if required {
+        panic!("MAILFAULT_BROWSER_TESTS=require but {missing} is not installed");
+    }
+    eprintln!(
+        "skipped: {missing} not installed (apt-get install chromium chromium-driver; \
+         MAILFAULT_BROWSER_TESTS=require makes this a failure)"
+    );
+    None
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("no free port on 127.0.0.1")
+        .port()
+}
+
+/// A chromedriver process in its own process group; dropping it ends the
+/// group, so no Chromium it started outlives the test, even on a panic.
+struct Chromedriver {
+    child: Child,
+    url: String,
+    log: PathBuf,
+    chromium: PathBuf,
+    dir: tempfile::TempDir,
+}
+
+impl Chromedriver {
+    async fn start(driver: &Path, chromium: PathBuf) -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let log = dir.path().join("chromedriver.log");
+        let port = free_port();
+        let child = Command::new(driver)
+            .arg(format!("--port={port}"))
+            .arg(format!("--log-path={}", log.display()))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .process_group(0)
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {}: {e}", driver.display()));
+        let me = Self {
+            child,
+            url: format!("http://127.0.0.1:{port}"),
+            log,
+            chromium,
+            dir,
+        };
+        me.wait_ready(port).await;
+        me
+    }
+
+    /// Polls `GET /status` until chromedriver says it is ready.
+    async fn wait_ready(&self, port: u16) {
+        let deadline = Instant::now() + DRIVER_READY;
+        loop {
+            if let Ok(Ok(status)) =
+                tokio::time::timeout(Duration::from_secs(2), http_get(port, "/status")).await
+                && status.contains("\"ready\":true")
+            {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "chromedriver not ready within {DRIVER_READY:?}; log:\n{}",
+                self.log_tail()
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// A headless Chromium with a fresh profile.
+    async fn browser(&self) -> Client {
+        let profile = self.dir.path().join("profile");
+        let mut args: Vec<String> = CHROMIUM_FLAGS.iter().map(|s| s.to_string()).collect();
+        args.push(format!("--user-data-dir={}", profile.display()));
+        let options = json!({ "args": args, "binary": self.chromium });
+        let caps = json!({ "browserName": "chrome", "goog:chromeOptions": options });
+        let caps = caps.as_object().cloned().expect("an object");
+        let connect = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+            .capabilities(caps)
+            .connect(&self.url)
+            .await;
+        connect.unwrap_or_else(|e| {
+            panic!(
+                "chromedriver could not start Chromium: {e}; log:\n{}",
+                self.log_tail()
+            )
+        })
+    }
+
+    fn log_tail(&self) -> String {
+        let log = std::fs::read_to_string(&self.log).unwrap_or_default();
+        let start = log.len().saturating_sub(4000);
+        log.get(start..).unwrap_or(&log).to_string()
+    }
+}
+
+impl Drop for Chromedriver {
+    fn drop(&mut self) {
+        // The whole group: chromedriver and every Chromium process under it.
+        let _ = Command::new("kill")
+            .args(["-KILL", "--", &format!("-{}", self.child.id())])
+            .stderr(Stdio::null())
+            .status();
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// One HTTP/1.1 GET on 127.0.0.1 (chromedriver refuses 1.0); the body.
+/// Reads by Content-Length, as chromedriver keeps the connection open.
+async fn http_get(port: u16, path: &str) -> std::io::Result<String> {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).await?;
+    let request =
+        format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n");
+    s.write_all(request.as_bytes()).await?;
+    let mut got = Vec::new();
+    let mut chunk = [0u8; 4096];
+    loop {
+        let n = s.read(&mut chunk).await?;
+        got.extend_from_slice(&chunk[..n]);
+        let text = String::from_utf8_lossy(&got);
+        if let Some((head, body)) = text.split_once("\r\n\r\n") {
+            let length = head.lines().find_map(|l| {
+                let (name, value) = l.split_once(':')?;
+                name.eq_ignore_ascii_case("content-length")
+                    .then(|| value.trim().parse::<usize>().ok())?
+            });
+            if n == 0 || length.is_some_and(|len| body.len() >= len) {
+                return Ok(body.to_string());
+            }
+        }
+        if n == 0 {
+            return Err(std::io::ErrorKind::UnexpectedEof.into());
+        }
+    }
+}
+
+/// Runs `script` (a function body that returns JSON) until `ok` accepts its
+/// result, at most [`WAIT`]; panics with the last result and a description.
+async fn wait_for(
+    browser: &Client,
+    what: &str,
+    script: &str,
+    ok: impl Fn(&Value) -> bool,
+) -> Value {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let got = browser
+            .execute(script, vec![])
+            .await
+            .unwrap_or_else(|e| panic!("script for {what} failed: {e}"));
+        if ok(&got) {
+            return got;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the page did not show {what} within {WAIT:?}; last saw {got}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// The ids of the items in a list (`#messages` or `#sessions`), top first.
+fn ids_script(list: &str, attr: &str) -> String {
+    format!(
+        "return [...document.querySelectorAll('#{list} > [{attr}]')]\
+         .map(e => Number(e.getAttribute('{attr}')));"
+    )
+}
+
+/// The transcript lines on screen: classes, text and rule of each.
+const TRANSCRIPT: &str = "return [...document.querySelectorAll('#transcript .line')].map(l => ({\
+    cls: l.className, \
+    text: l.querySelector('.text').textContent, \
+    rule: l.querySelector('.rule') ? l.querySelector('.rule').textContent : null }));";
+
+async fn click(browser: &Client, css: &str) {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        match browser.find(Locator::Css(css)).await {
+            Ok(e) => {
+                e.click()
+                    .await
+                    .unwrap_or_else(|err| panic!("click on {css} failed: {err}"));
+                return;
+            }
+            Err(err) => assert!(
+                Instant::now() < deadline,
+                "no element {css} within {WAIT:?}: {err}"
+            ),
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// A subject that would run script if the page ever used it as HTML.
+const HOSTILE_SUBJECT: &str = "<img src=x onerror=\"window.pwned=1\"> Welcome & hello";
+
+/// Drives the page at `page` while mail goes to `smtp`. The server runs the
+/// [`SCENARIO`] and has seen no mail yet.
+async fn drive(browser: &Client, page: &str, smtp: SocketAddr) {
+    browser.goto(page).await.expect("open the page");
+    wait_for(
+        browser,
+        "the live status and the scenario",
+        "return [document.getElementById('status').dataset.state, \
+                 document.getElementById('scenario').textContent];",
+        |v| {
+            v[0] == "live"
+                && v[1]
+                    .as_str()
+                    .is_some_and(|s| s.contains("name: browser-test"))
+        },
+    )
+    .await;
+    // Survives only if the page never reloads.
+    browser
+        .execute("window.noReload = true; return null;", vec![])
+        .await
+        .unwrap();
+
+    // 1. A delivery shows up at the top of #messages, then its session.
+    let content = format!(
+        "From: app@example.test\r\nTo: user@example.test\r\nSubject: {HOSTILE_SUBJECT}\r\n\r\nHello from the browser test.\r\n"
+    );
+    let reply =
+        common::send_message(smtp, "app@example.test", &["user@example.test"], &content).await;
+    assert!(reply.starts_with("250"), "{reply}");
+    let ids = wait_for(
+        browser,
+        "the new message",
+        &ids_script("messages", "data-message-id"),
+        |v| v.as_array().is_some_and(|a| a.len() == 1),
+    )
+    .await;
+    let message_id = ids[0].as_i64().unwrap();
+    let shown = browser
+        .execute(
+            "const li = document.querySelector('#messages > [data-message-id]'); \
+             return [li.querySelector('.subject').textContent, li.querySelectorAll('img').length, \
+                     window.pwned === undefined, window.noReload === true];",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        shown,
+        json!([HOSTILE_SUBJECT, 0, true, true]),
+        "the subject is text, not HTML"
+    );
+    let sessions = wait_for(
+        browser,
+        "the finished session",
+        &ids_script("sessions", "data-session-id"),
+        |v| v.as_array().is_some_and(|a| a.len() == 1),
+    )
+    .await;
+    let first_session = sessions[0].as_i64().unwrap();
+
+    // 2. The message view: headers, then the raw source.
+    click(
+        browser,
+        &format!("#messages > [data-message-id=\"{message_id}\"]"),
+    )
+    .await;
+    wait_for(
+        browser,
+        "the message view",
+        "const v = document.getElementById('message-view'); \
+         return [v.hidden, document.getElementById('mv-subject').textContent, \
+                 document.getElementById('mv-html').getAttribute('sandbox')];",
+        |v| v[0] == false && v[1] == HOSTILE_SUBJECT && v[2] == "",
+    )
+    .await;
+    click(browser, "#message-view [data-tab=\"raw\"]").await;
+    wait_for(
+        browser,
+        "the raw message",
+        "return document.getElementById('mv-raw').textContent;",
+        |v| {
+            v.as_str().is_some_and(|s| {
+                s.contains("Hello from the browser test.") && s.contains("Received:")
+            })
+        },
+    )
+    .await;
+
+    // 3. The session's transcript: client and server lines, the 250 for the message.
+    click(
+        browser,
+        &format!("#sessions > [data-session-id=\"{first_session}\"]"),
+    )
+    .await;
+    let lines = wait_for(browser, "the transcript", TRANSCRIPT, |v| {
+        v.as_array().is_some_and(|a| {
+            a.iter().any(|l| {
+                l["cls"].as_str().is_some_and(|c| c.contains("server"))
+                    && l["text"].as_str().is_some_and(|t| t.starts_with("250"))
+            })
+        })
+    })
+    .await;
+    let lines = lines.as_array().unwrap();
+    assert!(
+        lines
+            .iter()
+            .any(|l| l["cls"].as_str().unwrap().contains("client")
+                && l["text"] == "MAIL FROM:<app@example.test>"),
+        "{lines:?}"
+    );
+    assert!(
+        lines.iter().all(|l| l["rule"].is_null()),
+        "no fault here: {lines:?}"
+    );
+
+    // 4. A fault rule: the 550 is highlighted with the rule's name.
+    let (mut c, _) = common::Raw::greeted(smtp).await;
+    c.cmd("EHLO client.test").await;
+    c.cmd("MAIL FROM:<app@example.test>").await;
+    let refused = c.cmd("RCPT TO:<unknown@example.test>").await;
+    assert!(refused.starts_with("550 5.1.1"), "{refused}");
+    c.cmd("QUIT").await;
+    let sessions = wait_for(
+        browser,
+        "the second session on top",
+        &ids_script("sessions", "data-session-id"),
+        |v| v.as_array().is_some_and(|a| a.len() == 2),
+    )
+    .await;
+    let second = sessions[0].as_i64().unwrap();
+    assert_ne!(second, first_session, "newest first");
+    click(
+        browser,
+        &format!("#sessions > [data-session-id=\"{second}\"]"),
+    )
+    .await;
+    let faults = wait_for(
+        browser,
+        "the fault line",
+        "return [...document.querySelectorAll('#transcript .line.fault')].map(l => ({\
+            cls: l.className, text: l.querySelector('.text').textContent, \
+            rule: l.querySelector('.rule').textContent }));",
+        |v| v.as_array().is_some_and(|a| !a.is_empty()),
+    )
+    .await;
+    assert_eq!(faults.as_array().unwrap().len(), 1, "{faults}");
+    assert!(
+        faults[0]["text"].as_str().unwrap().starts_with("550 5.1.1"),
+        "{faults}"
+    );
+    assert_eq!(faults[0]["rule"], "unknown user");
+    assert!(
+        faults[0]["cls"].as_str().unwrap().contains("c5xx"),
+        "5xx coloured: {faults}"
+    );
+
+    // 5. The buttons.
+    click(browser, "#delete-all").await;
+    wait_for(
+        browser,
+        "an empty message list",
+        &ids_script("messages", "data-message-id"),
+        |v| v.as_array().is_some_and(|a| a.is_empty()),
+    )
+    .await;
+    click(browser, "#reset").await;
+    wait_for(
+        browser,
+        "an empty session list",
+        &ids_script("sessions", "data-session-id"),
+        |v| v.as_array().is_some_and(|a| a.is_empty()),
+    )
+    .await;
+    let still = browser
+        .execute("return window.noReload === true;", vec![])
+        .await
+        .unwrap();
+    assert_eq!(still, json!(true), "the page reloaded");
+}
+
+const SCENARIO: &str = r#"
+version: 1
+name: browser-test
+rules:
+  - name: unknown user
+    on: rcpt
+    match: { to: "unknown@*" }
+    reply: 550 5.1.1 No such user here
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn page_follows_mail_live_and_marks_faults() {
+    let Some((driver, chromium)) = browser_tools() else {
+        return;
+    };
+    let started = Instant::now();
+    let server = mailfault::TestServer::with_scenario_str(SCENARIO)
+        .await
+        .expect("start the server");
+    let chromedriver = Chromedriver::start(&driver, chromium).await;
+    let browser = chromedriver.browser().await;
+    let page = format!("{}/", server.http_url());
+    tokio::time::timeout(
+        Duration::from_secs(90),
+        drive(&browser, &page, server.smtp_addr()),
+    )
+    .await
+    .expect("the browser test took over 90 s");
+    browser.close().await.expect("close the browser");
+    server.shutdown().await;
+    eprintln!("browser test done in {:?}", started.elapsed());
+}
