@@ -263,6 +263,11 @@ async fn click(browser: &Client, css: &str) {
 /// A subject that would run script if the page ever used it as HTML.
 const HOSTILE_SUBJECT: &str = "<img src=x onerror=\"window.pwned=1\"> Welcome & hello";
 
+/// An HTML body that tries to run script, in its frame and in the page.
+const HOSTILE_HTML: &str = "<h1>Order shipped</h1>\
+    <script>document.body.textContent = 'PWNED'; parent.pwned = 1;</script>\
+    <img src=x onerror=\"parent.pwned = 2\">";
+
 /// Drives the page at `page` while mail goes to `smtp`. The server runs the
 /// [`SCENARIO`] and has seen no mail yet.
 async fn drive(browser: &Client, page: &str, smtp: SocketAddr) {
@@ -288,7 +293,10 @@ async fn drive(browser: &Client, page: &str, smtp: SocketAddr) {
 
     // 1. A delivery shows up at the top of #messages, then its session.
     let content = format!(
-        "From: app@example.test\r\nTo: user@example.test\r\nSubject: {HOSTILE_SUBJECT}\r\n\r\nHello from the browser test.\r\n"
+        "From: app@example.test\r\nTo: user@example.test\r\nSubject: {HOSTILE_SUBJECT}\r\n\
+         MIME-Version: 1.0\r\nContent-Type: multipart/alternative; boundary=\"b1\"\r\n\r\n\
+         --b1\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nHello from the browser test.\r\n\
+         --b1\r\nContent-Type: text/html; charset=utf-8\r\n\r\n{HOSTILE_HTML}\r\n--b1--\r\n"
     );
     let reply =
         common::send_message(smtp, "app@example.test", &["user@example.test"], &content).await;
@@ -339,6 +347,24 @@ async fn drive(browser: &Client, page: &str, smtp: SocketAddr) {
         |v| v[0] == false && v[1] == HOSTILE_SUBJECT && v[2] == "",
     )
     .await;
+    // The HTML body renders in its sandboxed frame, and its script does not run.
+    click(browser, "#message-view [data-tab=\"html\"]").await;
+    browser.enter_frame(0).await.expect("enter the HTML frame");
+    let inside = wait_for(
+        browser,
+        "the HTML body in its frame",
+        "const h = document.querySelector('h1'); \
+         return [h ? h.textContent : null, document.body.innerText.includes('PWNED')];",
+        |v| v[0] == "Order shipped",
+    )
+    .await;
+    assert_eq!(inside[1], json!(false), "a script ran in the mail's HTML");
+    browser.enter_parent_frame().await.expect("leave the frame");
+    let pwned = browser
+        .execute("return window.pwned === undefined;", vec![])
+        .await
+        .unwrap();
+    assert_eq!(pwned, json!(true), "the mail's HTML reached the page");
     click(browser, "#message-view [data-tab=\"raw\"]").await;
     wait_for(
         browser,

@@ -524,20 +524,28 @@
   async function reset() {
     try {
       await api("POST", "/reset");
-      afterReset();
-      await reloadAll();
+      await afterReset();
     } catch (err) {
       showError(err);
     }
   }
 
-  function afterReset() {
+  // After a reset (ours, another page's, or the server's catch-up signal
+  // when this stream fell behind): reload everything, and keep the open
+  // message or session only if it still exists.
+  async function afterReset() {
     state.messages = [];
     state.messagesTotal = 0;
     state.sessions = [];
-    renderMessages();
-    renderSessions();
-    select(null);
+    await reloadAll();
+    const sel = state.selected;
+    if (!sel) return;
+    const still =
+      sel.kind === "message"
+        ? state.messages.some((m) => m.id === sel.id)
+        : state.sessions.some((s) => s.id === sel.id);
+    if (still) markSelected();
+    else select(null);
   }
 
   // ---------- live updates ----------
@@ -556,6 +564,8 @@
     node.textContent = s;
   }
 
+  let initialLoadDone = false;
+
   function connectEvents() {
     if (typeof EventSource === "undefined") {
       setStatus("no live updates");
@@ -565,17 +575,18 @@
     let opened = false;
     es.addEventListener("open", () => {
       setStatus("live");
-      // After a reconnect, catch up on anything sent while we were away.
-      if (opened) reloadAll();
+      // After a reconnect, catch up on anything sent while we were away
+      // (or a restarted server's fresh state).
+      if (opened) afterReset();
+      // Mail that arrived between the first list fetch and this moment
+      // came with no event: fetch once more (the lists merge by id).
+      else if (initialLoadDone) reloadAll();
       opened = true;
     });
     es.addEventListener("error", () => setStatus(es.readyState === EventSource.CLOSED ? "offline" : "reconnecting"));
     es.addEventListener("message", (e) => addMessage(parse(e.data)));
     es.addEventListener("session", (e) => addSession(parse(e.data)));
-    es.addEventListener("reset", () => {
-      afterReset();
-      reloadAll();
-    });
+    es.addEventListener("reset", () => afterReset());
     es.addEventListener("scenario", () => loadScenario());
   }
 
@@ -616,7 +627,10 @@
     window.addEventListener("hashchange", route);
     $("scenario-panel").open = true;
     connectEvents();
-    reloadAll().then(route);
+    reloadAll().then(() => {
+      initialLoadDone = true;
+      route();
+    });
   }
 
   init();
