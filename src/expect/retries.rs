@@ -123,10 +123,8 @@ pub fn retried_after_temporary(seen: &Seen<'_>) -> Verdict {
     if never.is_empty() {
         let found = match deferred {
             0 => "no pair got a 4xx, so there was nothing to retry".to_owned(),
-            n => format!(
-                "all {} retried",
-                plural(n, "4xx deferral was", "4xx deferrals were")
-            ),
+            1 => "the one 4xx deferral was retried".to_owned(),
+            n => format!("all {n} 4xx deferrals were retried"),
         };
         return Verdict::new("retried_after_temporary", true, expected, found, evidence);
     }
@@ -174,15 +172,13 @@ pub fn min_retry_interval(interval: Duration, seen: &Seen<'_>) -> Verdict {
         return Verdict::new("min_retry_interval", true, expected, found, evidence);
     }
     let shortest = early.iter().map(|(_, g)| *g).min().unwrap_or_default();
+    let mut pairs: Vec<String> = early.iter().map(|(p, _)| p.describe()).collect();
+    pairs.dedup();
     let found = format!(
         "{} of {measured} came too soon (shortest wait {}): {}",
         plural(early.len(), "retry", "retries"),
         seconds(shortest),
-        early
-            .iter()
-            .map(|(p, _)| p.describe())
-            .collect::<Vec<_>>()
-            .join(", ")
+        pairs.join(", ")
     );
     Verdict::new("min_retry_interval", false, expected, found, evidence)
 }
