@@ -87,8 +87,10 @@ pub fn no_protocol_errors(seen: &Seen<'_>) -> Verdict {
         let mut mail_refused = false;
         for e in d.exchanges() {
             let Some(c) = e.command() else { continue };
-            if c.verb == Verb::Mail {
-                mail_refused = e.reply.as_ref().and_then(|r| r.class()) != Some(2);
+            match c.verb {
+                Verb::Mail => mail_refused = e.reply.as_ref().and_then(|r| r.class()) != Some(2),
+                Verb::Rset | Verb::Helo | Verb::Ehlo => mail_refused = false,
+                _ => {}
             }
             let excused = mail_refused
                 && e.code() == Some(503)

@@ -133,62 +133,81 @@ pub(crate) struct Seen<'a> {
     pub dialogues: Vec<Dialogue>,
 }
 
+struct Judged<'s> {
+    seen: &'s Seen<'s>,
+    verdicts: Vec<Verdict>,
+    not_judged: Vec<&'static str>,
+}
+
+impl Judged<'_> {
+    /// A yes/no expectation: `true` is judged, `false` noted as not judged.
+    fn flag(&mut self, name: &'static str, set: Option<bool>, judge: fn(&Seen<'_>) -> Verdict) {
+        match set {
+            Some(true) => self.verdicts.push(judge(self.seen)),
+            Some(false) => self.not_judged.push(name),
+            None => {}
+        }
+    }
+}
+
 /// Judges every expectation that is set (and not `false`) against the evidence.
 pub fn evaluate(expect: &Expectations, evidence: &Evidence<'_>) -> Report {
     let seen = Seen {
         evidence,
         dialogues: evidence.sessions.iter().map(|s| Dialogue::of(s)).collect(),
     };
-    let mut verdicts = Vec::new();
-    let mut not_judged = Vec::new();
-    let mut flag =
-        |name: &'static str, set: Option<bool>, judge: fn(&Seen<'_>) -> Verdict| match set {
-            Some(true) => verdicts.push(judge(&seen)),
-            Some(false) => not_judged.push(name),
-            None => {}
-        };
-    flag(
+    let mut j = Judged {
+        seen: &seen,
+        verdicts: Vec::new(),
+        not_judged: Vec::new(),
+    };
+    // In the order the design lists them, so reports read the same way.
+    if let Some(d) = &expect.delivered {
+        j.verdicts.push(delivery::delivered(d.value, &seen));
+    }
+    if let Some(r) = &expect.recipients {
+        j.verdicts.push(delivery::recipients(r, &seen));
+    }
+    j.flag(
         "no_retry_after_permanent",
         expect.no_retry_after_permanent,
         retries::no_retry_after_permanent,
     );
-    flag(
+    j.flag(
         "retried_after_temporary",
         expect.retried_after_temporary,
         retries::retried_after_temporary,
     );
-    flag("quit", expect.quit, conduct::quit);
-    flag(
+    if let Some(interval) = expect.retry_interval() {
+        j.verdicts
+            .push(retries::min_retry_interval(interval, &seen));
+    }
+    j.flag("quit", expect.quit, conduct::quit);
+    j.flag(
         "no_protocol_errors",
         expect.no_protocol_errors,
         conduct::no_protocol_errors,
     );
-    flag("starttls", expect.starttls, encryption::starttls);
-    flag(
+    j.flag("starttls", expect.starttls, encryption::starttls);
+    j.flag(
         "ehlo_after_starttls",
         expect.ehlo_after_starttls,
         encryption::ehlo_after_starttls,
     );
-    flag("honours_size", expect.honours_size, size::honours_size);
-    flag(
+    j.flag("honours_size", expect.honours_size, size::honours_size);
+    j.flag(
         "closed_after_421",
         expect.closed_after_421,
         conduct::closed_after_421,
     );
-    let mut first = Vec::new();
-    if let Some(d) = &expect.delivered {
-        first.push(delivery::delivered(d.value, &seen));
-    }
-    if let Some(r) = &expect.recipients {
-        first.push(delivery::recipients(r, &seen));
-    }
-    verdicts.splice(0..0, first);
-    if let Some(interval) = expect.retry_interval() {
-        verdicts.push(retries::min_retry_interval(interval, &seen));
-    }
     if let Some(limit) = expect.time_limit() {
-        verdicts.push(timing::within(limit, &seen));
+        j.verdicts.push(timing::within(limit, &seen));
     }
+    let Judged {
+        verdicts,
+        not_judged,
+        ..
+    } = j;
     let failed = verdicts.iter().filter(|v| !v.passed).count();
     Report {
         passed: failed == 0,

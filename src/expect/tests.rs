@@ -257,12 +257,16 @@ fn no_protocol_errors_ignores_faults_and_pipelining_behind_a_refused_mail() {
         .s("503 5.5.1 Need MAIL command first")
         .c("MAIL FROM:a@b BOGUS=1")
         .s("504 5.5.4 Parameter not supported")
+        .c("RSET")
+        .s("250 ok")
+        .c("DATA")
+        .s("503 5.5.1 Need MAIL command first")
         .quit()
         .done();
     let r = judge("  no_protocol_errors: true\n", &[wrong], &[]);
     let v = only(&r);
     assert!(!v.passed);
-    assert_eq!(v.found, "2 commands caused a protocol error");
+    assert_eq!(v.found, "3 commands caused a protocol error");
     assert_eq!(
         lines(v),
         [
@@ -270,6 +274,8 @@ fn no_protocol_errors_ignores_faults_and_pipelining_behind_a_refused_mail() {
             "#1 0.004s S: 503 5.5.1 Need MAIL command first",
             "#1 0.005s C: MAIL FROM:a@b BOGUS=1",
             "#1 0.006s S: 504 5.5.4 Parameter not supported",
+            "#1 0.009s C: DATA",
+            "#1 0.010s S: 503 5.5.1 Need MAIL command first",
         ]
     );
 }
