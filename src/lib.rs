@@ -29,12 +29,17 @@
 //! - [`codes`]: the reply-code and enhanced-status-code catalog, provider
 //!   texts and `explain`, shared by the `explain`, `codes` and `check`
 //!   subcommands.
+//! - [`expect`]: judging a sender against a scenario's `expect:` block from
+//!   the transcripts (`dialogue` pairs commands with replies, `history`
+//!   follows each sender/recipient pair, one module per group of
+//!   judgements) and the report as text, JSON or JUnit XML (`render`).
 //! - [`fixture`]: [`TestServer`], the in-process server for Rust tests.
 //! - [`commands`]: what the `mailfault` binary's subcommands do.
 
 pub mod codes;
 pub mod commands;
 pub mod error;
+pub mod expect;
 pub mod fixture;
 pub mod http;
 pub mod proto;

@@ -124,6 +124,9 @@ pub(super) fn load_source(src: Source<'_>, depth: usize) -> Result<Scenario, Sce
         .enumerate()
         .filter_map(|(i, r)| rule(i, r, &mut errors))
         .collect();
+    if let Some(e) = &parsed.expect {
+        expect(e, &mut errors);
+    }
     if !errors.list.is_empty() {
         return Err(ScenarioErrors(errors.list));
     }
@@ -171,6 +174,31 @@ fn duration_or(
             );
             default
         }),
+    }
+}
+
+/// The `expect:` block: durations that parse and delivered bounds that can
+/// hold, so a typo fails `check` instead of a graded run.
+fn expect(e: &model::Expect, errors: &mut Errors<'_>) {
+    for d in [&e.min_retry_interval, &e.within].into_iter().flatten() {
+        if parse_duration(&d.value).is_none() {
+            errors.at(
+                loc(d),
+                format!("`{}` is not a duration; write e.g. 30s, 2m or 1h", d.value),
+            );
+        }
+    }
+    if let Some(d) = &e.delivered
+        && let model::Delivered::Bounds(b) = d.value
+    {
+        match (b.min, b.max) {
+            (None, None) => errors.at(loc(d), "`delivered` needs `min`, `max` or both"),
+            (Some(min), Some(max)) if min > max => errors.at(
+                loc(d),
+                format!("`delivered` min {min} is above max {max}; no count satisfies both"),
+            ),
+            _ => {}
+        }
     }
 }
 

@@ -58,6 +58,22 @@ fn invalid_scenarios_table() {
             "t.yaml:4:26: a counter is",
         ),
         (
+            "version: 1\nexpect:\n  min_retry_interval: soon\n",
+            "t.yaml:3:23: `soon` is not a duration",
+        ),
+        (
+            "version: 1\nexpect:\n  quit: true\n  within: 2 fortnights\n",
+            "t.yaml:4:11: `2 fortnights` is not a duration",
+        ),
+        (
+            "version: 1\nexpect:\n  delivered: { min: 3, max: 1 }\n",
+            "t.yaml:3:14: `delivered` min 3 is above max 1",
+        ),
+        (
+            "version: 1\nexpect:\n  delivered: {}\n",
+            "t.yaml:3:14: `delivered` needs `min`, `max` or both",
+        ),
+        (
             "version: 1\nrules:\n  - on: rcpt\n    delay: soon\n",
             "t.yaml:4:12: `soon` is not a duration",
         ),
@@ -223,7 +239,12 @@ expect:
     };
     assert_eq!(r.to_wire(true), b"250-2.0.0 one\r\n250 2.0.0 two\r\n");
     assert!(!s.rules[2].store);
-    assert!(s.expect.is_some());
+    let expect = s.expect.expect("expect block kept");
+    assert_eq!(
+        expect.time_limit(),
+        Some(std::time::Duration::from_secs(120))
+    );
+    assert_eq!(expect.retry_interval(), None);
 }
 
 #[test]

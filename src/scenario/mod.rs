@@ -26,7 +26,9 @@ use std::time::Duration;
 pub use clock::{Clock, ClockMode, NotVirtual};
 pub use engine::{Engine, ScenarioPolicy};
 pub use key::{Key, KeyPart};
-pub use model::{Auth as AuthSettings, Expect as Expectations, Tls as TlsSettings};
+pub use model::{
+    Auth as AuthSettings, Delivered, DeliveredBounds, Expect as Expectations, Tls as TlsSettings,
+};
 
 use crate::proto::extensions::Extensions;
 use crate::proto::framer::BareLf;

@@ -295,32 +295,52 @@ pub struct Every {
     pub every: u64,
 }
 
-/// The `expect:` block, judged by a later part of mailfault; parsed and kept.
+/// The `expect:` block: how the sender must behave. `src/expect` judges it;
+/// `false` for a flag means "not judged", the same as leaving it out.
 #[derive(Deserialize, Debug, Default, Clone)]
 #[serde(deny_unknown_fields)]
 pub struct Expect {
-    pub delivered: Option<Delivered>,
+    pub delivered: Option<S<Delivered>>,
     pub recipients: Option<Vec<String>>,
     pub no_retry_after_permanent: Option<bool>,
     pub retried_after_temporary: Option<bool>,
-    pub min_retry_interval: Option<String>,
+    /// Checked as a duration at load time; read it with [`Expect::retry_interval`].
+    pub min_retry_interval: Option<S<String>>,
     pub quit: Option<bool>,
     pub no_protocol_errors: Option<bool>,
     pub starttls: Option<bool>,
     pub ehlo_after_starttls: Option<bool>,
     pub honours_size: Option<bool>,
     pub closed_after_421: Option<bool>,
-    pub within: Option<String>,
+    /// Checked as a duration at load time; read it with [`Expect::time_limit`].
+    pub within: Option<S<String>>,
 }
 
-#[derive(Deserialize, Debug, Clone)]
+impl Expect {
+    /// `min_retry_interval` as a duration. A loaded scenario has a valid one,
+    /// so `None` means it was not set.
+    pub fn retry_interval(&self) -> Option<std::time::Duration> {
+        self.min_retry_interval
+            .as_ref()
+            .and_then(|s| super::matcher::parse_duration(&s.value))
+    }
+
+    /// `within` as a duration; `None` when not set (valid once loaded).
+    pub fn time_limit(&self) -> Option<std::time::Duration> {
+        self.within
+            .as_ref()
+            .and_then(|s| super::matcher::parse_duration(&s.value))
+    }
+}
+
+#[derive(Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
 #[serde(untagged)]
 pub enum Delivered {
     Exactly(u64),
     Bounds(DeliveredBounds),
 }
 
-#[derive(Deserialize, Debug, Clone)]
+#[derive(Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct DeliveredBounds {
     pub min: Option<u64>,

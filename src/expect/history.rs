@@ -1,0 +1,225 @@
+//! What happened to each (sender, recipient) pair across all sessions: when
+//! it was tried and when the server deferred (4xx) or refused (5xx) it. The
+//! retry judgements read these timelines.
+//!
+//! A pair is the MAIL FROM and RCPT TO addresses, compared
+//! case-insensitively. Its fate is the first failure on its way: the MAIL
+//! reply, its RCPT reply, the DATA reply, the end-of-data reply (or BDAT's),
+//! or a 421 before the transaction finished. A MAIL that fails before any
+//! RCPT leaves the recipients unknown; it then counts against the sender
+//! alone (`to: None`), tried again by its next MAIL FROM.
+//!
+//! 503 replies are not a fate: they answer the client's own sequence
+//! (a RCPT pipelined behind a refused MAIL), not the pair. Content is not in
+//! transcripts, so two different messages between the same pair are
+//! indistinguishable from a retry of one message.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use super::dialogue::{Dialogue, Prompt, Reply, Said, Verb};
+
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Pair {
+    pub from: String,
+    pub to: Option<String>,
+}
+
+impl Pair {
+    /// `<a@b> -> <c@d>`, or `<a@b> (no recipient named)`.
+    pub fn describe(&self) -> String {
+        match &self.to {
+            Some(to) => format!("<{}> -> <{to}>", self.from),
+            None => format!("<{}> (before any RCPT)", self.from),
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Fate {
+    Deferred,
+    Refused,
+}
+
+#[derive(Clone, Debug)]
+pub enum Mark {
+    /// The RCPT TO (or, for a sender alone, the MAIL FROM) line.
+    Tried(Said),
+    /// The reply line that decided it, with the time it takes effect: a
+    /// MAIL refusal counts from the RCPT pipelined behind it.
+    Failed {
+        fate: Fate,
+        reply: Said,
+        order: (Duration, u64, usize),
+    },
+}
+
+impl Mark {
+    pub fn order(&self) -> (Duration, u64, usize) {
+        match self {
+            Mark::Tried(s) => s.order(),
+            Mark::Failed { order, .. } => *order,
+        }
+    }
+}
+
+/// Every pair's marks in time order.
+pub type History = BTreeMap<Pair, Vec<Mark>>;
+
+pub fn history(dialogues: &[Dialogue]) -> History {
+    let mut h = History::new();
+    for d in dialogues {
+        walk(d, &mut h);
+    }
+    for marks in h.values_mut() {
+        marks.sort_by_key(Mark::order);
+    }
+    h
+}
+
+/// A transaction in progress: from MAIL to its end.
+struct Open {
+    from: String,
+    /// The MAIL reply when it was a 4xx or 5xx (not 503).
+    mail_failed: Option<(Fate, Said)>,
+    /// Recipients named in it, and whether they still await their fate.
+    named: Vec<(String, bool)>,
+}
+
+fn fate(reply: &Reply) -> Option<Fate> {
+    match reply.code? {
+        503 => None,
+        400..=499 => Some(Fate::Deferred),
+        500..=599 => Some(Fate::Refused),
+        _ => None,
+    }
+}
+
+fn failed(h: &mut History, pair: Pair, fate: Fate, reply: &Said, order: (Duration, u64, usize)) {
+    h.entry(pair).or_default().push(Mark::Failed {
+        fate,
+        reply: reply.clone(),
+        order,
+    });
+}
+
+impl Open {
+    /// Every recipient still waiting shares the fate of `reply`.
+    fn settle(&mut self, h: &mut History, fate: Fate, reply: &Said) {
+        for (to, waiting) in &mut self.named {
+            if *waiting {
+                *waiting = false;
+                let pair = Pair {
+                    from: self.from.clone(),
+                    to: Some(to.clone()),
+                };
+                failed(h, pair, fate, reply, reply.order());
+            }
+        }
+    }
+
+    /// A refused MAIL with no RCPT behind it is held against the sender.
+    fn close(self, h: &mut History) {
+        if let (Some((fate, reply)), true) = (&self.mail_failed, self.named.is_empty()) {
+            let pair = Pair {
+                from: self.from.clone(),
+                to: None,
+            };
+            failed(h, pair, *fate, reply, reply.order());
+        }
+    }
+}
+
+fn walk(d: &Dialogue, h: &mut History) {
+    let mut open: Option<Open> = None;
+    for e in d.exchanges() {
+        let reply = e.reply.as_ref();
+        let fate_now = reply.and_then(fate);
+        let line = reply.and_then(Reply::line);
+        match &e.prompt {
+            Prompt::Command(c) if c.verb == Verb::Mail => {
+                if let Some(o) = open.take() {
+                    o.close(h);
+                }
+                let Some(from) = c.address.clone() else {
+                    continue;
+                };
+                h.entry(Pair {
+                    from: from.clone(),
+                    to: None,
+                })
+                .or_default()
+                .push(Mark::Tried(c.line.clone()));
+                open = Some(Open {
+                    from,
+                    mail_failed: fate_now.zip(line.cloned()),
+                    named: Vec::new(),
+                });
+            }
+            Prompt::Command(c) if c.verb == Verb::Rcpt => {
+                let (Some(o), Some(to)) = (open.as_mut(), c.address.clone()) else {
+                    continue;
+                };
+                let pair = Pair {
+                    from: o.from.clone(),
+                    to: Some(to.clone()),
+                };
+                h.entry(pair.clone())
+                    .or_default()
+                    .push(Mark::Tried(c.line.clone()));
+                let mut after = c.line.order();
+                after.2 = after.2.saturating_add(1);
+                if let Some((f, mail_reply)) = &o.mail_failed {
+                    failed(h, pair, *f, mail_reply, after);
+                    o.named.push((to, false));
+                } else if let (Some(f), Some(l)) = (fate_now, line) {
+                    failed(h, pair, f, l, l.order());
+                    o.named.push((to, false));
+                } else {
+                    // Accepted (or a 503): its fate comes with the message.
+                    let accepted = reply.and_then(Reply::class) == Some(2);
+                    o.named.push((to, accepted));
+                }
+                if let (Some(421), Some(l)) = (e.code(), line) {
+                    o.settle(h, Fate::Deferred, l);
+                }
+            }
+            Prompt::Command(c) if matches!(c.verb, Verb::Data | Verb::Bdat) => {
+                let Some(o) = open.as_mut() else { continue };
+                if let (Some(f), Some(l)) = (fate_now, line) {
+                    o.settle(h, f, l);
+                }
+                let done = fate_now.is_some() || (c.verb == Verb::Bdat && c.last_chunk);
+                if done && let Some(o) = open.take() {
+                    o.close(h);
+                }
+            }
+            Prompt::EndOfData => {
+                if let Some(mut o) = open.take() {
+                    if let (Some(f), Some(l)) = (fate_now, line) {
+                        o.settle(h, f, l);
+                    }
+                    o.close(h);
+                }
+            }
+            Prompt::Command(c)
+                if matches!(c.verb, Verb::Rset | Verb::Helo | Verb::Ehlo | Verb::Quit) =>
+            {
+                if let Some(o) = open.take() {
+                    o.close(h);
+                }
+            }
+            _ => {
+                // A 421 anywhere defers what the transaction still carried.
+                if let (Some(o), Some(l)) = (open.as_mut(), line)
+                    && e.code() == Some(421)
+                {
+                    o.settle(h, Fate::Deferred, l);
+                }
+            }
+        }
+    }
+    if let Some(o) = open {
+        o.close(h);
+    }
+}

@@ -1,0 +1,227 @@
+//! Expectations: judging how a sender behaved from what the server saw.
+//!
+//! A scenario's `expect:` block names what a well-behaved sender does
+//! (retries a greylist, never retries a 5xx, says QUIT, ...). [`evaluate`]
+//! judges each of them from the finished sessions' transcripts and the
+//! captured messages only, so the same report comes out of `mailfault run`,
+//! the HTTP API and a Rust test. An expectation left out or set to `false`
+//! is not judged and gets no verdict; the summary lists the ones set to
+//! `false`, so a report never passes silently on a typo'd intention.
+//!
+//! `dialogue` turns each transcript into commands paired with their
+//! replies; `history` follows every (sender, recipient) pair across
+//! sessions. The judgements: `delivery` (delivered, recipients), `retries`
+//! (no_retry_after_permanent, retried_after_temporary, min_retry_interval),
+//! `conduct` (quit, no_protocol_errors, closed_after_421), `encryption`
+//! (starttls, ehlo_after_starttls), `size` (honours_size), `timing`
+//! (within). `render` writes the report as text, JSON and JUnit XML.
+
+mod conduct;
+mod delivery;
+pub mod dialogue;
+mod encryption;
+mod history;
+mod render;
+mod retries;
+mod size;
+mod timing;
+
+#[cfg(test)]
+mod testkit;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::scenario::Expectations;
+use crate::store::{SessionRecord, StoredMessage};
+use dialogue::Dialogue;
+
+/// What a report is judged from.
+#[derive(Clone, Copy, Debug)]
+pub struct Evidence<'a> {
+    /// Finished sessions of the current scenario, oldest first.
+    pub sessions: &'a [Arc<SessionRecord>],
+    pub messages: &'a [Arc<StoredMessage>],
+    /// The SIZE the server advertised; 0 when it advertised none.
+    pub max_message_size: u64,
+    /// Present when mailfault ran the sender itself (`mailfault run`).
+    pub run: Option<RunFacts>,
+}
+
+/// How the sender's process ended, as `mailfault run` saw it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct RunFacts {
+    #[serde(serialize_with = "serialize_seconds")]
+    pub elapsed: Duration,
+    /// `None`: killed (by a signal, or by mailfault on time-out).
+    pub exit: Option<i32>,
+    pub timed_out: bool,
+}
+
+fn serialize_seconds<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&dialogue::seconds(*d))
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Report {
+    pub passed: bool,
+    pub verdicts: Vec<Verdict>,
+    pub summary: Summary,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Summary {
+    pub sessions: usize,
+    pub messages: usize,
+    pub passed: usize,
+    pub failed: usize,
+    /// Expectations set to `false`: deliberately not judged.
+    pub not_judged: Vec<&'static str>,
+    pub run: Option<RunFacts>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Verdict {
+    /// The expectation's key in the scenario, e.g. `no_retry_after_permanent`.
+    pub name: &'static str,
+    pub passed: bool,
+    pub expected: String,
+    /// One sentence a developer reads to know what happened.
+    pub found: String,
+    /// The lines that prove it, at most [`MAX_EVIDENCE`] of them.
+    pub evidence: Vec<EvidenceLine>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct EvidenceLine {
+    pub session: u64,
+    /// Scenario time, e.g. `12.031s`.
+    pub at: String,
+    /// As the transcript shows it: `C: RCPT TO:<a@b>`, `S: 450 ... [rule: greylist]`.
+    pub line: String,
+    pub why: String,
+}
+
+/// A badly behaved sender can repeat a mistake thousands of times; the
+/// first few show the pattern and keep reports readable.
+pub const MAX_EVIDENCE: usize = 20;
+
+impl Verdict {
+    fn new(
+        name: &'static str,
+        passed: bool,
+        expected: impl Into<String>,
+        found: impl Into<String>,
+        mut evidence: Vec<EvidenceLine>,
+    ) -> Verdict {
+        evidence.truncate(MAX_EVIDENCE);
+        Verdict {
+            name,
+            passed,
+            expected: expected.into(),
+            found: found.into(),
+            evidence,
+        }
+    }
+}
+
+/// What every judgement reads: the evidence and the sessions as dialogues.
+pub(crate) struct Seen<'a> {
+    pub evidence: &'a Evidence<'a>,
+    pub dialogues: Vec<Dialogue>,
+}
+
+struct Judged<'s> {
+    seen: &'s Seen<'s>,
+    verdicts: Vec<Verdict>,
+    not_judged: Vec<&'static str>,
+}
+
+impl Judged<'_> {
+    /// A yes/no expectation: `true` is judged, `false` noted as not judged.
+    fn flag(&mut self, name: &'static str, set: Option<bool>, judge: fn(&Seen<'_>) -> Verdict) {
+        match set {
+            Some(true) => self.verdicts.push(judge(self.seen)),
+            Some(false) => self.not_judged.push(name),
+            None => {}
+        }
+    }
+}
+
+/// Judges every expectation that is set (and not `false`) against the evidence.
+pub fn evaluate(expect: &Expectations, evidence: &Evidence<'_>) -> Report {
+    let seen = Seen {
+        evidence,
+        dialogues: evidence.sessions.iter().map(|s| Dialogue::of(s)).collect(),
+    };
+    let mut j = Judged {
+        seen: &seen,
+        verdicts: Vec::new(),
+        not_judged: Vec::new(),
+    };
+    // In the order the design lists them, so reports read the same way.
+    if let Some(d) = &expect.delivered {
+        j.verdicts.push(delivery::delivered(d.value, &seen));
+    }
+    if let Some(r) = &expect.recipients {
+        j.verdicts.push(delivery::recipients(r, &seen));
+    }
+    j.flag(
+        "no_retry_after_permanent",
+        expect.no_retry_after_permanent,
+        retries::no_retry_after_permanent,
+    );
+    j.flag(
+        "retried_after_temporary",
+        expect.retried_after_temporary,
+        retries::retried_after_temporary,
+    );
+    if let Some(interval) = expect.retry_interval() {
+        j.verdicts
+            .push(retries::min_retry_interval(interval, &seen));
+    }
+    j.flag("quit", expect.quit, conduct::quit);
+    j.flag(
+        "no_protocol_errors",
+        expect.no_protocol_errors,
+        conduct::no_protocol_errors,
+    );
+    j.flag("starttls", expect.starttls, encryption::starttls);
+    j.flag(
+        "ehlo_after_starttls",
+        expect.ehlo_after_starttls,
+        encryption::ehlo_after_starttls,
+    );
+    j.flag("honours_size", expect.honours_size, size::honours_size);
+    j.flag(
+        "closed_after_421",
+        expect.closed_after_421,
+        conduct::closed_after_421,
+    );
+    if let Some(limit) = expect.time_limit() {
+        j.verdicts.push(timing::within(limit, &seen));
+    }
+    let Judged {
+        verdicts,
+        not_judged,
+        ..
+    } = j;
+    let failed = verdicts.iter().filter(|v| !v.passed).count();
+    Report {
+        passed: failed == 0,
+        summary: Summary {
+            sessions: evidence.sessions.len(),
+            messages: evidence.messages.len(),
+            passed: verdicts.len() - failed,
+            failed,
+            not_judged,
+            run: evidence.run,
+        },
+        verdicts,
+    }
+}
+
+#[cfg(test)]
+mod tests;
