@@ -51,7 +51,7 @@ PY
 
 scenario_args=()
 if [ -n "${MF_SCENARIO:-}" ]; then scenario_args=(--scenario "$MF_SCENARIO"); fi
-RUST_LOG=warn "$BIN" serve --smtp "127.0.0.1:$MF_PORT" --max-messages 100000 "${scenario_args[@]}" >/dev/null &
+RUST_LOG=warn "$BIN" serve --smtp "127.0.0.1:$MF_PORT" --http 127.0.0.1:0 --max-messages 100000 "${scenario_args[@]}" >/dev/null &
 pids+=($!)
 MF_PID=$!
 smtp-sink -u postfix "127.0.0.1:$SINK_PORT" 1024 &

@@ -31,6 +31,11 @@ pub enum Error {
     Tls(#[from] crate::tls::TlsError),
     #[error("--smtps needs a certificate: add --tls auto (or --tls CERT,KEY)")]
     SmtpsWithoutTls,
+    #[error("cannot write the report {}: {source}", path.display())]
+    Report {
+        path: std::path::PathBuf,
+        source: std::io::Error,
+    },
     #[error("network error: {0}")]
     Io(#[from] std::io::Error),
     #[error("timed out after {timeout:?} waiting for {what} (got {got})")]

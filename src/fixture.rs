@@ -120,6 +120,13 @@ impl TestServer {
         self.handle.set_scenario(Arc::new(scenario));
     }
 
+    /// Judges the scenario's `expect:` block against the sessions that have
+    /// ended so far (wait for them first, e.g. with
+    /// [`TestServer::wait_for_sessions`]); each verdict carries evidence.
+    pub fn report(&self) -> crate::expect::Report {
+        crate::expect::judge(&self.handle.control(), None)
+    }
+
     /// Forgets messages, sessions and rule state, keeping the scenario.
     pub fn reset(&self) {
         self.handle.reset();

@@ -53,3 +53,9 @@ pub use fixture::TestServer;
 pub use scenario::Scenario;
 pub use store::{SessionRecord, Store, StoredMessage};
 pub use transport::ServerHandle;
+
+/// The README's Rust examples, compiled (and the fixture example run) by
+/// `cargo test`, so the README cannot drift from the library.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

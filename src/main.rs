@@ -57,6 +57,31 @@ enum Command {
         #[arg(long, value_enum, default_value_t = LogFormat::Pretty)]
         log_format: LogFormat,
     },
+    /// Serve a scenario, run a sender against it, and grade the sender with
+    /// the scenario's `expect:` block (exit 0 all passed, 1 some failed).
+    Run {
+        /// The scenario (with an `expect:` block) to run the command against.
+        scenario: PathBuf,
+        /// Also write the report as json:FILE or junit:FILE (repeatable; FILE `-` is stdout).
+        #[arg(long = "report")]
+        reports: Vec<commands::run::ReportTarget>,
+        /// `off`, `auto` (STARTTLS with the development CA; the command gets
+        /// MAILFAULT_CA_FILE) or `CERT,KEY`.
+        #[arg(long, default_value = "off")]
+        tls: commands::serve::TlsMode,
+        /// Where `--tls auto` keeps its certificates.
+        #[arg(long, default_value = "certs")]
+        certs_dir: PathBuf,
+        /// After the command exits, how long no connection must be seen before judging.
+        #[arg(long, default_value = "500ms", value_parser = humantime::parse_duration)]
+        quiet: std::time::Duration,
+        #[arg(long, value_enum, default_value_t = LogFormat::Pretty)]
+        log_format: LogFormat,
+        /// The sender to run, after `--`; it finds the server in MAILFAULT_SMTP_HOST,
+        /// MAILFAULT_SMTP_PORT, MAILFAULT_SMTP_URL and MAILFAULT_HTTP_URL.
+        #[arg(last = true, required = true)]
+        command: Vec<String>,
+    },
     /// Make a development CA and a server certificate signed by it.
     Certs {
         /// Output folder (ca.pem, ca.key, server.pem, server.key).
@@ -106,6 +131,23 @@ fn init_tracing(format: LogFormat) {
     }
 }
 
+/// For `run`, whose output is the report: server logs only at warn unless
+/// RUST_LOG asks for more.
+fn init_tracing_quiet(format: LogFormat) {
+    if std::env::var_os("RUST_LOG").is_none() {
+        let filter = tracing_subscriber::EnvFilter::new("warn");
+        let builder = tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_writer(std::io::stderr);
+        match format {
+            LogFormat::Pretty => builder.init(),
+            LogFormat::Json => builder.json().init(),
+        }
+        return;
+    }
+    init_tracing(format);
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
@@ -150,6 +192,33 @@ fn main() -> ExitCode {
                     ExitCode::from(exit::USAGE)
                 }
             }
+        }
+        Command::Run {
+            scenario,
+            reports,
+            tls,
+            certs_dir,
+            quiet,
+            log_format,
+            command,
+        } => {
+            init_tracing_quiet(log_format);
+            let runtime = match tokio::runtime::Runtime::new() {
+                Ok(rt) => rt,
+                Err(e) => {
+                    eprintln!("error: cannot start the async runtime: {e}");
+                    return ExitCode::from(exit::USAGE);
+                }
+            };
+            let opts = commands::run::Options {
+                scenario,
+                reports,
+                tls,
+                certs_dir,
+                quiet,
+                command,
+            };
+            ExitCode::from(runtime.block_on(commands::run::run(opts)))
         }
         Command::Check { scenarios } => ExitCode::from(commands::check::run(
             &scenarios,

@@ -77,27 +77,24 @@ pub struct Options {
     pub max_messages: usize,
 }
 
-pub async fn run(opts: Options) -> Result<(), Error> {
-    let scenario = match &opts.scenario {
-        Some(path) => Scenario::from_file(path)?,
-        None => Scenario::accept_all(),
-    };
-    let store = Arc::new(Store::open(&opts.store, opts.max_messages)?);
-    let hosts = tls::default_hosts(std::slice::from_ref(&scenario.server.hostname));
-    let (files, ca) = match &opts.tls {
+/// The listeners' TLS side for `--tls`, and the CA a client must trust
+/// when the certificates are mailfault's own.
+pub fn tls_listen(
+    mode: &TlsMode,
+    certs_dir: &std::path::Path,
+    hostname: &str,
+) -> Result<(transport::Listen, Option<PathBuf>), Error> {
+    let hosts = tls::default_hosts(&[hostname.to_owned()]);
+    let (files, ca) = match mode {
         TlsMode::Off => (None, None),
         TlsMode::Auto => {
-            let files = tls::auto(&opts.certs_dir, &hosts)?;
-            let ca_key = opts.certs_dir.join("ca.key");
+            let files = tls::auto(certs_dir, &hosts)?;
+            let ca_key = certs_dir.join("ca.key");
             (Some((files.cert, files.key, Some(ca_key))), Some(files.ca))
         }
         TlsMode::Files { cert, key } => (Some((cert.clone(), key.clone(), None)), None),
     };
-    let mut listen = transport::Listen {
-        smtp: Some(opts.smtp),
-        smtps: opts.smtps,
-        ..transport::Listen::default()
-    };
+    let mut listen = transport::Listen::default();
     if let Some((cert, key, ca_key)) = &files {
         listen.tls = Some(tls::acceptor(cert, key)?);
         listen.tls_faults = Some(Arc::new(tls::FaultAcceptors::new(
@@ -106,6 +103,18 @@ pub async fn run(opts: Options) -> Result<(), Error> {
             (cert, key),
         )?));
     }
+    Ok((listen, ca))
+}
+
+pub async fn run(opts: Options) -> Result<(), Error> {
+    let scenario = match &opts.scenario {
+        Some(path) => Scenario::from_file(path)?,
+        None => Scenario::accept_all(),
+    };
+    let store = Arc::new(Store::open(&opts.store, opts.max_messages)?);
+    let (mut listen, ca) = tls_listen(&opts.tls, &opts.certs_dir, &scenario.server.hostname)?;
+    listen.smtp = Some(opts.smtp);
+    listen.smtps = opts.smtps;
     // Bound before SMTP starts, so a taken HTTP port fails the start
     // instead of leaving a half-running server.
     let http = match opts.http {

@@ -14,13 +14,14 @@
 //! (no_retry_after_permanent, retried_after_temporary, min_retry_interval),
 //! `conduct` (quit, no_protocol_errors, closed_after_421), `encryption`
 //! (starttls, ehlo_after_starttls), `size` (honours_size), `timing`
-//! (within). `render` writes the report as text, JSON and JUnit XML.
+//! (within). `judge` gathers the evidence from a running server. `render` writes the report as text, JSON and JUnit XML.
 
 mod conduct;
 mod delivery;
 pub mod dialogue;
 mod encryption;
 mod history;
+mod judge;
 mod render;
 mod retries;
 mod size;
@@ -37,6 +38,7 @@ use serde::Serialize;
 use crate::scenario::Expectations;
 use crate::store::{SessionRecord, StoredMessage};
 use dialogue::Dialogue;
+pub use judge::{has_expectations, judge};
 
 /// What a report is judged from.
 #[derive(Clone, Copy, Debug)]

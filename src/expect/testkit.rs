@@ -112,6 +112,7 @@ impl Script {
             ended_at: now + self.at,
             epoch: 0,
             scenario_started: self.started,
+            timeline: None,
             messages: self.messages,
             transcript: self.t,
         })

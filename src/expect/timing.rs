@@ -32,10 +32,7 @@ pub fn within(limit: Duration, seen: &Seen<'_>) -> Verdict {
             .ok()
             .or_else(|| s.transcript.lines().last().map(|l| l.at))
             .unwrap_or_default();
-        (
-            s.scenario_started,
-            s.scenario_started.saturating_add(length),
-        )
+        (s.scenario_time(Duration::ZERO), s.scenario_time(length))
     });
     let (first, last) = spans.fold((None::<Duration>, None::<Duration>), |(lo, hi), (a, b)| {
         (

@@ -161,3 +161,35 @@ pub async fn wait(
         .with("timed_out", json!(true)))
     }
 }
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReportFormat {
+    format: Option<String>,
+}
+
+/// The scenario's `expect:` block judged against the sessions it has seen
+/// so far: JSON by default, `?format=junit` or `?format=text` for CI logs.
+pub async fn report(
+    State(control): State<Control>,
+    query: Result<Query<ReportFormat>, axum::extract::rejection::QueryRejection>,
+) -> Result<axum::response::Response, ApiError> {
+    let Query(q) = query.map_err(|e| {
+        ApiError::bad_request(format!("{}; use ?format=json|junit|text", e.body_text()))
+    })?;
+    let report = crate::expect::judge(&control, None);
+    let (content_type, body) = match q.format.as_deref().unwrap_or("json") {
+        "json" => ("application/json", report.to_json()),
+        "junit" => (
+            "application/xml; charset=utf-8",
+            report.to_junit(&control.scenario().name),
+        ),
+        "text" => ("text/plain; charset=utf-8", report.to_text()),
+        other => {
+            return Err(ApiError::bad_request(format!(
+                "unknown report format `{other}`; use json, junit or text"
+            )));
+        }
+    };
+    Ok(([(header::CONTENT_TYPE, content_type)], body).into_response())
+}

@@ -45,6 +45,7 @@ pub fn router(control: Control, auth: Option<BasicAuth>) -> Router {
             get(control::scenario).put(control::put_scenario),
         )
         .route("/api/v1/reset", post(control::reset))
+        .route("/api/v1/report", get(control::report))
         .route("/api/v1/wait", get(control::wait))
         .route("/api/v1/clock/advance", post(control::advance_clock))
         .route("/api/v1/clock", get(control::clock))

@@ -6,6 +6,7 @@
 //! minutes is accepted" in milliseconds. Delays and tarpits never read this
 //! clock: they are about the client's real patience.
 
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
@@ -22,6 +23,10 @@ pub struct Clock {
     started: Instant,
     /// Nanoseconds the virtual clock was advanced by; `None` for real time.
     advanced: Option<AtomicU64>,
+    /// When each advance happened and the time it moved to, so a report
+    /// can tell what the virtual clock read at any past moment. Advances
+    /// come from a test or the API, a handful per run.
+    history: Mutex<Vec<(Instant, Duration)>>,
 }
 
 /// Asked to advance a clock that follows real time.
@@ -36,6 +41,7 @@ impl Clock {
         Self {
             started: Instant::now(),
             advanced: (mode == ClockMode::Virtual).then(|| AtomicU64::new(0)),
+            history: Mutex::new(Vec::new()),
         }
     }
 
@@ -58,12 +64,28 @@ impl Clock {
     pub fn advance(&self, by: Duration) -> Result<Duration, NotVirtual> {
         let ns = self.advanced.as_ref().ok_or(NotVirtual)?;
         let by = u64::try_from(by.as_nanos()).unwrap_or(u64::MAX);
+        let mut history = self.history.lock().unwrap_or_else(|p| p.into_inner());
         let before = ns
             .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
                 Some(n.saturating_add(by))
             })
             .unwrap_or(0);
-        Ok(Duration::from_nanos(before.saturating_add(by)))
+        let now = Duration::from_nanos(before.saturating_add(by));
+        history.push((Instant::now(), now));
+        Ok(now)
+    }
+
+    /// What this clock read at a past (or present) real moment: real time
+    /// since start, or the virtual time as last advanced before `when`.
+    pub fn at(&self, when: Instant) -> Duration {
+        if self.advanced.is_none() {
+            return when.saturating_duration_since(self.started);
+        }
+        let history = self.history.lock().unwrap_or_else(|p| p.into_inner());
+        let done = history.partition_point(|(at, _)| *at <= when);
+        done.checked_sub(1)
+            .and_then(|i| history.get(i))
+            .map_or(Duration::ZERO, |(_, now)| *now)
     }
 }
 
@@ -86,6 +108,32 @@ mod tests {
             Ok(Duration::from_secs(301))
         );
         assert_eq!(c.now(), Duration::from_secs(301));
+    }
+
+    #[test]
+    fn tells_what_a_virtual_clock_read_at_past_moments() {
+        let c = Clock::new(ClockMode::Virtual);
+        let before = Instant::now();
+        std::thread::sleep(Duration::from_millis(2));
+        c.advance(Duration::from_secs(300)).unwrap();
+        std::thread::sleep(Duration::from_millis(2));
+        let between = Instant::now();
+        c.advance(Duration::from_secs(60)).unwrap();
+        assert_eq!(c.at(before), Duration::ZERO);
+        assert_eq!(c.at(between), Duration::from_secs(300));
+        assert_eq!(c.at(Instant::now()), Duration::from_secs(360));
+    }
+
+    #[test]
+    fn a_real_clock_reads_elapsed_time_at_past_moments() {
+        let c = Clock::new(ClockMode::Real);
+        std::thread::sleep(Duration::from_millis(5));
+        let then = Instant::now();
+        let read = c.at(then);
+        assert!(
+            read >= Duration::from_millis(5) && read <= c.now(),
+            "{read:?}"
+        );
     }
 
     #[test]

@@ -42,7 +42,7 @@ struct Shared {
 
 pub struct Engine {
     scenario: Arc<Scenario>,
-    clock: Clock,
+    clock: Arc<Clock>,
     fired: Vec<AtomicU32>,
     connections: AtomicU64,
     accepted: AtomicU64,
@@ -72,7 +72,7 @@ impl Engine {
                 rules: scenario.rules.iter().map(rule_state).collect(),
                 key: String::new(),
             }),
-            clock: Clock::new(scenario.clock),
+            clock: Arc::new(Clock::new(scenario.clock)),
             connections: AtomicU64::new(0),
             accepted: AtomicU64::new(0),
             scenario,
@@ -83,7 +83,7 @@ impl Engine {
         &self.scenario
     }
 
-    pub fn clock(&self) -> &Clock {
+    pub fn clock(&self) -> &Arc<Clock> {
         &self.clock
     }
 

@@ -4,10 +4,12 @@
 //! capture can never fail on a strange header (the HTTP side parses lazily).
 
 use std::net::SocketAddr;
-use std::time::{Duration, SystemTime};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
 
 use super::transcript::Transcript;
 use crate::proto::transaction::Recipient;
+use crate::scenario::Clock;
 
 /// A message that got its 2xx.
 #[derive(Debug)]
@@ -85,18 +87,32 @@ pub struct SessionRecord {
     /// Which scenario served it: bumped by every scenario swap and reset, so
     /// a report judges only the sessions its scenario saw.
     pub epoch: u64,
-    /// The scenario clock (real or virtual) when the session started; a
-    /// transcript line happened at `scenario_started + line.at`.
+    /// The scenario clock (real or virtual) when the session started.
     pub scenario_started: Duration,
+    /// The scenario's clock and the real moment the session started, to
+    /// read a virtual clock's time at any line; `None` for a record built
+    /// by hand, where a line is at `scenario_started + line.at`.
+    pub timeline: Option<Timeline>,
     /// Ids of the messages this session delivered.
     pub messages: Vec<u64>,
     pub transcript: Transcript,
 }
 
+/// Where a session sits on its scenario's clock.
+#[derive(Debug, Clone)]
+pub struct Timeline {
+    pub clock: Arc<Clock>,
+    pub started: Instant,
+}
+
 impl SessionRecord {
     /// Scenario time of a moment `offset` into the session: comparable across
-    /// sessions of one epoch, and virtual when the scenario's clock is.
+    /// sessions of one epoch. On a virtual clock it is what that clock read
+    /// then, so real milliseconds spent talking do not leak into it.
     pub fn scenario_time(&self, offset: Duration) -> Duration {
-        self.scenario_started.saturating_add(offset)
+        match &self.timeline {
+            Some(t) => t.clock.at(t.started + offset),
+            None => self.scenario_started.saturating_add(offset),
+        }
     }
 }

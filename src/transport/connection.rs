@@ -24,6 +24,7 @@ use crate::proto::reply::{EnhancedCode, Reply};
 use crate::proto::reply::{Malformed, Wire};
 use crate::proto::session::{Action, Inbound, Outgoing, Session};
 use crate::proto::transaction::Incoming;
+use crate::store::message::Timeline;
 use crate::store::received::{self, Trace};
 use crate::store::{SessionRecord, StoredMessage, Transcript};
 use crate::tls;
@@ -175,7 +176,7 @@ impl Connection {
     async fn drive(mut self, implicit_tls: bool) {
         let engine = Arc::clone(&self.active.engine);
         let connection = engine.next_connection();
-        let scenario_started = engine.clock().now();
+        let scenario_started = engine.clock().at(self.started);
         self.shared.metrics.connected();
         let mut session = Session::new(
             Arc::clone(&self.active.config),
@@ -288,6 +289,10 @@ impl Connection {
             ended_at: SystemTime::now(),
             epoch: self.active.epoch,
             scenario_started,
+            timeline: Some(Timeline {
+                clock: Arc::clone(self.active.engine.clock()),
+                started: self.started,
+            }),
             messages: self.delivered,
             transcript: self.transcript,
         });

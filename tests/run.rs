@@ -1,0 +1,255 @@
+//! `mailfault run` as CI uses it: the example senders graded through the
+//! binary, exit codes, JSON and JUnit reports, the environment the command
+//! gets, time limits and usage errors.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_mailfault");
+
+fn repo(path: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(path)
+}
+
+fn run(args: &[&str]) -> Output {
+    Command::new(BIN)
+        .arg("run")
+        .args(args)
+        .env("RUST_LOG", "warn")
+        .output()
+        .expect("mailfault runs")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// Parses a JUnit file with Python's XML parser (a real consumer, not ours)
+/// and returns (tests, failures, skipped, failing test case names).
+fn junit(path: &Path) -> (u64, u64, u64, Vec<String>) {
+    let script = r#"
+import sys, xml.etree.ElementTree as ET
+suite = ET.parse(sys.argv[1]).getroot()
+assert suite.tag == "testsuite", suite.tag
+failing = [c.get("name") for c in suite.iter("testcase") if c.find("failure") is not None]
+print(suite.get("tests"), suite.get("failures"), suite.get("skipped"), ",".join(failing))
+"#;
+    let out = Command::new("python3")
+        .args(["-c", script])
+        .arg(path)
+        .output()
+        .expect("python3 runs");
+    assert!(
+        out.status.success(),
+        "JUnit does not parse: {}",
+        text(&out.stderr)
+    );
+    let line = text(&out.stdout);
+    let mut parts = line.trim().splitn(4, ' ');
+    let mut num = || parts.next().unwrap().parse::<u64>().unwrap();
+    let (t, f, s) = (num(), num(), num());
+    let failing = parts
+        .next()
+        .unwrap_or("")
+        .split(',')
+        .filter(|n| !n.is_empty())
+        .map(str::to_owned)
+        .collect();
+    (t, f, s, failing)
+}
+
+#[test]
+fn the_good_sender_passes_with_json_and_junit_reports() {
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("report.json");
+    let xml = dir.path().join("junit.xml");
+    let out = run(&[
+        repo("examples/grade-retries.yaml").to_str().unwrap(),
+        "--report",
+        &format!("json:{}", json.display()),
+        "--report",
+        &format!("junit:{}", xml.display()),
+        "--",
+        "python3",
+        repo("examples/good_sender.py").to_str().unwrap(),
+    ]);
+    let stdout = text(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{stdout}\n{}",
+        text(&out.stderr)
+    );
+    assert!(
+        stdout.contains("expectations PASSED: 8 passed, 0 failed"),
+        "{stdout}"
+    );
+    let report: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    assert_eq!(report["passed"], true);
+    assert_eq!(report["verdicts"].as_array().unwrap().len(), 8);
+    assert_eq!(report["summary"]["run"]["exit"], 0);
+    assert_eq!(junit(&xml), (8, 0, 0, vec![]));
+}
+
+#[test]
+fn the_bad_sender_fails_with_evidence_and_exit_1() {
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("report.json");
+    let xml = dir.path().join("junit.xml");
+    let out = run(&[
+        repo("examples/grade-retries.yaml").to_str().unwrap(),
+        "--report",
+        &format!("json:{}", json.display()),
+        "--report",
+        &format!("junit:{}", xml.display()),
+        "--",
+        "python3",
+        repo("examples/bad_sender.py").to_str().unwrap(),
+    ]);
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(
+        stdout.contains("FAIL  no_retry_after_permanent"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("[rule: unknown user]"), "{stdout}");
+    let report: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    assert_eq!(report["passed"], false);
+    let failed: Vec<&str> = report["verdicts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|v| v["passed"] == false)
+        .map(|v| v["name"].as_str().unwrap())
+        .collect();
+    for name in [
+        "no_retry_after_permanent",
+        "min_retry_interval",
+        "quit",
+        "retried_after_temporary",
+    ] {
+        assert!(failed.contains(&name), "{name} should fail: {failed:?}");
+    }
+    let evidence = &report["verdicts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|v| v["name"] == "no_retry_after_permanent")
+        .unwrap()["evidence"];
+    assert!(
+        evidence[0]["line"]
+            .as_str()
+            .unwrap()
+            .starts_with("S: 550 5.1.1"),
+        "{evidence}"
+    );
+    assert!(
+        evidence[1]["line"]
+            .as_str()
+            .unwrap()
+            .contains("unknown@example.test"),
+        "{evidence}"
+    );
+    let (tests, failures, _, failing) = junit(&xml);
+    assert_eq!((tests, failures as usize), (8, failed.len()));
+    assert!(failing.contains(&"quit".to_owned()));
+}
+
+#[test]
+fn the_command_gets_the_server_in_its_environment() {
+    let dir = tempfile::tempdir().unwrap();
+    let seen = dir.path().join("env.txt");
+    let script = format!(
+        "import os, smtplib, urllib.request\n\
+         host, port = os.environ['MAILFAULT_SMTP_HOST'], int(os.environ['MAILFAULT_SMTP_PORT'])\n\
+         smtplib.SMTP(host, port).sendmail('a@x.test', ['b@y.test'], 'Subject: env\\r\\n\\r\\nx\\r\\n')\n\
+         msgs = urllib.request.urlopen(os.environ['MAILFAULT_HTTP_URL'] + '/api/v1/messages').read().decode()\n\
+         open({:?}, 'w').write(os.environ['MAILFAULT_SMTP_URL'] + '\\n' + msgs)\n",
+        seen.display().to_string()
+    );
+    let out = run(&[
+        repo("scenarios/accept-all.yaml").to_str().unwrap(),
+        "--",
+        "python3",
+        "-c",
+        &script,
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    let seen = std::fs::read_to_string(&seen).unwrap();
+    assert!(seen.starts_with("smtp://127.0.0.1:"), "{seen}");
+    assert!(seen.contains("\"subject\":\"env\""), "{seen}");
+}
+
+#[test]
+fn without_expectations_the_commands_own_failure_fails_the_run() {
+    let out = run(&[
+        repo("scenarios/accept-all.yaml").to_str().unwrap(),
+        "--",
+        "python3",
+        "-c",
+        "import sys; sys.exit(3)",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stdout).contains("exited with 3"),
+        "{}",
+        text(&out.stdout)
+    );
+}
+
+#[test]
+fn a_sender_past_within_is_stopped_and_fails() {
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = dir.path().join("quick.yaml");
+    std::fs::write(&scenario, "version: 1\nexpect:\n  within: 1s\n").unwrap();
+    let started = Instant::now();
+    let out = run(&[
+        scenario.to_str().unwrap(),
+        "--",
+        "python3",
+        "-c",
+        "import time; time.sleep(30)",
+    ]);
+    assert!(
+        started.elapsed() < Duration::from_secs(15),
+        "not stopped at the limit"
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let stdout = text(&out.stdout);
+    assert!(stdout.contains("FAIL  within"), "{stdout}");
+}
+
+#[test]
+fn usage_errors_exit_2_with_a_reason() {
+    let bad_program = run(&[
+        repo("scenarios/accept-all.yaml").to_str().unwrap(),
+        "--",
+        "/nonexistent/sender",
+    ]);
+    assert_eq!(bad_program.status.code(), Some(2));
+    assert!(text(&bad_program.stderr).contains("cannot start `/nonexistent/sender`"));
+
+    let bad_scenario = run(&["/nonexistent/s.yaml", "--", "true"]);
+    assert_eq!(bad_scenario.status.code(), Some(2));
+    assert!(text(&bad_scenario.stderr).contains("/nonexistent/s.yaml"));
+
+    let no_command = run(&[repo("scenarios/accept-all.yaml").to_str().unwrap()]);
+    assert_eq!(no_command.status.code(), Some(2));
+
+    let bad_report = run(&[
+        repo("scenarios/accept-all.yaml").to_str().unwrap(),
+        "--report",
+        "xml:out.xml",
+        "--",
+        "true",
+    ]);
+    assert_eq!(bad_report.status.code(), Some(2));
+    assert!(text(&bad_report.stderr).contains("json:FILE or junit:FILE"));
+}
