@@ -128,10 +128,11 @@ fn caused_error(e: &Exchange) -> bool {
         .is_some_and(|r| matches!(r.code, Some(500 | 501 | 503 | 504)) && r.rule().is_none())
 }
 
-/// After a 421 the client sends nothing more on that connection. mailfault
-/// closes the connection right after a 421 and reads no further, so this
-/// catches commands already read when the 421 went out; a client that
-/// writes into the closed socket leaves no transcript line.
+/// After a 421 the client sends nothing more on that connection. The
+/// connection half-closes after a 421 and records what still arrives for a
+/// moment (bytes pipelined before the 421 went out are excused), so a client
+/// that keeps talking shows up here. A QUIT is a polite goodbye, not a
+/// violation.
 pub fn closed_after_421(seen: &Seen<'_>) -> Verdict {
     let mut evidence = Vec::new();
     let (mut replies, mut offending) = (0, 0);
@@ -146,7 +147,7 @@ pub fn closed_after_421(seen: &Seen<'_>) -> Verdict {
         replies += 1;
         let after: Vec<_> = d
             .commands()
-            .filter(|c| c.line.index > first.index)
+            .filter(|c| c.line.index > first.index && c.verb != Verb::Quit)
             .collect();
         if let Some(next) = after.first() {
             offending += 1;

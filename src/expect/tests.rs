@@ -418,7 +418,7 @@ fn closed_after_421() {
             "#1 0.004s C: MAIL FROM:<a@b>",
         ]
     );
-    assert_eq!(v.evidence[1].why, "sent after the 421 (2 commands in all)");
+    assert_eq!(v.evidence[1].why, "sent after the 421 (1 command in all)");
 }
 
 #[test]

@@ -31,6 +31,10 @@ use crate::tls;
 
 /// Read size between commands; idle connections hold no more than this.
 const COMMAND_READ: usize = 4 * 1024;
+/// How long, and how much, the server still reads after a 421 to see
+/// whether the client stops talking.
+const LINGER: Duration = Duration::from_millis(500);
+const LINGER_BYTES: usize = 4 * 1024;
 /// Read size while message content streams in.
 const CONTENT_READ: usize = 64 * 1024;
 
@@ -100,6 +104,8 @@ struct Connection {
     /// The scenario in force when the client connected, kept to the end.
     active: Arc<Active>,
     wbuf: Vec<u8>,
+    /// The code of the last reply sent: a 421 ends the session with a linger.
+    last_code: u16,
     transcript: Transcript,
     started: Instant,
     started_at: SystemTime,
@@ -117,6 +123,7 @@ impl Connection {
             active: shared.active(),
             shared,
             wbuf: Vec::new(),
+            last_code: 0,
             transcript: Transcript::default(),
             started: Instant::now(),
             started_at: SystemTime::now(),
@@ -188,6 +195,7 @@ impl Connection {
         let mut actions = Vec::new();
         let mut rbuf = BytesMut::with_capacity(COMMAND_READ);
         let mut open = true;
+        let mut peer_closed = false;
         if implicit_tls {
             open = self.upgrade(None).await;
             session.tls_started();
@@ -269,14 +277,19 @@ impl Connection {
                         self.transcript.note(at, "client closed the connection");
                     }
                     open = false;
+                    peer_closed = true;
                 }
                 Ok(Ok(_)) => {}
                 Ok(Err(e)) => {
                     let at = self.elapsed();
                     self.transcript.note(at, &format!("read error: {e}"));
                     open = false;
+                    peer_closed = true;
                 }
             }
+        }
+        if self.last_code == 421 && !peer_closed && !self.shared.shutdown.is_cancelled() {
+            self.linger(rbuf.len()).await;
         }
         let _ = self.stream.shutdown().await;
         debug!(messages = self.delivered.len(), "closed");
@@ -296,6 +309,40 @@ impl Connection {
             messages: self.delivered,
             transcript: self.transcript,
         });
+    }
+
+    /// After a 421 the server closes (RFC 5321 §3.8), but first half-closes
+    /// and reads for a moment, so the transcript shows a client that kept
+    /// sending commands after being told to go away. What the client had
+    /// already pipelined before the 421 went out is excused, not recorded.
+    async fn linger(&mut self, pipelined: usize) {
+        let _ = self.stream.shutdown().await;
+        if pipelined > 0 {
+            let at = self.elapsed();
+            let note =
+                format!("{pipelined} byte(s) pipelined before the 421 went out were not read");
+            self.transcript.note(at, &note);
+        }
+        let mut late = BytesMut::with_capacity(LINGER_BYTES);
+        let deadline = tokio::time::Instant::now() + LINGER;
+        while late.len() < LINGER_BYTES {
+            match tokio::time::timeout_at(deadline, self.stream.read_buf(&mut late)).await {
+                Ok(Ok(n)) if n > 0 => {}
+                _ => break,
+            }
+        }
+        if late.is_empty() {
+            return;
+        }
+        let at = self.elapsed();
+        for line in late.split_inclusive(|&b| b == b'\n') {
+            self.transcript.client(at, line);
+        }
+        let note = format!(
+            "client sent {} byte(s) after the 421 (read while closing, not answered)",
+            late.len()
+        );
+        self.transcript.note(at, &note);
     }
 
     /// Writes what is buffered; a client that stops reading for longer than
@@ -329,6 +376,7 @@ impl Connection {
             Wire::Normal | Wire::Drip { .. } => out.reply.write_to(&mut self.wbuf, out.enhanced),
         }
         self.shared.metrics.reply(out.reply.code);
+        self.last_code = out.reply.code;
         let at = self.elapsed();
         if let Some(wire) = self.wbuf.get(start..) {
             self.transcript.server(at, wire, out.rule.as_ref());

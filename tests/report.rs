@@ -1,0 +1,210 @@
+//! Reports judged from live sessions: through the fixture's `report()` and
+//! `GET /api/v1/report`, for the expectations whose evidence comes from the
+//! connection itself (a client talking after a 421, STARTTLS and the EHLO
+//! that must follow it).
+
+mod common;
+
+use std::time::Duration;
+
+use common::Raw;
+use common::http::get;
+use mailfault::expect::{Report, Verdict};
+use mailfault::{Scenario, TestServer};
+
+const THROTTLE: &str = "version: 1
+name: throttle
+rules:
+  - name: throttle
+    on: mail
+    reply: 421 4.7.0 Try again later, closing connection
+expect:
+  closed_after_421: true
+  no_protocol_errors: true
+";
+
+fn verdict<'r>(report: &'r Report, name: &str) -> &'r Verdict {
+    report
+        .verdicts
+        .iter()
+        .find(|v| v.name == name)
+        .unwrap_or_else(|| panic!("no verdict {name} in {}", report.to_text()))
+}
+
+#[tokio::test]
+async fn a_client_that_goes_quiet_after_421_passes() {
+    let server = TestServer::with_scenario_str(THROTTLE).await.unwrap();
+    let (mut c, _) = Raw::greeted(server.smtp_addr()).await;
+    c.cmd("EHLO client.test").await;
+    assert!(c.cmd("MAIL FROM:<a@x.test>").await.starts_with("421"));
+    // A goodbye QUIT is polite, not a violation.
+    c.send(b"QUIT\r\n").await;
+    drop(c);
+    server
+        .wait_for_sessions(1, Duration::from_secs(5))
+        .await
+        .unwrap();
+    let report = server.report();
+    assert!(
+        verdict(&report, "closed_after_421").passed,
+        "{}",
+        report.to_text()
+    );
+    assert!(report.passed, "{}", report.to_text());
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_client_that_keeps_talking_after_421_fails_with_the_lines() {
+    let server = TestServer::with_scenario_str(THROTTLE).await.unwrap();
+    let (mut c, _) = Raw::greeted(server.smtp_addr()).await;
+    c.cmd("EHLO client.test").await;
+    assert!(c.cmd("MAIL FROM:<a@x.test>").await.starts_with("421"));
+    c.send(b"RSET\r\nMAIL FROM:<a@x.test>\r\n").await;
+    c.until_closed().await;
+    server
+        .wait_for_sessions(1, Duration::from_secs(5))
+        .await
+        .unwrap();
+    let report = server.report();
+    let v = verdict(&report, "closed_after_421");
+    assert!(!v.passed, "{}", report.to_text());
+    assert!(
+        v.evidence[0].line.starts_with("S: 421 4.7.0"),
+        "{:?}",
+        v.evidence
+    );
+    assert_eq!(v.evidence[1].line, "C: RSET");
+    let transcript = server.sessions()[0].transcript.render();
+    assert!(
+        transcript.contains("client sent 28 byte(s) after the 421"),
+        "{transcript}"
+    );
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn the_report_endpoint_speaks_json_junit_and_text() {
+    let server = TestServer::with_scenario_str(THROTTLE).await.unwrap();
+    let http = server.http_addr();
+    let (mut c, _) = Raw::greeted(server.smtp_addr()).await;
+    c.cmd("EHLO client.test").await;
+    c.cmd("MAIL FROM:<a@x.test>").await;
+    c.send(b"NOOP\r\n").await;
+    c.until_closed().await;
+    server
+        .wait_for_sessions(1, Duration::from_secs(5))
+        .await
+        .unwrap();
+
+    let json = get(http, "/api/v1/report").await;
+    assert_eq!(json.status, 200);
+    let body = json.json();
+    assert_eq!(body["passed"], false);
+    assert_eq!(body["summary"]["sessions"], 1);
+    let junit = get(http, "/api/v1/report?format=junit").await;
+    assert!(
+        junit
+            .header("content-type")
+            .unwrap()
+            .starts_with("application/xml")
+    );
+    assert!(
+        junit.text().contains("<testsuite name=\"throttle\""),
+        "{}",
+        junit.text()
+    );
+    assert!(junit.text().contains("<failure"));
+    let text = get(http, "/api/v1/report?format=text").await.text();
+    assert!(text.contains("FAIL  closed_after_421"), "{text}");
+    let bad = get(http, "/api/v1/report?format=pdf").await;
+    assert_eq!(bad.status, 400);
+    assert!(
+        bad.json()["error"]
+            .as_str()
+            .unwrap()
+            .contains("json, junit or text")
+    );
+
+    // A swapped-in scenario is judged on its own sessions only.
+    server.set_scenario(Scenario::from_str(THROTTLE, "again").unwrap());
+    let fresh = get(http, "/api/v1/report").await.json();
+    assert_eq!(fresh["summary"]["sessions"], 0);
+    assert_eq!(fresh["passed"], true);
+    server.shutdown().await;
+}
+
+const TLS_EXPECT: &str = "version: 1
+name: tls-graded
+expect:
+  starttls: true
+  ehlo_after_starttls: true
+";
+
+/// Sends one message with smtplib over STARTTLS; `ehlo_again` false skips
+/// the EHLO RFC 3207 requires after the upgrade (the server answers the
+/// MAIL with 503 and the client gives up).
+async fn send_over_starttls(server: &TestServer, ehlo_again: bool) {
+    let script = format!(
+        "import smtplib, ssl\n\
+         ctx = ssl.create_default_context(cafile={ca:?})\n\
+         s = smtplib.SMTP('127.0.0.1', {port})\n\
+         s.ehlo()\n\
+         s.starttls(context=ctx)\n\
+         if {ehlo}:\n    s.ehlo()\n    s.sendmail('a@x.test', ['b@y.test'], 'Subject: tls\\r\\n\\r\\nx\\r\\n')\n\
+         else:\n    assert s.docmd('MAIL FROM:<a@x.test>')[0] == 503\n\
+         s.quit()\n",
+        ca = server.ca_path().unwrap().display().to_string(),
+        port = server.smtp_addr().port(),
+        ehlo = if ehlo_again { "True" } else { "False" },
+    );
+    common::python_args(&script, &[]).await;
+}
+
+#[tokio::test]
+async fn starttls_and_the_ehlo_after_it_are_judged_from_real_tls_sessions() {
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = Scenario::from_str(TLS_EXPECT, "tls").unwrap();
+    let server = TestServer::with_tls(scenario, dir.path()).await.unwrap();
+    send_over_starttls(&server, true).await;
+    server
+        .wait_for_sessions(1, Duration::from_secs(5))
+        .await
+        .unwrap();
+    let good = server.report();
+    assert!(good.passed, "{}", good.to_text());
+
+    send_over_starttls(&server, false).await;
+    server
+        .wait_for_sessions(2, Duration::from_secs(5))
+        .await
+        .unwrap();
+    let report = server.report();
+    assert!(verdict(&report, "starttls").passed, "{}", report.to_text());
+    let ehlo = verdict(&report, "ehlo_after_starttls");
+    assert!(!ehlo.passed, "{}", report.to_text());
+    assert!(
+        ehlo.evidence
+            .iter()
+            .any(|e| e.line.starts_with("C: MAIL FROM")),
+        "{:?}",
+        ehlo.evidence
+    );
+
+    // Plain SMTP, no upgrade at all.
+    common::send_message(
+        server.smtp_addr(),
+        "a@x.test",
+        &["b@y.test"],
+        "Subject: x\r\n\r\nx\r\n",
+    )
+    .await;
+    server
+        .wait_for_sessions(3, Duration::from_secs(5))
+        .await
+        .unwrap();
+    let plain = server.report();
+    let starttls = verdict(&plain, "starttls");
+    assert!(!starttls.passed, "{}", plain.to_text());
+    server.shutdown().await;
+}
