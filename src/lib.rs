@@ -8,6 +8,7 @@
 //!           -> proto      (sans-IO SMTP: framer, parser, session state machine)
 //!           -> scenario   (the policy: rules + shared state decide each reply)
 //!           -> store      (captured messages + session transcripts)
+//!           -> http, expect (read side: JSON API, web page, verdicts)
 //! ```
 //!
 //! Layout:
@@ -23,7 +24,12 @@
 //!   (greylist tables, rate windows, the real or virtual clock).
 //! - [`store`]: memory and maildir capture, transcripts, the Received header.
 //! - [`transport`]: listeners (plain with STARTTLS, implicit TLS), the
-//!   connection driver and its byte stream.
+//!   connection driver and its byte stream, the scenario in force (swapped
+//!   atomically; a connection keeps the one it started with), `metrics`
+//!   counters, and the `Control` handle the read side steers it by.
+//! - [`http`]: the JSON API (axum), the server-sent event stream,
+//!   `/metrics` and the embedded web page (`page/`), with `views` for the
+//!   JSON shapes; it only reads the store and steers through `Control`.
 //! - [`tls`]: development CA and certificates (rcgen), the rustls acceptor;
 //!   the only module touching rustls.
 //! - [`codes`]: the reply-code and enhanced-status-code catalog, provider
@@ -32,9 +38,11 @@
 //! - [`expect`]: judging a sender against a scenario's `expect:` block from
 //!   the transcripts (`dialogue` pairs commands with replies, `history`
 //!   follows each sender/recipient pair, one module per group of
-//!   judgements) and the report as text, JSON or JUnit XML (`render`).
+//!   judgements), `judge` (evidence from a running server) and the report
+//!   as text, JSON or JUnit XML (`render`).
 //! - [`fixture`]: [`TestServer`], the in-process server for Rust tests.
-//! - [`commands`]: what the `mailfault` binary's subcommands do.
+//! - [`commands`]: what the `mailfault` binary's subcommands do (`run`
+//!   starts a server, runs the sender and grades it).
 
 pub mod codes;
 pub mod commands;

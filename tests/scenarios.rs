@@ -319,3 +319,21 @@ async fn chaos_is_reproducible_with_its_seed() {
         "and some mail still gets through"
     );
 }
+
+/// The README walks through `examples/grade-retries.yaml`; the copy it
+/// shows is the file itself, less its comments.
+#[test]
+fn readme_shows_the_example_scenario_as_it_is() {
+    let root = env!("CARGO_MANIFEST_DIR");
+    let readme = std::fs::read_to_string(format!("{root}/README.md")).unwrap();
+    let file = std::fs::read_to_string(format!("{root}/examples/grade-retries.yaml")).unwrap();
+    let uncommented: String = file
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.is_empty())
+        .map(|l| format!("{l}\n"))
+        .collect();
+    assert!(
+        readme.contains(&format!("```yaml\n{uncommented}```")),
+        "README's copy of examples/grade-retries.yaml differs from the file:\n{uncommented}"
+    );
+}
