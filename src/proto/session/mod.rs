@@ -78,7 +78,7 @@ pub enum Action {
     Send(Outgoing),
     Delay(Duration),
     /// Store the message, then send `reply` (or, when `None`, the standard
-    /// "queued as <id>" reply); a failed store answers 451 instead.
+    /// `queued as <id>` reply); a failed store answers 451 instead.
     Deliver {
         message: Box<Incoming>,
         reply: Option<Reply>,
