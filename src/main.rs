@@ -131,6 +131,14 @@ fn init_tracing(format: LogFormat) {
     }
 }
 
+/// The tokio runtime for the subcommands that serve; `None` (said on
+/// stderr) when the system refuses threads.
+fn runtime() -> Option<tokio::runtime::Runtime> {
+    tokio::runtime::Runtime::new()
+        .map_err(|e| eprintln!("error: cannot start the async runtime: {e}"))
+        .ok()
+}
+
 /// For `run`, whose output is the report: server logs only at warn unless
 /// RUST_LOG asks for more.
 fn init_tracing_quiet(format: LogFormat) {
@@ -167,12 +175,8 @@ fn main() -> ExitCode {
             log_format,
         } => {
             init_tracing(log_format);
-            let runtime = match tokio::runtime::Runtime::new() {
-                Ok(rt) => rt,
-                Err(e) => {
-                    eprintln!("error: cannot start the async runtime: {e}");
-                    return ExitCode::from(exit::USAGE);
-                }
+            let Some(runtime) = runtime() else {
+                return ExitCode::from(exit::USAGE);
             };
             let opts = commands::serve::Options {
                 smtp,
@@ -203,12 +207,8 @@ fn main() -> ExitCode {
             command,
         } => {
             init_tracing_quiet(log_format);
-            let runtime = match tokio::runtime::Runtime::new() {
-                Ok(rt) => rt,
-                Err(e) => {
-                    eprintln!("error: cannot start the async runtime: {e}");
-                    return ExitCode::from(exit::USAGE);
-                }
+            let Some(runtime) = runtime() else {
+                return ExitCode::from(exit::USAGE);
             };
             let opts = commands::run::Options {
                 scenario,

@@ -59,8 +59,9 @@ print(suite.get("tests"), suite.get("failures"), suite.get("skipped"), ",".join(
     (t, f, s, failing)
 }
 
-#[test]
-fn the_good_sender_passes_with_json_and_junit_reports() {
+/// Runs an example sender against `examples/grade-retries.yaml` with both
+/// reports; returns the output, the report paths and their folder.
+fn grade(sender: &str) -> (Output, PathBuf, PathBuf, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
     let json = dir.path().join("report.json");
     let xml = dir.path().join("junit.xml");
@@ -72,8 +73,14 @@ fn the_good_sender_passes_with_json_and_junit_reports() {
         &format!("junit:{}", xml.display()),
         "--",
         "python3",
-        repo("examples/good_sender.py").to_str().unwrap(),
+        repo(&format!("examples/{sender}")).to_str().unwrap(),
     ]);
+    (out, json, xml, dir)
+}
+
+#[test]
+fn the_good_sender_passes_with_json_and_junit_reports() {
+    let (out, json, xml, _dir) = grade("good_sender.py");
     let stdout = text(&out.stdout);
     assert_eq!(
         out.status.code(),
@@ -94,19 +101,7 @@ fn the_good_sender_passes_with_json_and_junit_reports() {
 
 #[test]
 fn the_bad_sender_fails_with_evidence_and_exit_1() {
-    let dir = tempfile::tempdir().unwrap();
-    let json = dir.path().join("report.json");
-    let xml = dir.path().join("junit.xml");
-    let out = run(&[
-        repo("examples/grade-retries.yaml").to_str().unwrap(),
-        "--report",
-        &format!("json:{}", json.display()),
-        "--report",
-        &format!("junit:{}", xml.display()),
-        "--",
-        "python3",
-        repo("examples/bad_sender.py").to_str().unwrap(),
-    ]);
+    let (out, json, xml, _dir) = grade("bad_sender.py");
     let stdout = text(&out.stdout);
     assert_eq!(out.status.code(), Some(1), "{stdout}");
     assert!(

@@ -11,7 +11,7 @@ use axum::response::IntoResponse;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::error::ApiError;
+use super::error::{ApiError, rejected};
 use super::views::seconds;
 use crate::scenario::{ClockMode, Scenario};
 use crate::transport::Control;
@@ -91,12 +91,8 @@ pub async fn advance_clock(
     State(control): State<Control>,
     body: Result<Json<Advance>, axum::extract::rejection::JsonRejection>,
 ) -> Result<Json<Value>, ApiError> {
-    let Json(advance) = body.map_err(|e| {
-        ApiError::bad_request(format!(
-            "{}; send a JSON object like {{\"by\": \"5m\"}}",
-            e.body_text()
-        ))
-    })?;
+    let Json(advance) =
+        body.map_err(|e| rejected("send a JSON object like {\"by\": \"5m\"}")(&e))?;
     let by = humantime::parse_duration(&advance.by).map_err(|e| {
         ApiError::bad_request(format!(
             "`{}` is not a duration ({e}); use e.g. 30s, 5m, 1h 30m",
@@ -121,12 +117,7 @@ pub async fn wait(
     State(control): State<Control>,
     query: Result<Query<WaitFor>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<Value>, ApiError> {
-    let Query(w) = query.map_err(|e| {
-        ApiError::bad_request(format!(
-            "{}; use /api/v1/wait?messages=N&timeout=10s",
-            e.body_text()
-        ))
-    })?;
+    let Query(w) = query.map_err(|e| rejected("use /api/v1/wait?messages=N&timeout=10s")(&e))?;
     let timeout = match &w.timeout {
         None => Duration::from_secs(10),
         Some(t) => humantime::parse_duration(t).map_err(|e| {
@@ -174,9 +165,7 @@ pub async fn report(
     State(control): State<Control>,
     query: Result<Query<ReportFormat>, axum::extract::rejection::QueryRejection>,
 ) -> Result<axum::response::Response, ApiError> {
-    let Query(q) = query.map_err(|e| {
-        ApiError::bad_request(format!("{}; use ?format=json|junit|text", e.body_text()))
-    })?;
+    let Query(q) = query.map_err(|e| rejected("use ?format=json|junit|text")(&e))?;
     let report = crate::expect::judge(&control, None);
     let (content_type, body) = match q.format.as_deref().unwrap_or("json") {
         "json" => ("application/json", report.to_json()),

@@ -55,3 +55,25 @@ pub fn parse_id(raw: &str, what: &str) -> Result<u64, ApiError> {
     raw.parse()
         .map_err(|_| ApiError::bad_request(format!("`{raw}` is not a {what} id (ids are numbers)")))
 }
+
+/// A rejected query string or body, with the usage that would have worked.
+pub fn rejected(hint: &'static str) -> impl Fn(&dyn RejectionText) -> ApiError {
+    move |e| ApiError::bad_request(format!("{}; {hint}", e.text()))
+}
+
+/// What axum's extractor rejections say about themselves.
+pub trait RejectionText {
+    fn text(&self) -> String;
+}
+
+impl RejectionText for axum::extract::rejection::QueryRejection {
+    fn text(&self) -> String {
+        self.body_text()
+    }
+}
+
+impl RejectionText for axum::extract::rejection::JsonRejection {
+    fn text(&self) -> String {
+        self.body_text()
+    }
+}

@@ -6,7 +6,7 @@ use axum::http::header;
 use axum::response::IntoResponse;
 use serde::{Deserialize, Serialize};
 
-use super::error::{ApiError, parse_id};
+use super::error::{ApiError, parse_id, rejected};
 use super::views::{MessageDetail, MessageSummary};
 use crate::transport::Control;
 
@@ -39,12 +39,7 @@ pub async fn list(
     State(control): State<Control>,
     query: Result<Query<Filters>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<List>, ApiError> {
-    let Query(f) = query.map_err(|e| {
-        ApiError::bad_request(format!(
-            "{}; filters are to, from, subject and limit",
-            e.body_text()
-        ))
-    })?;
+    let Query(f) = query.map_err(|e| rejected("filters are to, from, subject and limit")(&e))?;
     let limit = f.limit.unwrap_or(DEFAULT_LIMIT);
     let mut total = 0;
     let mut messages = Vec::new();
