@@ -235,9 +235,9 @@ fn write_report(report: &Report, target: &ReportTarget, name: &str) -> Result<()
     })
 }
 
-/// The live status line on a terminal: time, sessions, messages, and the
-/// last reply a rule produced. Nothing when stderr is not a terminal (CI
-/// logs want the report, not 40 redraws).
+/// The live status line on a terminal: time, connections (all and open) and
+/// messages captured. Nothing when stderr is not a terminal (CI logs want
+/// the report, not 40 redraws).
 struct Progress {
     task: Option<tokio::task::JoinHandle<()>>,
 }
