@@ -158,7 +158,9 @@ fn the_command_gets_the_server_in_its_environment() {
     let script = format!(
         "import os, smtplib, urllib.request\n\
          host, port = os.environ['MAILFAULT_SMTP_HOST'], int(os.environ['MAILFAULT_SMTP_PORT'])\n\
-         smtplib.SMTP(host, port).sendmail('a@x.test', ['b@y.test'], 'Subject: env\\r\\n\\r\\nx\\r\\n')\n\
+         s = smtplib.SMTP(host, port)\n\
+         s.sendmail('a@x.test', ['b@y.test'], 'Subject: env\\r\\n\\r\\nx\\r\\n')\n\
+         s.quit()\n\
          msgs = urllib.request.urlopen(os.environ['MAILFAULT_HTTP_URL'] + '/api/v1/messages').read().decode()\n\
          open({:?}, 'w').write(os.environ['MAILFAULT_SMTP_URL'] + '\\n' + msgs)\n",
         seen.display().to_string()
@@ -247,4 +249,92 @@ fn usage_errors_exit_2_with_a_reason() {
     ]);
     assert_eq!(bad_report.status.code(), Some(2));
     assert!(text(&bad_report.stderr).contains("json:FILE or junit:FILE"));
+}
+
+/// A sender with a retry queue, as a CI job would run one: it retries
+/// deferrals (4xx, a 421 or a dropped connection) after a short pause, gives
+/// up on a 5xx, and always says QUIT when the server lets it.
+const PATIENT_SENDER: &str = r#"
+import os, smtplib, sys, time
+host, port = os.environ["MAILFAULT_SMTP_HOST"], int(os.environ["MAILFAULT_SMTP_PORT"])
+to = sys.argv[1]
+for attempt in range(8):
+    try:
+        s = smtplib.SMTP(host, port, timeout=10)
+    except (smtplib.SMTPConnectError, smtplib.SMTPServerDisconnected, ConnectionError):
+        time.sleep(0.3)
+        continue
+    try:
+        s.sendmail("app@example.test", [to], "Subject: patient\r\n\r\nhello\r\n")
+        s.quit()
+        sys.exit(0)
+    except smtplib.SMTPRecipientsRefused as e:
+        code = e.recipients[to][0]
+    except smtplib.SMTPResponseException as e:
+        code = e.smtp_code
+    except smtplib.SMTPServerDisconnected:
+        code = 421
+    try:
+        s.quit()
+    except smtplib.SMTPServerDisconnected:
+        pass
+    if code >= 500:
+        sys.exit(0)
+    time.sleep(0.3)
+sys.exit(1)
+"#;
+
+#[test]
+fn the_ready_made_scenarios_pass_a_patient_sender() {
+    for (scenario, to) in [
+        ("accept-all", "user@example.test"),
+        ("unknown-user", "who@nowhere.example.test"),
+        ("mailbox-full", "full@example.test"),
+        ("fail-twice-then-accept", "user@example.test"),
+        ("first-connection-421", "user@example.test"),
+    ] {
+        let out = run(&[
+            repo(&format!("scenarios/{scenario}.yaml"))
+                .to_str()
+                .unwrap(),
+            "--",
+            "python3",
+            "-c",
+            PATIENT_SENDER,
+            to,
+        ]);
+        let stdout = text(&out.stdout);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{scenario}:\n{stdout}\n{}",
+            text(&out.stderr)
+        );
+        assert!(
+            stdout.contains("expectations PASSED"),
+            "{scenario}: {stdout}"
+        );
+    }
+}
+
+#[test]
+fn a_sender_without_a_retry_queue_fails_the_deferring_scenarios() {
+    let impatient = "import os, smtplib\n\
+        s = smtplib.SMTP(os.environ['MAILFAULT_SMTP_HOST'], int(os.environ['MAILFAULT_SMTP_PORT']))\n\
+        try:\n    s.sendmail('app@example.test', ['user@example.test'], 'Subject: once\\r\\n\\r\\nx\\r\\n')\n\
+        except smtplib.SMTPException as e:\n    print('gave up:', e)\n\
+        s.quit()\n";
+    let out = run(&[
+        repo("scenarios/fail-twice-then-accept.yaml")
+            .to_str()
+            .unwrap(),
+        "--",
+        "python3",
+        "-c",
+        impatient,
+    ]);
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(stdout.contains("FAIL  retried_after_temporary"), "{stdout}");
+    assert!(stdout.contains("FAIL  delivered"), "{stdout}");
 }
