@@ -550,3 +550,40 @@ async fn swapping_the_scenario_while_clients_send_drops_and_mixes_nothing() {
     );
     server.shutdown().await;
 }
+
+#[tokio::test]
+async fn sessions_in_progress_are_listed_and_announced() {
+    let server = TestServer::start().await.unwrap();
+    let http = server.http_addr();
+    let mut events = open_events(http).await;
+    read_events_until(&mut events, "text/event-stream").await;
+    let (mut c, _) = Raw::greeted(server.smtp_addr()).await;
+    let started = read_events_until(&mut events, "event: session_started").await;
+    assert!(started.contains("\"open\":true"), "{started}");
+
+    let list = get(http, "/api/v1/sessions").await.json();
+    let open = &list["sessions"][0];
+    assert_eq!(
+        (open["open"].as_bool(), open["ended_at"].is_null()),
+        (Some(true), true),
+        "{list}"
+    );
+    let id = open["id"].as_u64().unwrap();
+    let one = get(http, &format!("/api/v1/sessions/{id}")).await.json();
+    assert_eq!(one["open"], true);
+    assert_eq!(one["transcript"].as_array().unwrap().len(), 0);
+
+    c.cmd("QUIT").await;
+    read_events_until(&mut events, "event: session\n").await;
+    let done = get(http, &format!("/api/v1/sessions/{id}")).await.json();
+    assert_eq!(done["open"], false);
+    assert!(done["ended_at"].is_string());
+    assert_eq!(
+        get(http, "/api/v1/sessions").await.json()["sessions"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    server.shutdown().await;
+}

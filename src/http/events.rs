@@ -1,6 +1,6 @@
 //! `/api/v1/events`: server-sent events for the web page and scripts:
-//! `message` and `session` (summaries as in the lists), `reset` and
-//! `scenario`. A reader that falls too far behind gets a `reset`, telling it
+//! `message`, `session_started` and `session` (summaries as in the lists),
+//! `reset` and `scenario`. A reader that falls too far behind gets a `reset`, telling it
 //! to reload the lists instead of showing a silent gap.
 
 use std::convert::Infallible;
@@ -21,6 +21,10 @@ fn render(event: &StoreEvent) -> Event {
         StoreEvent::Message(m) => (
             "message",
             serde_json::to_string(&MessageSummary::of(m)).unwrap_or_default(),
+        ),
+        StoreEvent::SessionStarted(s) => (
+            "session_started",
+            serde_json::to_string(&SessionSummary::open(s)).unwrap_or_default(),
         ),
         StoreEvent::Session(s) => (
             "session",

@@ -14,14 +14,16 @@ pub struct List {
     sessions: Vec<SessionSummary>,
 }
 
+/// Sessions in progress first (newest first), then finished ones.
 pub async fn list(State(control): State<Control>) -> Json<List> {
-    let sessions = control
-        .store()
-        .sessions()
+    let store = control.store();
+    let mut sessions: Vec<SessionSummary> = store
+        .open_sessions()
         .iter()
         .rev()
-        .map(|s| SessionSummary::of(s))
+        .map(SessionSummary::open)
         .collect();
+    sessions.extend(store.sessions().iter().rev().map(|s| SessionSummary::of(s)));
     Json(List { sessions })
 }
 
@@ -30,10 +32,15 @@ pub async fn one(
     Path(id): Path<String>,
 ) -> Result<Json<SessionDetail>, ApiError> {
     let id = parse_id(&id, "session")?;
-    let s = control.store().session(id).ok_or_else(|| {
-        ApiError::not_found(format!(
-            "no finished session with id {id} (sessions appear when they end)"
-        ))
-    })?;
-    Ok(Json(SessionDetail::of(&s)))
+    let store = control.store();
+    if let Some(s) = store.session(id) {
+        return Ok(Json(SessionDetail::of(&s)));
+    }
+    match store.open_sessions().iter().find(|s| s.id == id) {
+        Some(open) => Ok(Json(SessionDetail {
+            summary: SessionSummary::open(open),
+            transcript: Vec::new(),
+        })),
+        None => Err(ApiError::not_found(format!("no session with id {id}"))),
+    }
 }

@@ -11,7 +11,7 @@ use mail_parser::{MessageParser, MimeHeaders};
 use serde::Serialize;
 
 use crate::store::transcript::Direction;
-use crate::store::{SessionRecord, StoredMessage};
+use crate::store::{OpenSession, SessionRecord, StoredMessage};
 
 pub fn time(at: SystemTime) -> String {
     humantime::format_rfc3339_millis(at).to_string()
@@ -172,7 +172,10 @@ pub struct SessionSummary {
     pub connection: u64,
     pub epoch: u64,
     pub started_at: String,
-    pub ended_at: String,
+    /// `None` while the session is in progress.
+    pub ended_at: Option<String>,
+    /// In progress: its transcript arrives when it ends.
+    pub open: bool,
     pub messages: Vec<u64>,
     pub lines: usize,
     /// Replies a scenario rule produced (one per reply, not per line).
@@ -199,10 +202,28 @@ impl SessionSummary {
             connection: s.connection,
             epoch: s.epoch,
             started_at: time(s.started_at),
-            ended_at: time(s.ended_at),
+            ended_at: Some(time(s.ended_at)),
+            open: false,
             messages: s.messages.clone(),
             lines: s.transcript.len(),
             faults,
+        }
+    }
+}
+
+impl SessionSummary {
+    pub fn open(s: &OpenSession) -> Self {
+        Self {
+            id: s.id,
+            client: s.client.to_string(),
+            connection: s.connection,
+            epoch: s.epoch,
+            started_at: time(s.started_at),
+            ended_at: None,
+            open: true,
+            messages: Vec::new(),
+            lines: 0,
+            faults: 0,
         }
     }
 }

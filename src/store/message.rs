@@ -98,6 +98,16 @@ pub struct SessionRecord {
     pub transcript: Transcript,
 }
 
+/// A session still talking: what the live view shows until it ends.
+#[derive(Debug, Clone)]
+pub struct OpenSession {
+    pub id: u64,
+    pub client: SocketAddr,
+    pub connection: u64,
+    pub started_at: SystemTime,
+    pub epoch: u64,
+}
+
 /// Where a session sits on its scenario's clock.
 #[derive(Debug, Clone)]
 pub struct Timeline {

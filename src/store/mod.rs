@@ -11,6 +11,7 @@ pub mod message;
 pub mod received;
 pub mod transcript;
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -18,7 +19,7 @@ use std::time::Duration;
 
 use tokio::sync::{broadcast, watch};
 
-pub use message::{SessionRecord, StoredMessage};
+pub use message::{OpenSession, SessionRecord, StoredMessage};
 pub use transcript::{Direction, Transcript};
 
 use maildir::Maildir;
@@ -66,6 +67,8 @@ pub enum StoreError {
 #[derive(Clone, Debug)]
 pub enum Event {
     Message(Arc<StoredMessage>),
+    /// A client connected; its session follows as `Session` when it ends.
+    SessionStarted(OpenSession),
     Session(Arc<SessionRecord>),
     /// Lists changed wholesale (a reset, or all messages deleted): reload.
     Reset,
@@ -85,6 +88,8 @@ pub type NewMessage = StoredMessage;
 pub struct Store {
     messages: Mutex<Ring<StoredMessage>>,
     sessions: Mutex<Ring<SessionRecord>>,
+    /// Sessions in progress, by id; bounded by the connection limit.
+    open: Mutex<BTreeMap<u64, OpenSession>>,
     maildir: Option<Arc<Maildir>>,
     next_id: AtomicU64,
     /// Number of messages held, for waiters.
@@ -120,6 +125,7 @@ impl Store {
         Self {
             messages: Mutex::new(Ring::new(max_messages)),
             sessions: Mutex::new(Ring::new(max_messages)),
+            open: Mutex::new(BTreeMap::new()),
             maildir,
             next_id: AtomicU64::new(1),
             count: watch::channel(0).0,
@@ -188,7 +194,18 @@ impl Store {
         n
     }
 
+    pub fn session_started(&self, session: OpenSession) {
+        lock(&self.open).insert(session.id, session.clone());
+        let _ = self.events.send(Event::SessionStarted(session));
+    }
+
+    /// Sessions in progress, oldest first.
+    pub fn open_sessions(&self) -> Vec<OpenSession> {
+        lock(&self.open).values().cloned().collect()
+    }
+
     pub fn session_finished(&self, record: SessionRecord) {
+        lock(&self.open).remove(&record.id);
         let record = Arc::new(record);
         lock(&self.sessions).push(Arc::clone(&record));
         self.sessions_done.send_modify(|n| *n += 1);

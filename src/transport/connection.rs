@@ -26,7 +26,7 @@ use crate::proto::session::{Action, Inbound, Outgoing, Session};
 use crate::proto::transaction::Incoming;
 use crate::store::message::Timeline;
 use crate::store::received::{self, Trace};
-use crate::store::{SessionRecord, StoredMessage, Transcript};
+use crate::store::{OpenSession, SessionRecord, StoredMessage, Transcript};
 use crate::tls;
 
 /// Read size between commands; idle connections hold no more than this.
@@ -185,6 +185,13 @@ impl Connection {
         let connection = engine.next_connection();
         let scenario_started = engine.clock().at(self.started);
         self.shared.metrics.connected();
+        self.shared.store.session_started(OpenSession {
+            id: self.id,
+            client: self.peer,
+            connection,
+            started_at: self.started_at,
+            epoch: self.active.epoch,
+        });
         let mut session = Session::new(
             Arc::clone(&self.active.config),
             engine.session_policy(),

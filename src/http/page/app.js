@@ -220,9 +220,11 @@
         el("span", {
           text: `conn ${s.connection ?? "?"} \u00b7 ${msgs} message${msgs === 1 ? "" : "s"} \u00b7 ${s.lines ?? 0} lines`,
         }),
-        s.faults
-          ? el("span", { class: "badge fault", text: `${s.faults} fault${s.faults === 1 ? "" : "s"}` })
-          : null,
+        s.open
+          ? el("span", { class: "badge live", text: "in progress" })
+          : s.faults
+            ? el("span", { class: "badge fault", text: `${s.faults} fault${s.faults === 1 ? "" : "s"}` })
+            : null,
       ),
     );
     if (isSelected("session", s.id)) li.classList.add("selected");
@@ -246,7 +248,16 @@
 
   function addSession(s) {
     if (!s || typeof s.id !== "number") return;
-    if (state.sessions.some((x) => x.id === s.id)) return;
+    const known = state.sessions.findIndex((x) => x.id === s.id);
+    if (known >= 0) {
+      // A session in progress is replaced by its finished record.
+      if (!state.sessions[known].open || s.open) return;
+      state.sessions[known] = s;
+      const old = $("sessions").querySelector(`[data-session-id="${s.id}"]`);
+      if (old) old.replaceWith(sessionItem(s));
+      if (isSelected("session", s.id)) route();
+      return;
+    }
     if (state.sessions.length && s.id < state.sessions[0].id) {
       state.sessions.push(s);
       state.sessions.sort((a, b) => b.id - a.id);
@@ -479,6 +490,9 @@
 
     const frag = document.createDocumentFragment();
     for (const line of list(s.transcript)) frag.append(transcriptLine(line));
+    if (s.open) {
+      frag.append(el("li", { class: "line note", text: "Session in progress: its transcript appears here when it ends." }));
+    }
     $("transcript").replaceChildren(frag);
   }
 
@@ -585,6 +599,7 @@
     });
     es.addEventListener("error", () => setStatus(es.readyState === EventSource.CLOSED ? "offline" : "reconnecting"));
     es.addEventListener("message", (e) => addMessage(parse(e.data)));
+    es.addEventListener("session_started", (e) => addSession(parse(e.data)));
     es.addEventListener("session", (e) => addSession(parse(e.data)));
     es.addEventListener("reset", () => afterReset());
     es.addEventListener("scenario", () => loadScenario());
