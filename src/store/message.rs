@@ -121,7 +121,12 @@ impl SessionRecord {
     /// then, so real milliseconds spent talking do not leak into it.
     pub fn scenario_time(&self, offset: Duration) -> Duration {
         match &self.timeline {
-            Some(t) => t.clock.at(t.started + offset),
+            // An offset past the end of representable time cannot come
+            // from a real session; read it as the clock's latest time.
+            Some(t) => t
+                .started
+                .checked_add(offset)
+                .map_or_else(|| t.clock.now(), |when| t.clock.at(when)),
             None => self.scenario_started.saturating_add(offset),
         }
     }
