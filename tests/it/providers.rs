@@ -1,7 +1,7 @@
 //! The provider profiles in `scenarios/providers/`, each exercised over SMTP
 //! convention by convention, and `extends:` composing them with user rules.
 
-mod common;
+use crate::common;
 
 use std::path::PathBuf;
 use std::time::Duration;

@@ -1,6 +1,6 @@
 //! Real SMTP clients against the server: lettre (Rust) and Python's smtplib.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

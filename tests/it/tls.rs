@@ -2,7 +2,7 @@
 //! STARTTLS and implicit TLS, plaintext pipelined behind STARTTLS is thrown
 //! away, and the TLS facts reach the transcript and the captured message.
 
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 use std::time::Duration;

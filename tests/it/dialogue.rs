@@ -1,7 +1,7 @@
 //! Raw SMTP conversations over real sockets: byte-exact replies, and every
 //! kind of hostile input the server must survive while serving others.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

@@ -2,7 +2,7 @@
 //! driven by the virtual clock, broken replies read byte for byte, and a
 //! connection cut inside the message.
 
-mod common;
+use crate::common;
 
 use std::time::{Duration, Instant};
 

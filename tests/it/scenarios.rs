@@ -1,7 +1,7 @@
 //! Every file in `scenarios/` loaded into a real server and exercised with
 //! the client behaviour it is meant to test.
 
-mod common;
+use crate::common;
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -23,10 +23,15 @@ async fn start(name: &str) -> TestServer {
 fn every_scenario_file_has_a_test() {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     let mut tests = String::new();
-    for entry in std::fs::read_dir(root.join("tests")).unwrap() {
-        let path = entry.unwrap().path();
-        if path.extension().is_some_and(|e| e == "rs") {
-            tests.push_str(&std::fs::read_to_string(path).unwrap());
+    let mut sources = vec![root.join("tests")];
+    while let Some(dir) = sources.pop() {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                sources.push(path);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                tests.push_str(&std::fs::read_to_string(path).unwrap());
+            }
         }
     }
     let mut dirs = vec![root.join("scenarios")];

@@ -1,7 +1,7 @@
 //! The `mailfault` binary as a user runs it: `serve` catches mail (the README's
 //! first command), `check` validates scenarios with exit codes and locations.
 
-mod common;
+use crate::common;
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};

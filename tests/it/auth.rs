@@ -2,7 +2,7 @@
 //! wrong, the scenario files behave as their comments say, and no password
 //! reaches a transcript or a log line.
 
-mod common;
+use crate::common;
 
 use std::io::Write;
 use std::sync::{Arc, Mutex, OnceLock};

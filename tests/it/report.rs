@@ -3,7 +3,7 @@
 //! connection itself (a client talking after a 421, STARTTLS and the EHLO
 //! that must follow it).
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

@@ -1,7 +1,7 @@
 //! The HTTP API over real HTTP: every endpoint, bad input, the event
 //! stream, metrics, and a scenario swapped while clients are sending.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

@@ -1,0 +1,19 @@
+//! The integration tests, one crate so the suite links once: each module
+//! drives the server over real sockets, as a user or a client library would.
+
+mod common;
+
+mod auth;
+mod browser;
+mod cli;
+mod clients;
+mod dialogue;
+mod expect;
+mod explain;
+mod faults;
+mod http;
+mod providers;
+mod report;
+mod run;
+mod scenarios;
+mod tls;
