@@ -124,7 +124,9 @@ impl TestServer {
     /// ended so far (wait for them first, e.g. with
     /// [`TestServer::wait_for_sessions`]); each verdict carries evidence.
     pub fn report(&self) -> crate::expect::Report {
-        crate::expect::judge(&self.handle.control(), None)
+        let control = self.handle.control();
+        let (scenario, epoch) = control.scenario_and_epoch();
+        crate::expect::judge(&scenario, epoch, control.store(), None)
     }
 
     /// Forgets messages, sessions and rule state, keeping the scenario.

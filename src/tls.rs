@@ -250,9 +250,9 @@ impl FaultAcceptors {
     }
 }
 
-/// TLS version and cipher suite of an established connection, for the
-/// transcript and the captured message.
-pub fn describe<IO>(stream: &TlsStream<IO>) -> String {
+/// TLS version (`TLSv1.3`) and cipher suite of an established connection,
+/// for the session's record and the captured message.
+pub fn describe<IO>(stream: &TlsStream<IO>) -> (String, String) {
     let (_, conn) = stream.get_ref();
     let version = conn
         .protocol_version()
@@ -262,7 +262,7 @@ pub fn describe<IO>(stream: &TlsStream<IO>) -> String {
         .negotiated_cipher_suite()
         .and_then(|c| c.suite().as_str())
         .unwrap_or("unknown cipher");
-    format!("{} {}", version.replace('_', "."), cipher)
+    (version.replace('_', "."), cipher.to_owned())
 }
 
 #[cfg(test)]

@@ -177,12 +177,13 @@ async fn run_inner(opts: Options) -> Result<u8, crate::Error> {
         exit: exit_code,
         timed_out,
     };
-    let report = expect::judge(&control, Some(facts));
+    let (scenario, epoch) = control.scenario_and_epoch();
+    let report = expect::judge(&scenario, epoch, control.store(), Some(facts));
     print_report(&report);
     for target in &opts.reports {
         write_report(&report, target, &name)?;
     }
-    let passed = if expect::has_expectations(&control) {
+    let passed = if scenario.expect.is_some() {
         report.passed
     } else {
         // Nothing to judge: the command's own success decides.

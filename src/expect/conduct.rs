@@ -1,8 +1,10 @@
 //! Manners on the wire: ending sessions with QUIT, not causing protocol
 //! errors, and going quiet after a 421.
 
-use super::dialogue::{Dialogue, Exchange, Said, Verb};
+use super::exchanges::{Ending, Exchange, Said, Session};
 use super::{Seen, Verdict};
+use crate::proto::command::Verb;
+use crate::proto::event::CloseReason;
 
 fn sessions(n: usize) -> String {
     if n == 1 {
@@ -12,29 +14,25 @@ fn sessions(n: usize) -> String {
     }
 }
 
-/// How a session ended, when the client did not say QUIT.
-enum Ending<'a> {
+/// How a session ended, for the QUIT judgement.
+enum Close<'a> {
     Quit,
-    /// The server replied 421 and closed, as RFC 5321 §3.8 requires: the
-    /// client had no chance to say QUIT.
-    After421,
-    /// The server closed for a reason of its own (a `disconnect` fault, a
-    /// TLS handshake that failed, shutdown): not the client's doing.
-    ServerClosed,
+    /// The server ended it for a reason of its own (a 421, as RFC 5321
+    /// §3.8 requires; a `disconnect` fault; a failed TLS handshake;
+    /// shutdown): the client had no chance to say QUIT.
+    Server,
     /// The client closed the socket (or it broke) without QUIT.
-    Dropped(&'a Said),
+    Dropped(Said<'a>),
 }
 
-fn ending(d: &Dialogue) -> Ending<'_> {
-    if d.commands().any(|c| c.verb == Verb::Quit) {
-        return Ending::Quit;
+fn close<'a>(s: &Session<'a>) -> Close<'a> {
+    if s.commands().any(|c| c.is(Verb::Quit) && !c.event.late) {
+        return Close::Quit;
     }
-    if d.exchanges().any(|e| e.code() == Some(421)) {
-        return Ending::After421;
-    }
-    match d.client_went_away() {
-        Some(note) => Ending::Dropped(note),
-        None => Ending::ServerClosed,
+    match s.ending() {
+        Ending::Server(CloseReason::Quit) => Close::Quit,
+        Ending::Server(_) | Ending::Unknown => Close::Server,
+        Ending::Client(said) => Close::Dropped(said),
     }
 }
 
@@ -44,16 +42,16 @@ fn ending(d: &Dialogue) -> Ending<'_> {
 pub fn quit(seen: &Seen<'_>) -> Verdict {
     let (mut quit, mut excused, mut dropped) = (0, 0, 0);
     let mut evidence = Vec::new();
-    for d in &seen.dialogues {
-        match ending(d) {
-            Ending::Quit => quit += 1,
-            Ending::After421 | Ending::ServerClosed => excused += 1,
-            Ending::Dropped(note) => {
+    for s in &seen.sessions {
+        match close(s) {
+            Close::Quit => quit += 1,
+            Close::Server => excused += 1,
+            Close::Dropped(end) => {
                 dropped += 1;
-                if let Some(last) = d.commands().last() {
-                    evidence.push(last.line.evidence("last command of the session"));
+                if let Some(last) = s.commands().last() {
+                    evidence.push(last.said.evidence("last command of the session"));
                 }
-                evidence.push(note.evidence("the client closed the connection without QUIT"));
+                evidence.push(end.evidence("the client closed the connection without QUIT"));
             }
         }
     }
@@ -83,25 +81,25 @@ pub fn quit(seen: &Seen<'_>) -> Verdict {
 pub fn no_protocol_errors(seen: &Seen<'_>) -> Verdict {
     let mut evidence = Vec::new();
     let mut count = 0;
-    for d in &seen.dialogues {
+    for s in &seen.sessions {
         let mut mail_refused = false;
-        for e in d.exchanges() {
+        for e in &s.exchanges {
             let Some(c) = e.command() else { continue };
-            match c.verb {
-                Verb::Mail => mail_refused = e.reply.as_ref().and_then(|r| r.class()) != Some(2),
-                Verb::Rset | Verb::Helo | Verb::Ehlo => mail_refused = false,
+            match c.verb() {
+                Some(Verb::Mail) => mail_refused = e.reply.map(|r| r.class()) != Some(2),
+                Some(Verb::Rset | Verb::Helo | Verb::Ehlo) => mail_refused = false,
                 _ => {}
             }
             let excused = mail_refused
                 && e.code() == Some(503)
-                && matches!(c.verb, Verb::Rcpt | Verb::Data | Verb::Bdat);
+                && matches!(c.verb(), Some(Verb::Rcpt | Verb::Data | Verb::Bdat));
             if !caused_error(e) || excused {
                 continue;
             }
             count += 1;
-            evidence.push(c.line.evidence("this command"));
-            if let Some(line) = e.reply.as_ref().and_then(|r| r.line()) {
-                evidence.push(line.evidence("the protocol error it caused"));
+            evidence.push(c.said.evidence("this command"));
+            if let Some(r) = e.reply {
+                evidence.push(r.said.evidence("the protocol error it caused"));
             }
         }
     }
@@ -122,10 +120,9 @@ pub fn no_protocol_errors(seen: &Seen<'_>) -> Verdict {
     Verdict::new("no_protocol_errors", false, expected, found, evidence)
 }
 
-fn caused_error(e: &Exchange) -> bool {
+fn caused_error(e: &Exchange<'_>) -> bool {
     e.reply
-        .as_ref()
-        .is_some_and(|r| matches!(r.code, Some(500 | 501 | 503 | 504)) && r.rule().is_none())
+        .is_some_and(|r| matches!(r.code(), 500 | 501 | 503 | 504) && !r.by_rule())
 }
 
 /// After a 421 the client sends nothing more on that connection. The
@@ -136,23 +133,25 @@ fn caused_error(e: &Exchange) -> bool {
 pub fn closed_after_421(seen: &Seen<'_>) -> Verdict {
     let mut evidence = Vec::new();
     let (mut replies, mut offending) = (0, 0);
-    for d in &seen.dialogues {
-        let Some(first) = d
-            .exchanges()
-            .filter(|e| e.code() == Some(421))
-            .find_map(|e| e.reply.as_ref().and_then(|r| r.line()))
+    for s in &seen.sessions {
+        let Some(first) = s
+            .exchanges
+            .iter()
+            .filter_map(|e| e.reply)
+            .find(|r| r.code() == 421)
+            .map(|r| r.said)
         else {
             continue;
         };
         replies += 1;
-        let after: Vec<_> = d
+        let after: Vec<_> = s
             .commands()
-            .filter(|c| c.line.index > first.index && c.verb != Verb::Quit)
+            .filter(|c| c.said.index > first.index && !c.is(Verb::Quit))
             .collect();
         if let Some(next) = after.first() {
             offending += 1;
             evidence.push(first.evidence("421: the server is closing this connection"));
-            evidence.push(next.line.evidence(format!(
+            evidence.push(next.said.evidence(format!(
                 "sent after the 421 ({} command{} in all)",
                 after.len(),
                 if after.len() == 1 { "" } else { "s" }

@@ -5,21 +5,21 @@ use std::collections::BTreeSet;
 use crate::scenario::Delivered;
 use crate::store::StoredMessage;
 
-use super::dialogue::{Prompt, Verb};
+use super::exchanges::seconds;
 use super::{EvidenceLine, Seen, Verdict};
+use crate::proto::command::Verb;
+use crate::proto::event::{Event, Fate};
 
-/// A captured message as an evidence line, timed by the reply that
-/// accepted it when the transcript shows one (`queued as ID`).
+/// A captured message as an evidence line, timed by the session's record
+/// of storing it.
 pub fn message_line(seen: &Seen<'_>, m: &StoredMessage, why: &str) -> EvidenceLine {
-    let marker = format!("queued as {}", m.id);
-    let accepted = seen
-        .dialogues
+    let stored = seen
+        .sessions
         .iter()
-        .filter(|d| d.session == m.session_id)
-        .flat_map(|d| d.exchanges())
-        .filter(|e| matches!(e.prompt, Prompt::EndOfData | Prompt::Command(_)))
-        .filter_map(|e| e.reply.as_ref().and_then(|r| r.line()))
-        .find(|l| l.text.contains(&marker));
+        .filter(|s| s.id() == m.session_id)
+        .flat_map(|s| s.events())
+        .find(|(_, e)| matches!(e, Event::TransactionEnded(Fate::Stored { id }) if *id == m.id))
+        .map(|(said, _)| said);
     let to: Vec<String> = m
         .recipients
         .iter()
@@ -27,7 +27,7 @@ pub fn message_line(seen: &Seen<'_>, m: &StoredMessage, why: &str) -> EvidenceLi
         .collect();
     EvidenceLine {
         session: m.session_id,
-        at: accepted.map_or_else(|| "-".to_owned(), |l| super::dialogue::seconds(l.at)),
+        at: stored.map_or_else(|| "-".to_owned(), |s| seconds(s.at)),
         line: format!(
             "message {}: <{}> -> {} ({} bytes)",
             m.id,
@@ -88,21 +88,22 @@ pub fn recipients(expected: &[String], seen: &Seen<'_>) -> Verdict {
     let mut evidence = Vec::new();
     for addr in &missing {
         let tries = seen
-            .dialogues
+            .sessions
             .iter()
-            .flat_map(|d| d.exchanges())
+            .flat_map(|s| s.exchanges.iter())
             .filter(|e| {
-                e.command()
-                    .is_some_and(|c| c.verb == Verb::Rcpt && c.address.as_ref() == Some(*addr))
+                e.command().is_some_and(|c| {
+                    c.is(Verb::Rcpt) && c.address().as_deref() == Some(addr.as_str())
+                })
             });
         let mut any = false;
         for e in tries {
             any = true;
             if let Some(c) = e.command() {
-                evidence.push(c.line.evidence(format!("<{addr}> was tried")));
+                evidence.push(c.said.evidence(format!("<{addr}> was tried")));
             }
-            if let Some(l) = e.reply.as_ref().and_then(|r| r.line()) {
-                evidence.push(l.evidence("the answer"));
+            if let Some(r) = e.reply {
+                evidence.push(r.said.evidence("the answer"));
             }
         }
         if !any {

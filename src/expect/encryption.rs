@@ -7,43 +7,45 @@
 //! successful STARTTLS handshake and before the greeting on an
 //! implicit-TLS port, so both count.
 
-use super::dialogue::{Command, Dialogue, Verb};
+use super::exchanges::{Command, Session};
 use super::{Seen, Verdict};
+use crate::proto::command::Verb;
 
 /// The first command that must not go out in plaintext: MAIL (the
 /// envelope) or AUTH (credentials, a worse leak than the envelope).
-fn first_private(d: &Dialogue) -> Option<&Command> {
-    d.commands()
-        .find(|c| matches!(c.verb, Verb::Mail | Verb::Auth))
+fn first_private<'a>(s: &Session<'a>) -> Option<Command<'a>> {
+    s.commands()
+        .find(|c| matches!(c.verb(), Some(Verb::Mail | Verb::Auth)))
 }
 
 pub fn starttls(seen: &Seen<'_>) -> Verdict {
     let mut evidence = Vec::new();
     let (mut judged, mut plaintext) = (0, 0);
-    for d in &seen.dialogues {
+    for d in &seen.sessions {
         let Some(private) = first_private(d) else {
             continue;
         };
         judged += 1;
         let tls_before = d
             .tls_established()
-            .is_some_and(|n| n.index < private.line.index);
+            .is_some_and(|n| n.index < private.said.index);
         if tls_before {
             continue;
         }
         plaintext += 1;
         let tried = d
-            .exchanges()
-            .find(|e| e.command().is_some_and(|c| c.verb == Verb::StartTls));
+            .exchanges
+            .iter()
+            .find(|e| e.command().is_some_and(|c| c.is(Verb::StartTls)));
         if let Some(e) = tried {
             if let Some(c) = e.command() {
-                evidence.push(c.line.evidence("STARTTLS was tried"));
+                evidence.push(c.said.evidence("STARTTLS was tried"));
             }
-            if let Some(l) = e.reply.as_ref().and_then(|r| r.line()) {
-                evidence.push(l.evidence("but TLS was not established"));
+            if let Some(r) = e.reply {
+                evidence.push(r.said.evidence("but TLS was not established"));
             }
         }
-        evidence.push(private.line.evidence("sent in plaintext"));
+        evidence.push(private.said.evidence("sent in plaintext"));
     }
     let expected = "every session upgrades to TLS before MAIL or AUTH";
     if plaintext == 0 {
@@ -59,29 +61,32 @@ pub fn starttls(seen: &Seen<'_>) -> Verdict {
 
 /// Commands that may come between the TLS handshake and the new greeting
 /// without relying on what the plaintext greeting said.
-fn harmless(verb: Verb) -> bool {
-    matches!(verb, Verb::Noop | Verb::Rset | Verb::Help | Verb::Quit)
+fn harmless(verb: Option<Verb>) -> bool {
+    matches!(
+        verb,
+        Some(Verb::Noop | Verb::Rset | Verb::Help | Verb::Quit)
+    )
 }
 
 pub fn ehlo_after_starttls(seen: &Seen<'_>) -> Verdict {
     let mut evidence = Vec::new();
     let (mut upgraded, mut skipped) = (0, 0);
-    for d in &seen.dialogues {
+    for d in &seen.sessions {
         let Some(tls) = d.tls_established() else {
             continue;
         };
         upgraded += 1;
         let next = d
             .commands()
-            .find(|c| c.line.index > tls.index && !harmless(c.verb));
+            .find(|c| c.said.index > tls.index && !harmless(c.verb()));
         let Some(next) = next else { continue };
-        if next.verb.is_greeting() {
+        if matches!(next.verb(), Some(Verb::Ehlo | Verb::Helo)) {
             continue;
         }
         skipped += 1;
         evidence.push(tls.evidence("TLS is up"));
         evidence.push(
-            next.line
+            next.said
                 .evidence("first command on TLS, without EHLO/HELO before it"),
         );
     }

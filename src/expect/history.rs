@@ -10,14 +10,15 @@
 //! alone (`to: None`), tried again by its next MAIL FROM.
 //!
 //! 503 replies are not a fate: they answer the client's own sequence
-//! (a RCPT pipelined behind a refused MAIL), not the pair. Content is not in
-//! transcripts, so two different messages between the same pair are
+//! (a RCPT pipelined behind a refused MAIL), not the pair. Content is not
+//! compared, so two different messages between the same pair are
 //! indistinguishable from a retry of one message.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use super::dialogue::{Dialogue, Prompt, Reply, Said, Verb};
+use super::exchanges::{Prompt, Reply, Said, Session};
+use crate::proto::command::Verb;
 
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Pair {
@@ -41,20 +42,20 @@ pub enum Fate {
     Refused,
 }
 
-#[derive(Clone, Debug)]
-pub enum Mark {
-    /// The RCPT TO (or, for a sender alone, the MAIL FROM) line.
-    Tried(Said),
-    /// The reply line that decided it, with the time it takes effect: a
-    /// MAIL refusal counts from the RCPT pipelined behind it.
+#[derive(Clone, Copy, Debug)]
+pub enum Mark<'a> {
+    /// The RCPT TO (or, for a sender alone, the MAIL FROM) command.
+    Tried(Said<'a>),
+    /// The reply that decided it, with the time it takes effect: a MAIL
+    /// refusal counts from the RCPT pipelined behind it.
     Failed {
         fate: Fate,
-        reply: Said,
+        reply: Said<'a>,
         order: (Duration, u64, usize),
     },
 }
 
-impl Mark {
+impl Mark<'_> {
     pub fn order(&self) -> (Duration, u64, usize) {
         match self {
             Mark::Tried(s) => s.order(),
@@ -64,12 +65,12 @@ impl Mark {
 }
 
 /// Every pair's marks in time order.
-pub type History = BTreeMap<Pair, Vec<Mark>>;
+pub type History<'a> = BTreeMap<Pair, Vec<Mark<'a>>>;
 
-pub fn history(dialogues: &[Dialogue]) -> History {
+pub fn history<'a>(sessions: &[Session<'a>]) -> History<'a> {
     let mut h = History::new();
-    for d in dialogues {
-        walk(d, &mut h);
+    for s in sessions {
+        walk(s, &mut h);
     }
     for marks in h.values_mut() {
         marks.sort_by_key(Mark::order);
@@ -78,16 +79,16 @@ pub fn history(dialogues: &[Dialogue]) -> History {
 }
 
 /// A transaction in progress: from MAIL to its end.
-struct Open {
+struct Open<'a> {
     from: String,
     /// The MAIL reply when it was a 4xx or 5xx (not 503).
-    mail_failed: Option<(Fate, Said)>,
+    mail_failed: Option<(Fate, Said<'a>)>,
     /// Recipients named in it, and whether they still await their fate.
     named: Vec<(String, bool)>,
 }
 
-fn fate(reply: &Reply) -> Option<Fate> {
-    match reply.code? {
+fn fate(reply: &Reply<'_>) -> Option<Fate> {
+    match reply.code() {
         503 => None,
         400..=499 => Some(Fate::Deferred),
         500..=599 => Some(Fate::Refused),
@@ -95,17 +96,21 @@ fn fate(reply: &Reply) -> Option<Fate> {
     }
 }
 
-fn failed(h: &mut History, pair: Pair, fate: Fate, reply: &Said, order: (Duration, u64, usize)) {
-    h.entry(pair).or_default().push(Mark::Failed {
-        fate,
-        reply: reply.clone(),
-        order,
-    });
+fn failed<'a>(
+    h: &mut History<'a>,
+    pair: Pair,
+    fate: Fate,
+    reply: Said<'a>,
+    order: (Duration, u64, usize),
+) {
+    h.entry(pair)
+        .or_default()
+        .push(Mark::Failed { fate, reply, order });
 }
 
-impl Open {
+impl<'a> Open<'a> {
     /// Every recipient still waiting shares the fate of `reply`.
-    fn settle(&mut self, h: &mut History, fate: Fate, reply: &Said) {
+    fn settle(&mut self, h: &mut History<'a>, fate: Fate, reply: Said<'a>) {
         for (to, waiting) in &mut self.named {
             if *waiting {
                 *waiting = false;
@@ -119,29 +124,30 @@ impl Open {
     }
 
     /// A refused MAIL with no RCPT behind it is held against the sender.
-    fn close(self, h: &mut History) {
-        if let (Some((fate, reply)), true) = (&self.mail_failed, self.named.is_empty()) {
+    fn close(self, h: &mut History<'a>) {
+        if let (Some((fate, reply)), true) = (self.mail_failed, self.named.is_empty()) {
             let pair = Pair {
                 from: self.from.clone(),
                 to: None,
             };
-            failed(h, pair, *fate, reply, reply.order());
+            failed(h, pair, fate, reply, reply.order());
         }
     }
 }
 
-fn walk(d: &Dialogue, h: &mut History) {
-    let mut open: Option<Open> = None;
-    for e in d.exchanges() {
-        let reply = e.reply.as_ref();
-        let fate_now = reply.and_then(fate);
-        let line = reply.and_then(Reply::line);
-        match &e.prompt {
-            Prompt::Command(c) if c.verb == Verb::Mail => {
+fn walk<'a>(s: &Session<'a>, h: &mut History<'a>) {
+    let mut open: Option<Open<'a>> = None;
+    for e in &s.exchanges {
+        let fate_now = e.reply.as_ref().and_then(fate);
+        let line = e.reply.map(|r| r.said);
+        let verb = e.command().and_then(|c| c.verb());
+        match e.prompt {
+            Prompt::Command(c) if c.event.late => {}
+            Prompt::Command(c) if verb == Some(Verb::Mail) => {
                 if let Some(o) = open.take() {
                     o.close(h);
                 }
-                let Some(from) = c.address.clone() else {
+                let Some(from) = c.address() else {
                     continue;
                 };
                 h.entry(Pair {
@@ -149,52 +155,50 @@ fn walk(d: &Dialogue, h: &mut History) {
                     to: None,
                 })
                 .or_default()
-                .push(Mark::Tried(c.line.clone()));
+                .push(Mark::Tried(c.said));
                 open = Some(Open {
                     from,
-                    mail_failed: fate_now.zip(line.cloned()),
+                    mail_failed: fate_now.zip(line),
                     named: Vec::new(),
                 });
             }
-            Prompt::Command(c) if c.verb == Verb::Rcpt => {
-                let (Some(o), Some(to)) = (open.as_mut(), c.address.clone()) else {
+            Prompt::Command(c) if verb == Some(Verb::Rcpt) => {
+                let (Some(o), Some(to)) = (open.as_mut(), c.address()) else {
                     continue;
                 };
                 let pair = Pair {
                     from: o.from.clone(),
                     to: Some(to.clone()),
                 };
-                h.entry(pair.clone())
-                    .or_default()
-                    .push(Mark::Tried(c.line.clone()));
-                let mut after = c.line.order();
+                h.entry(pair.clone()).or_default().push(Mark::Tried(c.said));
+                let mut after = c.said.order();
                 after.2 = after.2.saturating_add(1);
-                if let Some((f, mail_reply)) = &o.mail_failed {
-                    failed(h, pair, *f, mail_reply, after);
+                if let Some((f, mail_reply)) = o.mail_failed {
+                    failed(h, pair, f, mail_reply, after);
                     o.named.push((to, false));
                 } else if let (Some(f), Some(l)) = (fate_now, line) {
                     failed(h, pair, f, l, l.order());
                     o.named.push((to, false));
                 } else {
                     // Accepted (or a 503): its fate comes with the message.
-                    let accepted = reply.and_then(Reply::class) == Some(2);
+                    let accepted = e.reply.map(|r| r.class()) == Some(2);
                     o.named.push((to, accepted));
                 }
                 if let (Some(421), Some(l)) = (e.code(), line) {
                     o.settle(h, Fate::Deferred, l);
                 }
             }
-            Prompt::Command(c) if matches!(c.verb, Verb::Data | Verb::Bdat) => {
+            Prompt::Command(c) if matches!(verb, Some(Verb::Data | Verb::Bdat)) => {
                 let Some(o) = open.as_mut() else { continue };
                 if let (Some(f), Some(l)) = (fate_now, line) {
                     o.settle(h, f, l);
                 }
-                let done = fate_now.is_some() || (c.verb == Verb::Bdat && c.last_chunk);
+                let done = fate_now.is_some() || (c.is(Verb::Bdat) && c.event.last);
                 if done && let Some(o) = open.take() {
                     o.close(h);
                 }
             }
-            Prompt::EndOfData => {
+            Prompt::Content => {
                 if let Some(mut o) = open.take() {
                     if let (Some(f), Some(l)) = (fate_now, line) {
                         o.settle(h, f, l);
@@ -202,8 +206,11 @@ fn walk(d: &Dialogue, h: &mut History) {
                     o.close(h);
                 }
             }
-            Prompt::Command(c)
-                if matches!(c.verb, Verb::Rset | Verb::Helo | Verb::Ehlo | Verb::Quit) =>
+            Prompt::Command(_)
+                if matches!(
+                    verb,
+                    Some(Verb::Rset | Verb::Helo | Verb::Ehlo | Verb::Quit)
+                ) =>
             {
                 if let Some(o) = open.take() {
                     o.close(h);

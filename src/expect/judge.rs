@@ -2,27 +2,25 @@
 //! seen, and the messages they delivered. Shared by `GET /api/v1/report`,
 //! `mailfault run` and the Rust fixture, so all three say the same thing.
 
-use super::{Evidence, Report, RunFacts, evaluate};
-use crate::proto::extensions::Extension;
-use crate::scenario::Expectations;
-use crate::transport::Control;
 use std::collections::HashSet;
 
-/// Judges the active scenario's `expect:` block (nothing to judge without
-/// one: an empty report that passes). Sessions still open are not judged
-/// yet; they count once they end.
-pub fn judge(control: &Control, run: Option<RunFacts>) -> Report {
-    let scenario = control.scenario();
-    let epoch = control.epoch();
-    let sessions: Vec<_> = control
-        .store()
+use super::{Evidence, Report, RunFacts, evaluate};
+use crate::proto::extensions::Extension;
+use crate::scenario::{Expectations, Scenario};
+use crate::store::Store;
+
+/// Judges `scenario`'s `expect:` block (nothing to judge without one: an
+/// empty report that passes) against the sessions of `epoch`, the scenario's
+/// time in force. Sessions still open are not judged yet; they count once
+/// they end.
+pub fn judge(scenario: &Scenario, epoch: u64, store: &Store, run: Option<RunFacts>) -> Report {
+    let sessions: Vec<_> = store
         .sessions()
         .into_iter()
         .filter(|s| s.epoch == epoch)
         .collect();
     let ids: HashSet<u64> = sessions.iter().map(|s| s.id).collect();
-    let messages: Vec<_> = control
-        .store()
+    let messages: Vec<_> = store
         .messages()
         .into_iter()
         .filter(|m| ids.contains(&m.session_id))
@@ -43,9 +41,4 @@ pub fn judge(control: &Control, run: Option<RunFacts>) -> Report {
             run,
         },
     )
-}
-
-/// Whether the scenario in force has anything to judge.
-pub fn has_expectations(control: &Control) -> bool {
-    control.scenario().expect.is_some()
 }

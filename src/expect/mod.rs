@@ -2,15 +2,16 @@
 //!
 //! A scenario's `expect:` block names what a well-behaved sender does
 //! (retries a greylist, never retries a 5xx, says QUIT, ...). [`evaluate`]
-//! judges each of them from the finished sessions' transcripts and the
+//! judges each of them from the finished sessions' typed events and the
 //! captured messages only, so the same report comes out of `mailfault run`,
 //! the HTTP API and a Rust test. An expectation left out or set to `false`
 //! is not judged and gets no verdict; the summary lists the ones set to
 //! `false`, so a report never passes silently on a typo'd intention.
 //!
-//! `dialogue` turns each transcript into commands paired with their
-//! replies; `history` follows every (sender, recipient) pair across
-//! sessions. The judgements: `delivery` (delivered, recipients), `retries`
+//! `exchanges` reads each session's events as prompts paired with their
+//! replies (the session recorded what each reply answers, so nothing is
+//! re-parsed or guessed); `history` follows every (sender, recipient) pair
+//! across sessions. The judgements: `delivery` (delivered, recipients), `retries`
 //! (no_retry_after_permanent, retried_after_temporary, min_retry_interval),
 //! `conduct` (quit, no_protocol_errors, closed_after_421), `encryption`
 //! (starttls, ehlo_after_starttls), `size` (honours_size), `timing`
@@ -18,8 +19,8 @@
 
 mod conduct;
 mod delivery;
-pub mod dialogue;
 mod encryption;
+mod exchanges;
 mod history;
 mod judge;
 mod render;
@@ -37,8 +38,8 @@ use serde::Serialize;
 
 use crate::scenario::Expectations;
 use crate::store::{SessionRecord, StoredMessage};
-use dialogue::Dialogue;
-pub use judge::{has_expectations, judge};
+use exchanges::Session;
+pub use judge::judge;
 
 /// What a report is judged from.
 #[derive(Clone, Copy, Debug)]
@@ -63,7 +64,7 @@ pub struct RunFacts {
 }
 
 fn serialize_seconds<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_str(&dialogue::seconds(*d))
+    s.serialize_str(&exchanges::seconds(*d))
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -129,10 +130,10 @@ impl Verdict {
     }
 }
 
-/// What every judgement reads: the evidence and the sessions as dialogues.
+/// What every judgement reads: the evidence and the sessions as exchanges.
 pub(crate) struct Seen<'a> {
     pub evidence: &'a Evidence<'a>,
-    pub dialogues: Vec<Dialogue>,
+    pub sessions: Vec<Session<'a>>,
 }
 
 struct Judged<'s> {
@@ -156,7 +157,7 @@ impl Judged<'_> {
 pub fn evaluate(expect: &Expectations, evidence: &Evidence<'_>) -> Report {
     let seen = Seen {
         evidence,
-        dialogues: evidence.sessions.iter().map(|s| Dialogue::of(s)).collect(),
+        sessions: evidence.sessions.iter().map(|s| Session::of(s)).collect(),
     };
     let mut j = Judged {
         seen: &seen,

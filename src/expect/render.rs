@@ -4,7 +4,7 @@
 
 use std::fmt::Write as _;
 
-use super::dialogue::seconds;
+use super::exchanges::seconds;
 use super::{Report, Verdict};
 
 impl Report {

@@ -10,7 +10,7 @@ use super::super::{Report, RunFacts};
 /// A report with a pass, a failure with hostile text, and a skipped case.
 fn report() -> Report {
     let sessions = [Script::greeted(1, 0.0)
-        .c("MAIL FROM:<a&b\"<x>@c.test>")
+        .c("MAIL FROM:<a&b'x@c.test>")
         .s("250 ok")
         .c("RCPT TO:<unknown@c.test>")
         .rule("550 5.1.1 <no> & \"such\" user", "unknown & <user>")

@@ -4,14 +4,14 @@
 
 use std::time::Duration;
 
-use super::dialogue::{Said, seconds};
+use super::exchanges::{Said, seconds};
 use super::history::{Fate, Mark, Pair, history};
 use super::{EvidenceLine, Seen, Verdict};
 
 /// Each 4xx in a pair's timeline with the tries after it, up to the pair's
 /// next failure.
-fn after_each_deferral(marks: &[Mark]) -> Vec<(&Said, Vec<&Said>)> {
-    let mut out: Vec<(&Said, Vec<&Said>)> = Vec::new();
+fn after_each_deferral<'a>(marks: &[Mark<'a>]) -> Vec<(Said<'a>, Vec<Said<'a>>)> {
+    let mut out: Vec<(Said<'a>, Vec<Said<'a>>)> = Vec::new();
     let mut current: Option<usize> = None;
     for mark in marks {
         match mark {
@@ -20,13 +20,13 @@ fn after_each_deferral(marks: &[Mark]) -> Vec<(&Said, Vec<&Said>)> {
                 reply,
                 ..
             } => {
-                out.push((reply, Vec::new()));
+                out.push((*reply, Vec::new()));
                 current = Some(out.len() - 1);
             }
             Mark::Failed { .. } => current = None,
             Mark::Tried(line) => {
                 if let Some(entry) = current.and_then(|i| out.get_mut(i)) {
-                    entry.1.push(line);
+                    entry.1.push(*line);
                 }
             }
         }
@@ -43,7 +43,7 @@ fn plural(n: usize, one: &str, many: &str) -> String {
 }
 
 pub fn no_retry_after_permanent(seen: &Seen<'_>) -> Verdict {
-    let h = history(&seen.dialogues);
+    let h = history(&seen.sessions);
     let mut evidence: Vec<EvidenceLine> = Vec::new();
     let mut refused = 0;
     let mut offending: Vec<String> = Vec::new();
@@ -103,7 +103,7 @@ pub fn no_retry_after_permanent(seen: &Seen<'_>) -> Verdict {
 }
 
 pub fn retried_after_temporary(seen: &Seen<'_>) -> Verdict {
-    let h = history(&seen.dialogues);
+    let h = history(&seen.sessions);
     let mut evidence = Vec::new();
     let mut deferred = 0;
     let mut never: Vec<String> = Vec::new();
@@ -140,7 +140,7 @@ pub fn retried_after_temporary(seen: &Seen<'_>) -> Verdict {
 /// Each first try after a 4xx must come at least `interval` (scenario time)
 /// after the deferral; later tries are judged against their own deferral.
 pub fn min_retry_interval(interval: Duration, seen: &Seen<'_>) -> Verdict {
-    let h = history(&seen.dialogues);
+    let h = history(&seen.sessions);
     let mut evidence = Vec::new();
     let mut measured = 0;
     let mut early: Vec<(Pair, Duration)> = Vec::new();

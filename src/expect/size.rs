@@ -1,19 +1,12 @@
 //! `honours_size`: the sender respects the SIZE limit the server
 //! advertised (RFC 1870). Three things are checked: a MAIL FROM `SIZE=`
 //! declaration above the limit, message content (DATA or BDAT) larger than
-//! the limit as the connection counted it (its `message content: N bytes`
-//! note), and captured messages larger than the limit.
+//! the limit as the session counted it (its `Content` event), and captured
+//! messages larger than the limit.
 
-use super::dialogue::{Step, Verb};
 use super::{Seen, Verdict, delivery};
-
-/// The byte count in the session's `message content: N bytes` note.
-fn content_bytes(text: &str) -> Option<u64> {
-    text.strip_prefix("message content: ")?
-        .strip_suffix(" bytes")?
-        .parse()
-        .ok()
-}
+use crate::proto::command::Verb;
+use crate::proto::event::Event;
 
 pub fn honours_size(seen: &Seen<'_>) -> Verdict {
     let max = seen.evidence.max_message_size;
@@ -28,28 +21,21 @@ pub fn honours_size(seen: &Seen<'_>) -> Verdict {
     }
     let mut evidence = Vec::new();
     let (mut declared, mut sent) = (0, 0);
-    for d in &seen.dialogues {
-        for step in &d.steps {
-            match step {
-                Step::Exchange(e) => {
-                    let Some(c) = e.command() else { continue };
-                    if c.verb == Verb::Mail && c.size.is_some_and(|s| s > max) {
-                        declared += 1;
-                        evidence.push(
-                            c.line
-                                .evidence(format!("declares a size above {max} bytes")),
-                        );
-                    }
+    for s in &seen.sessions {
+        for (said, event) in s.events() {
+            match event {
+                Event::Command(c)
+                    if c.verb == Some(Verb::Mail) && c.size.is_some_and(|s| s > max) =>
+                {
+                    declared += 1;
+                    evidence.push(said.evidence(format!("declares a size above {max} bytes")));
                 }
-                Step::Note(n) => {
-                    if let Some(bytes) = content_bytes(&n.text)
-                        && bytes > max
-                    {
-                        sent += 1;
-                        evidence
-                            .push(n.evidence(format!("content above the advertised {max} bytes")));
-                    }
+                Event::Content { bytes, .. } if *bytes > max => {
+                    sent += 1;
+                    evidence
+                        .push(said.evidence(format!("content above the advertised {max} bytes")));
                 }
+                _ => {}
             }
         }
     }

@@ -1,13 +1,17 @@
-//! Synthetic sessions for the judgement tests: a transcript written line
-//! by line with the clock moving as told.
+//! Synthetic sessions for the judgement tests: a session's events written
+//! one by one, the way the session and the connection record them, with
+//! the clock moving as told.
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
+use crate::proto::command;
+use crate::proto::event::{Answer, CloseReason, CommandEvent, Event, Fate, ReplyEvent};
+use crate::proto::reply::{EnhancedCode, Reply, Wire};
 use crate::proto::transaction::Recipient;
 use crate::scenario::{Expectations, Scenario};
-use crate::store::{SessionRecord, StoredMessage, Transcript};
+use crate::store::{EventLog, SessionRecord, StoredMessage};
 
 use super::{Evidence, Report, evaluate};
 
@@ -15,12 +19,58 @@ pub struct Script {
     id: u64,
     started: Duration,
     at: Duration,
-    t: Transcript,
+    log: EventLog,
     messages: Vec<u64>,
+    commands: usize,
+    /// Content arrived: the next reply answers it.
+    content: bool,
 }
 
 fn addr() -> SocketAddr {
     SocketAddr::from((Ipv4Addr::LOCALHOST, 40000))
+}
+
+/// A command line with the facts the session's parser gives it.
+fn command_event(line: &str) -> CommandEvent {
+    let mut event = CommandEvent::unparsed(line.as_bytes());
+    if let Ok(parsed) = command::parse(line.as_bytes()) {
+        event.verb = Some(parsed.command.verb());
+        match parsed.command {
+            command::Command::Mail { from, params } => {
+                event.address = Some(from.into());
+                event.size = params.size;
+            }
+            command::Command::Rcpt { to, .. } => event.address = Some(to.into()),
+            command::Command::Bdat { last, .. } => event.last = last,
+            _ => {}
+        }
+    }
+    event
+}
+
+/// `550-5.1.1 no\r\n550 5.1.1 such user` as the reply the session decided.
+fn reply(wire: &str) -> Reply {
+    let mut code = 0;
+    let mut enhanced = None;
+    let mut lines = Vec::new();
+    for line in wire.split("\r\n") {
+        code = line.get(..3).and_then(|c| c.parse().ok()).unwrap_or(0);
+        let rest = line.get(4..).unwrap_or("");
+        let (e, text) = match rest.split_once(' ') {
+            Some((first, tail)) => match EnhancedCode::parse(first) {
+                Some(e) => (Some(e), tail),
+                None => (None, rest),
+            },
+            None => (None, rest),
+        };
+        enhanced = enhanced.or(e);
+        lines.push(text.to_owned());
+    }
+    Reply {
+        code,
+        enhanced,
+        text: lines.join("\n").into(),
+    }
 }
 
 impl Script {
@@ -30,8 +80,10 @@ impl Script {
             id,
             started: Duration::from_secs_f64(started),
             at: Duration::ZERO,
-            t: Transcript::default(),
+            log: EventLog::new(),
             messages: Vec::new(),
+            commands: 0,
+            content: false,
         }
     }
 
@@ -43,37 +95,67 @@ impl Script {
             .s("250-mx.test\r\n250-PIPELINING\r\n250 SIZE 1000")
     }
 
-    fn tick(&mut self) {
+    fn push(mut self, event: Event) -> Script {
+        self.log.push(self.at, event);
         self.at += Duration::from_millis(1);
+        self
     }
 
     pub fn c(mut self, line: &str) -> Script {
-        self.t.client(self.at, format!("{line}\r\n").as_bytes());
-        self.tick();
-        self
+        self.commands += 1;
+        self.push(Event::Command(command_event(line)))
+    }
+
+    /// A line the client sent after a 421, read while closing.
+    pub fn late(self, line: &str) -> Script {
+        let mut event = command_event(line);
+        event.late = true;
+        self.push(Event::Command(event))
+    }
+
+    fn reply(mut self, wire: &str, rule: Option<&str>) -> Script {
+        let answers = if self.commands == 0 {
+            Answer::Greeting
+        } else if std::mem::take(&mut self.content) {
+            Answer::Content
+        } else {
+            Answer::Command
+        };
+        self.push(Event::Reply(ReplyEvent {
+            answers,
+            reply: reply(wire),
+            enhanced: true,
+            rule: rule.map(Arc::from),
+            wire: Wire::Normal,
+        }))
     }
 
     /// A reply; `\r\n` separates the lines of a multiline one.
-    pub fn s(mut self, wire: &str) -> Script {
-        self.t
-            .server(self.at, format!("{wire}\r\n").as_bytes(), None);
-        self.tick();
-        self
+    pub fn s(self, wire: &str) -> Script {
+        self.reply(wire, None)
     }
 
     /// A reply a scenario rule produced.
-    pub fn rule(mut self, wire: &str, rule: &str) -> Script {
-        let rule: Arc<str> = Arc::from(rule);
-        self.t
-            .server(self.at, format!("{wire}\r\n").as_bytes(), Some(&rule));
-        self.tick();
-        self
+    pub fn rule(self, wire: &str, rule: &str) -> Script {
+        self.reply(wire, Some(rule))
     }
 
-    pub fn note(mut self, text: &str) -> Script {
-        self.t.note(self.at, text);
-        self.tick();
-        self
+    /// Message content of `bytes` arrived; the next reply answers it.
+    pub fn content(mut self, bytes: u64) -> Script {
+        self.content = true;
+        self.push(Event::Content {
+            bytes,
+            bare_lf: false,
+            smuggling: 0,
+        })
+    }
+
+    /// A TLS handshake succeeded.
+    pub fn tls(self) -> Script {
+        self.push(Event::TlsEstablished {
+            version: "TLSv1.3".into(),
+            cipher: "TLS13_AES_256_GCM_SHA384".into(),
+        })
     }
 
     pub fn wait(mut self, secs: f64) -> Script {
@@ -90,16 +172,19 @@ impl Script {
             .s("250 2.1.5 Recipient ok")
             .c("DATA")
             .s("354 End data with <CR><LF>.<CR><LF>")
-            .note("message content: 100 bytes")
+            .content(100)
+            .push(Event::TransactionEnded(Fate::Stored { id }))
             .s(&format!("250 2.0.0 Ok: queued as {id}"))
     }
 
     pub fn quit(self) -> Script {
-        self.c("QUIT").s("221 2.0.0 Bye")
+        self.c("QUIT")
+            .s("221 2.0.0 Bye")
+            .push(Event::ServerClosed(CloseReason::Quit))
     }
 
     pub fn dropped(self) -> Script {
-        self.note("client closed the connection")
+        self.push(Event::ClientClosed { in_content: false })
     }
 
     pub fn done(self) -> Arc<SessionRecord> {
@@ -114,7 +199,7 @@ impl Script {
             scenario_started: self.started,
             timeline: None,
             messages: self.messages,
-            transcript: self.t,
+            log: self.log,
         })
     }
 }

@@ -284,7 +284,7 @@ fn tls_session(id: u64, ehlo_again: bool) -> Arc<SessionRecord> {
     let s = Script::greeted(id, 0.0)
         .c("STARTTLS")
         .s("220 2.0.0 Ready to start TLS")
-        .note("TLS established: TLSv1.3 TLS13_AES_256_GCM_SHA384");
+        .tls();
     let s = if ehlo_again {
         s.c("EHLO client.test").s("250 mx.test")
     } else {
@@ -296,7 +296,7 @@ fn tls_session(id: u64, ehlo_again: bool) -> Arc<SessionRecord> {
 #[test]
 fn starttls_before_mail() {
     let implicit = Script::new(2, 0.0)
-        .note("TLS established: TLSv1.3 TLS13_AES_128_GCM_SHA256")
+        .tls()
         .s("220 mx.test ESMTP")
         .c("EHLO c")
         .s("250 ok")
@@ -368,7 +368,7 @@ fn honours_size() {
         .s("250 ok")
         .c("DATA")
         .s("354 go")
-        .note("message content: 5000 bytes")
+        .content(5000)
         .s("552 5.3.4 Message size exceeds fixed maximum message size")
         .quit()
         .done();
@@ -405,8 +405,8 @@ fn closed_after_421() {
     assert!(only(&ok).passed, "{}", ok.to_text());
     let chatty = Script::greeted(1, 0.0)
         .s("421 4.4.2 Timeout exceeded, closing connection")
-        .c("MAIL FROM:<a@b>")
-        .c("QUIT")
+        .late("MAIL FROM:<a@b>")
+        .late("QUIT")
         .done();
     let r = judge("  closed_after_421: true\n", &[chatty], &[]);
     let v = only(&r);
@@ -474,4 +474,57 @@ fn evidence_is_capped() {
     let r = judge("  no_protocol_errors: true\n", &[s.done()], &[]);
     assert_eq!(only(&r).evidence.len(), super::MAX_EVIDENCE);
     assert_eq!(only(&r).found, "30 commands caused a protocol error");
+}
+
+/// The case a text transcript got wrong: a client that floods NOOPs past
+/// the record's cap and hangs up without QUIT. The flood is left out, the
+/// hang-up is not, so `quit` fails and quotes the last command.
+#[test]
+fn a_flood_past_the_cap_is_still_judged_on_how_it_ended() {
+    let mut s = Script::greeted(1, 0.0);
+    for _ in 0..100_000 {
+        s = s.c("NOOP").s("250 2.0.0 Ok");
+    }
+    let record = s.c("NOOP the last").wait(1.0).dropped().done();
+    assert!(record.log.dropped() > 190_000, "{}", record.log.dropped());
+    let r = judge("  quit: true\n", &[record], &[]);
+    let v = only(&r);
+    assert!(!v.passed, "{}", r.to_text());
+    assert_eq!(v.found, "1 session of 1 closed the connection without QUIT");
+    assert!(
+        v.evidence[0].line.ends_with("C: NOOP the last"),
+        "{:?}",
+        v.evidence
+    );
+    assert_eq!(v.evidence[1].line, "-- client closed the connection");
+}
+
+/// `RCPT TO:<@relay:user@example.test>` names user@example.test (RFC 5321
+/// §4.1.1.3: the source route is ignored), so a later plain RCPT for it
+/// after a 5xx is a retry.
+#[test]
+fn a_source_routed_recipient_is_the_same_pair() {
+    let first = Script::greeted(1, 0.0)
+        .c("MAIL FROM:<app@example.test>")
+        .s("250 2.1.0 Sender ok")
+        .c("RCPT TO:<@relay.example.test:user@example.test>")
+        .rule("550 5.1.1 No such user", "unknown user")
+        .quit()
+        .done();
+    let again = Script::greeted(2, 60.0)
+        .c("MAIL FROM:<app@example.test>")
+        .s("250 2.1.0 Sender ok")
+        .c("RCPT TO:<user@example.test>")
+        .rule("550 5.1.1 No such user", "unknown user")
+        .quit()
+        .done();
+    let r = judge("  no_retry_after_permanent: true\n", &[first, again], &[]);
+    let v = only(&r);
+    assert!(!v.passed, "{}", r.to_text());
+    assert!(
+        v.found
+            .contains("<app@example.test> -> <user@example.test>"),
+        "{}",
+        v.found
+    );
 }

@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use super::dialogue::seconds;
+use super::exchanges::seconds;
 use super::{Seen, Verdict};
 
 pub fn within(limit: Duration, seen: &Seen<'_>) -> Verdict {
@@ -30,7 +30,7 @@ pub fn within(limit: Duration, seen: &Seen<'_>) -> Verdict {
             .ended_at
             .duration_since(s.started_at)
             .ok()
-            .or_else(|| s.transcript.lines().last().map(|l| l.at))
+            .or_else(|| s.log.last_at())
             .unwrap_or_default();
         (s.scenario_time(Duration::ZERO), s.scenario_time(length))
     });

@@ -166,7 +166,8 @@ pub async fn report(
     query: Result<Query<ReportFormat>, axum::extract::rejection::QueryRejection>,
 ) -> Result<axum::response::Response, ApiError> {
     let Query(q) = query.map_err(|e| rejected("use ?format=json|junit|text")(&e))?;
-    let report = crate::expect::judge(&control, None);
+    let (scenario, epoch) = control.scenario_and_epoch();
+    let report = crate::expect::judge(&scenario, epoch, control.store(), None);
     let (content_type, body) = match q.format.as_deref().unwrap_or("json") {
         "json" => ("application/json", report.to_json()),
         "junit" => (

@@ -10,7 +10,8 @@ use std::time::{Duration, SystemTime};
 use mail_parser::{MessageParser, MimeHeaders};
 use serde::Serialize;
 
-use crate::store::transcript::Direction;
+use crate::proto::event::Event;
+use crate::store::transcript::{self, Direction};
 use crate::store::{OpenSession, SessionRecord, StoredMessage};
 
 pub fn time(at: SystemTime) -> String {
@@ -177,25 +178,30 @@ pub struct SessionSummary {
     /// In progress: its transcript arrives when it ends.
     pub open: bool,
     pub messages: Vec<u64>,
-    pub lines: usize,
-    /// Replies a scenario rule produced (one per reply, not per line).
+    /// Events on record (see `dropped` for those left out past the cap).
+    pub events: usize,
+    /// Events left out because the session outgrew its record.
+    pub dropped: u64,
+    /// Replies a scenario rule produced.
     pub faults: usize,
+    /// How it ended: `client closed`, `server closed (after QUIT)`, ...;
+    /// `None` while in progress.
+    pub ended: Option<String>,
 }
 
 impl SessionSummary {
     pub fn of(s: &SessionRecord) -> Self {
-        // One per reply a rule produced: a multiline reply's continuation
-        // lines (`250-...`) belong to the reply that follows them.
-        let mut faults = 0;
-        let mut continued = false;
-        for line in s.transcript.lines() {
-            if line.direction == Direction::Server && line.rule.is_some() {
-                faults += usize::from(!continued);
-                continued = line.bytes.get(3) == Some(&b'-');
-            } else {
-                continued = false;
-            }
-        }
+        let events = s.log.events();
+        let faults = events
+            .iter()
+            .filter(|e| matches!(&e.event, Event::Reply(r) if r.rule.is_some()))
+            .count();
+        let ended = events.iter().rev().find_map(|e| match &e.event {
+            Event::ServerClosed(reason) => Some(format!("server closed ({})", reason.describe())),
+            Event::ClientClosed { .. } => Some("client closed".to_owned()),
+            Event::ReadFailed { .. } => Some("read error".to_owned()),
+            _ => None,
+        });
         Self {
             id: s.id,
             client: s.client.to_string(),
@@ -205,8 +211,10 @@ impl SessionSummary {
             ended_at: Some(time(s.ended_at)),
             open: false,
             messages: s.messages.clone(),
-            lines: s.transcript.len(),
+            events: s.log.len(),
+            dropped: s.log.dropped(),
             faults,
+            ended,
         }
     }
 }
@@ -222,8 +230,10 @@ impl SessionSummary {
             ended_at: None,
             open: true,
             messages: Vec::new(),
-            lines: 0,
+            events: 0,
+            dropped: 0,
             faults: 0,
+            ended: None,
         }
     }
 }
@@ -250,9 +260,8 @@ impl SessionDetail {
     pub fn of(s: &SessionRecord) -> Self {
         Self {
             summary: SessionSummary::of(s),
-            transcript: s
-                .transcript
-                .lines()
+            transcript: transcript::lines(&s.log)
+                .into_iter()
                 .map(|l| TranscriptLine {
                     at: seconds(l.at),
                     at_ms: l.at.as_secs_f64() * 1000.0,
@@ -262,8 +271,8 @@ impl SessionDetail {
                         Direction::Server => "server",
                         Direction::Note => "note",
                     },
-                    text: l.text(),
-                    rule: l.rule.map(str::to_owned),
+                    text: l.text,
+                    rule: l.rule.map(|r| r.to_string()),
                 })
                 .collect(),
         }

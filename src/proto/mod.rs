@@ -2,6 +2,7 @@
 //! Nothing in here knows about sockets, tasks or clocks.
 
 pub mod command;
+pub mod event;
 pub mod extensions;
 pub mod framer;
 pub mod policy;

@@ -7,8 +7,9 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
-use super::transcript::Transcript;
-use crate::proto::transaction::Recipient;
+use super::log::EventLog;
+use super::received::{self, Trace};
+use crate::proto::transaction::{Incoming, Recipient};
 use crate::scenario::Clock;
 
 /// A message that got its 2xx.
@@ -34,7 +35,54 @@ pub struct StoredMessage {
     pub bare_lf: bool,
 }
 
+/// What the connection knows of a message's arrival that the session does
+/// not: which session, from where, over what, for which server name.
+#[derive(Clone, Copy, Debug)]
+pub struct Arrival<'a> {
+    pub session_id: u64,
+    pub client: SocketAddr,
+    /// TLS version and cipher, once TLS exists.
+    pub tls: Option<&'a str>,
+    /// The server's name, for the Received header.
+    pub hostname: &'a str,
+    pub at: SystemTime,
+}
+
 impl StoredMessage {
+    /// A message as it will be stored: the client's transaction with our
+    /// `Received:` header before it. `id` comes from [`super::Store::next_id`].
+    pub fn capture(id: u64, incoming: Incoming, arrival: Arrival<'_>) -> Self {
+        let single = match incoming.recipients.as_slice() {
+            [only] => Some(only.address.as_str()),
+            _ => None,
+        };
+        let received_header = received::header(&Trace {
+            helo: incoming.helo.as_deref(),
+            client_ip: arrival.client.ip(),
+            hostname: arrival.hostname,
+            protocol: incoming.protocol,
+            id,
+            single_recipient: single,
+            at: arrival.at,
+        });
+        StoredMessage {
+            id,
+            session_id: arrival.session_id,
+            client: arrival.client,
+            received_at: arrival.at,
+            helo: incoming.helo,
+            mail_from: incoming.mail_from,
+            mail_params: incoming.mail_params,
+            recipients: incoming.recipients,
+            tls: arrival.tls.map(str::to_owned),
+            auth_user: incoming.auth_user,
+            received_header,
+            content: incoming.content,
+            smuggling_attempts: incoming.smuggling_attempts,
+            bare_lf: incoming.bare_lf,
+        }
+    }
+
     /// The message as a receiver would store it: our Received header, then
     /// the client's bytes.
     pub fn raw(&self) -> Vec<u8> {
@@ -95,7 +143,8 @@ pub struct SessionRecord {
     pub timeline: Option<Timeline>,
     /// Ids of the messages this session delivered.
     pub messages: Vec<u64>,
-    pub transcript: Transcript,
+    /// What happened, as typed events; the transcript is rendered from it.
+    pub log: EventLog,
 }
 
 /// A session still talking: what the live view shows until it ends.
@@ -116,6 +165,17 @@ pub struct Timeline {
 }
 
 impl SessionRecord {
+    /// The session as text (`C: `/`S: `/`-- ` lines), rendered from its
+    /// events: for logs, tests and people.
+    pub fn transcript(&self) -> String {
+        super::transcript::render(&self.log)
+    }
+
+    /// The transcript's lines with their times and rules.
+    pub fn lines(&self) -> Vec<super::transcript::Line> {
+        super::transcript::lines(&self.log)
+    }
+
     /// Scenario time of a moment `offset` into the session: comparable across
     /// sessions of one epoch. On a virtual clock it is what that clock read
     /// then, so real milliseconds spent talking do not leak into it.

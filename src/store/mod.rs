@@ -5,6 +5,7 @@
 //! acknowledged messages through a lossy broadcast channel. When the disk is
 //! slow, the client waits; nothing is dropped.
 
+pub mod log;
 pub mod maildir;
 pub mod memory;
 pub mod message;
@@ -19,8 +20,9 @@ use std::time::Duration;
 
 use tokio::sync::{broadcast, watch};
 
-pub use message::{OpenSession, SessionRecord, StoredMessage};
-pub use transcript::{Direction, Transcript};
+pub use log::{EventLog, Stamped};
+pub use message::{Arrival, OpenSession, SessionRecord, StoredMessage};
+pub use transcript::Direction;
 
 use maildir::Maildir;
 use memory::Ring;

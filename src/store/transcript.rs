@@ -1,15 +1,18 @@
-//! Session transcripts: every line in both directions with its time, notes on
-//! anomalies, and the rule behind each reply.
-//!
-//! Lines live in one byte buffer with a compact index beside it, so recording
-//! a line costs no allocation of its own, and the total is capped so a client
-//! that talks forever cannot grow server memory without bound.
+//! The text transcript of a session, rendered from its events when someone
+//! reads it (the API, the page, report evidence): client lines (`C:`),
+//! server lines (`S:`, with the rule behind each reply) and mailfault's
+//! notes (`--`). Nothing is stored as text: the events are the record.
 
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::log::EventLog;
+use crate::proto::event::{CloseReason, Deviation, Discard, Event, Fate};
+use crate::proto::reply::{Malformed, Wire};
+
 /// Who produced a transcript line.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Direction {
     Client,
     Server,
@@ -17,208 +20,287 @@ pub enum Direction {
     Note,
 }
 
-#[derive(Clone, Debug)]
-struct Meta {
-    at_micros: u64,
-    direction: Direction,
-    start: u32,
-    len: u32,
-    rule: Option<Arc<str>>,
+impl Direction {
+    pub fn prefix(self) -> &'static str {
+        match self {
+            Direction::Client => "C: ",
+            Direction::Server => "S: ",
+            Direction::Note => "-- ",
+        }
+    }
 }
 
-/// One line, borrowed from its transcript.
-#[derive(Clone, Copy, Debug)]
-pub struct Line<'a> {
+/// One rendered line.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Line {
+    /// The event it renders (several lines may share one: a multiline reply).
+    pub event: usize,
     /// Time since the session started.
     pub at: Duration,
     pub direction: Direction,
-    /// The bytes without their line terminator; may be any bytes a client sent.
-    pub bytes: &'a [u8],
-    pub rule: Option<&'a str>,
+    /// Printable: valid UTF-8 as is, other bytes and controls escaped.
+    pub text: String,
+    pub rule: Option<Arc<str>>,
 }
 
-impl Line<'_> {
-    /// Printable form: valid UTF-8 as is, other bytes and controls escaped.
-    pub fn text(&self) -> String {
-        let mut s = String::with_capacity(self.bytes.len());
-        for chunk in self.bytes.utf8_chunks() {
-            for c in chunk.valid().chars() {
-                if c.is_control() && c != '\t' {
-                    s.extend(c.escape_default());
-                } else {
-                    s.push(c);
-                }
-            }
-            for b in chunk.invalid() {
-                s.push_str(&format!("\\x{b:02x}"));
-            }
-        }
-        s
-    }
-}
-
-#[derive(Clone, Debug)]
-pub struct Transcript {
-    bytes: Vec<u8>,
-    lines: Vec<Meta>,
-    max_bytes: usize,
-    truncated: bool,
-}
-
-impl Default for Transcript {
-    fn default() -> Self {
-        Self::new(Self::DEFAULT_MAX_BYTES)
-    }
-}
-
-impl Transcript {
-    /// 1 MiB of text per session is far beyond any sane SMTP dialogue.
-    pub const DEFAULT_MAX_BYTES: usize = 1 << 20;
-
-    pub fn new(max_bytes: usize) -> Self {
-        // Room for a typical one-message session, so recording it does not
-        // reallocate on every line.
-        Self {
-            bytes: Vec::with_capacity(512),
-            lines: Vec::with_capacity(16),
-            max_bytes,
-            truncated: false,
-        }
-    }
-
-    fn push(&mut self, at: Duration, direction: Direction, line: &[u8], rule: Option<&Arc<str>>) {
-        if self.truncated {
-            return;
-        }
-        if self.bytes.len() + line.len() > self.max_bytes {
-            self.truncated = true;
-            let note = b"transcript truncated: size limit reached";
-            let start = self.bytes.len() as u32;
-            self.bytes.extend_from_slice(note);
-            self.lines.push(Meta {
-                at_micros: at.as_micros() as u64,
-                direction: Direction::Note,
-                start,
-                len: note.len() as u32,
-                rule: None,
-            });
-            return;
-        }
-        let start = self.bytes.len() as u32;
-        self.bytes.extend_from_slice(line);
-        self.lines.push(Meta {
-            at_micros: at.as_micros() as u64,
-            direction,
-            start,
-            len: line.len() as u32,
-            rule: rule.cloned(),
-        });
-    }
-
-    /// A command line as received, terminator stripped.
-    pub fn client(&mut self, at: Duration, raw: &[u8]) {
-        let line = raw
-            .strip_suffix(b"\n")
-            .map(|l| l.strip_suffix(b"\r").unwrap_or(l))
-            .unwrap_or(raw);
-        self.push(at, Direction::Client, line, None);
-    }
-
-    /// A reply in wire form; each of its lines becomes a transcript line.
-    pub fn server(&mut self, at: Duration, wire: &[u8], rule: Option<&Arc<str>>) {
-        for line in wire.split(|&b| b == b'\n') {
-            if line.is_empty() {
-                continue;
-            }
-            let line = line.strip_suffix(b"\r").unwrap_or(line);
-            self.push(at, Direction::Server, line, rule);
-        }
-    }
-
-    pub fn note(&mut self, at: Duration, text: &str) {
-        self.push(at, Direction::Note, text.as_bytes(), None);
-    }
-
-    pub fn len(&self) -> usize {
-        self.lines.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.lines.is_empty()
-    }
-
-    pub fn lines(&self) -> impl Iterator<Item = Line<'_>> {
-        self.lines.iter().map(|m| Line {
-            at: Duration::from_micros(m.at_micros),
-            direction: m.direction,
-            bytes: self
-                .bytes
-                .get(m.start as usize..(m.start + m.len) as usize)
-                .unwrap_or(&[]),
-            rule: m.rule.as_deref(),
-        })
-    }
-
-    /// `C: `/`S: `/`-- ` prefixed text, one line each: for logs and tests.
-    pub fn render(&self) -> String {
-        let mut out = String::new();
-        for line in self.lines() {
-            out.push_str(match line.direction {
-                Direction::Client => "C: ",
-                Direction::Server => "S: ",
-                Direction::Note => "-- ",
-            });
-            out.push_str(&line.text());
-            if let Some(rule) = line.rule {
-                out.push_str("  [rule: ");
-                out.push_str(rule);
-                out.push(']');
-            }
-            out.push('\n');
+impl Line {
+    /// `C: ...`, `S: ...  [rule: x]`, `-- ...`.
+    pub fn shown(&self) -> String {
+        let mut out = String::with_capacity(self.text.len() + 4);
+        out.push_str(self.direction.prefix());
+        out.push_str(&self.text);
+        if let Some(rule) = &self.rule {
+            out.push_str("  [rule: ");
+            out.push_str(rule);
+            out.push(']');
         }
         out
+    }
+}
+
+/// Bytes a client sent, made safe to show: controls and invalid UTF-8
+/// escaped, so a transcript can never inject into a terminal or a page.
+pub fn printable(bytes: &[u8]) -> String {
+    let mut s = String::with_capacity(bytes.len());
+    for chunk in bytes.utf8_chunks() {
+        for c in chunk.valid().chars() {
+            if c.is_control() && c != '\t' {
+                s.extend(c.escape_default());
+            } else {
+                s.push(c);
+            }
+        }
+        for b in chunk.invalid() {
+            s.push_str(&format!("\\x{b:02x}"));
+        }
+    }
+    s
+}
+
+/// Every line of a session, in order.
+pub fn lines(log: &EventLog) -> Vec<Line> {
+    let mut out = Vec::with_capacity(log.len() + 4);
+    for (index, stamped) in log.events().iter().enumerate() {
+        event_lines(&stamped.event, |direction, text, rule| {
+            out.push(Line {
+                event: index,
+                at: stamped.at,
+                direction,
+                text,
+                rule: rule.cloned(),
+            })
+        });
+    }
+    out
+}
+
+/// The whole transcript as prefixed text, one line each: for logs and tests.
+pub fn render(log: &EventLog) -> String {
+    let mut out = String::new();
+    for line in lines(log) {
+        out.push_str(&line.shown());
+        out.push('\n');
+    }
+    out
+}
+
+/// The line a reader quotes for one event: a command's line, a reply's
+/// last line (the one that completes it), a note's text.
+pub fn quote(log: &EventLog, index: usize) -> Option<Line> {
+    let stamped = log.events().get(index)?;
+    let mut last = None;
+    event_lines(&stamped.event, |direction, text, rule| {
+        if last.is_none() || direction != Direction::Note {
+            last = Some(Line {
+                event: index,
+                at: stamped.at,
+                direction,
+                text,
+                rule: rule.cloned(),
+            });
+        }
+    });
+    last
+}
+
+/// Renders one event as zero or more lines.
+pub fn event_lines(event: &Event, mut emit: impl FnMut(Direction, String, Option<&Arc<str>>)) {
+    let mut note = |text: String| emit(Direction::Note, text, None);
+    match event {
+        Event::Connected { .. } => {}
+        Event::Command(c) => emit(Direction::Client, printable(&c.line), None),
+        Event::Reply(r) => {
+            let mut wire = Vec::with_capacity(64);
+            match r.wire {
+                Wire::Malformed(kind) => r.reply.write_malformed(&mut wire, r.enhanced, kind),
+                _ => r.reply.write_to(&mut wire, r.enhanced),
+            }
+            for line in wire.split(|&b| b == b'\n') {
+                if line.is_empty() {
+                    continue;
+                }
+                let line = line.strip_suffix(b"\r").unwrap_or(line);
+                emit(Direction::Server, printable(line), r.rule.as_ref());
+            }
+            match r.wire {
+                Wire::Normal => {}
+                Wire::Drip { bytes_per_sec } => emit(
+                    Direction::Note,
+                    format!("reply dripped at {bytes_per_sec} B/s"),
+                    None,
+                ),
+                Wire::Malformed(Malformed::Split) => emit(
+                    Direction::Note,
+                    "reply split into small fragments, a few milliseconds apart".to_owned(),
+                    None,
+                ),
+                Wire::Malformed(kind) => emit(
+                    Direction::Note,
+                    format!("reply malformed on purpose ({})", kind.name()),
+                    None,
+                ),
+            }
+        }
+        Event::Tolerated(d) => note(match d {
+            Deviation::Syntax(what) => format!("tolerated: {what}"),
+            Deviation::BareLfCommand => "command line ended with bare LF (accepted)".to_owned(),
+            Deviation::BareCrInCommand => "bare CR inside command line".to_owned(),
+        }),
+        Event::TlsFault(fault) => note(match fault {
+            crate::proto::policy::TlsFault::AbortHandshake => {
+                "TLS fault: closed after 220, before the handshake (abort_handshake)".to_owned()
+            }
+            other => format!("TLS fault: handshake with {}", other.name()),
+        }),
+        Event::TlsEstablished { version, cipher } => {
+            note(format!("TLS established: {version} {cipher}"))
+        }
+        Event::TlsFailed { error: Some(e) } => note(format!("TLS handshake failed: {e}")),
+        Event::TlsFailed { error: None } => note("TLS handshake timed out".to_owned()),
+        Event::PlaintextDiscarded { bytes } => note(format!(
+            "discarded {bytes} byte(s) pipelined after STARTTLS before the TLS handshake (command injection attempt, CVE-2011-0411 class)"
+        )),
+        Event::Auth {
+            mechanism,
+            user,
+            granted,
+        } => {
+            let verdict = if *granted {
+                "authenticated as"
+            } else {
+                "authentication failed for"
+            };
+            note(format!("{verdict} {user:?} ({})", mechanism.name()))
+        }
+        Event::Content {
+            bytes,
+            bare_lf,
+            smuggling,
+        } => {
+            note(format!("message content: {bytes} bytes"));
+            if *smuggling > 0 {
+                note(format!(
+                    "SMTP smuggling attempt: {smuggling} dot line(s) next to a bare LF or CR inside the content"
+                ));
+            }
+            if *bare_lf {
+                note("message content has bare LF line endings".to_owned());
+            }
+        }
+        Event::RuleNote(text) => note(text.to_string()),
+        Event::TransactionEnded(fate) => match fate {
+            Fate::Stored { .. } | Fate::Refused { .. } => {}
+            Fate::Discarded(why) => note(match why {
+                Discard::StoreFalse => "message not stored (store: false)".to_owned(),
+                Discard::NoReply => "no reply sent; message not stored".to_owned(),
+                Discard::ClosedBeforeReply => {
+                    "connection closed before the final reply; message not stored".to_owned()
+                }
+                Discard::Cut { bytes } => format!(
+                    "connection cut after {bytes} bytes of message content (disconnect_after_bytes); partial message discarded"
+                ),
+                Discard::ConnectionLost => {
+                    "connection lost during message content; partial message discarded".to_owned()
+                }
+                Discard::StoreFailed { error } => format!("store failed: {error}"),
+            }),
+        },
+        Event::ClientClosed { .. } => note("client closed the connection".to_owned()),
+        Event::ReadFailed { error } => note(format!("read error: {error}")),
+        Event::ServerClosed(reason) => match reason {
+            CloseReason::WriteFailed => {
+                note("could not write reply (client gone or not reading)".to_owned())
+            }
+            other => note(format!(
+                "server closed the connection ({})",
+                other.describe()
+            )),
+        },
+        Event::Lingered { unread, late } => {
+            if *unread > 0 {
+                note(format!(
+                    "{unread} byte(s) pipelined before the 421 went out were not read"
+                ));
+            }
+            if *late > 0 {
+                note(format!(
+                    "client sent {late} byte(s) after the 421 (read while closing, not answered)"
+                ));
+            }
+        }
+        Event::Truncated { dropped } => note(format!(
+            "record truncated: {dropped} later event(s) left out (NOOPs, notes and their like; what verdicts read is kept)"
+        )),
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::proto::command::Verb;
+    use crate::proto::event::{Answer, CommandEvent, ReplyEvent};
+    use crate::proto::reply::{EnhancedCode, Reply};
 
     #[test]
-    fn records_both_directions_with_rules() {
-        let mut t = Transcript::default();
-        let rule: Arc<str> = Arc::from("unknown user");
-        t.client(Duration::ZERO, b"RCPT TO:<x@y>\r\n");
-        t.server(
+    fn renders_both_directions_with_rules() {
+        let mut log = EventLog::new();
+        log.push(
+            Duration::ZERO,
+            Event::Command(CommandEvent {
+                verb: Some(Verb::Rcpt),
+                ..CommandEvent::unparsed(b"RCPT TO:<x@y>")
+            }),
+        );
+        log.push(
             Duration::from_millis(1),
-            b"550-5.1.1 no\r\n550 5.1.1 such user\r\n",
-            Some(&rule),
+            Event::Reply(ReplyEvent {
+                answers: Answer::Command,
+                reply: Reply::new(550, Some(EnhancedCode::new(5, 1, 1)), "no\nsuch user"),
+                enhanced: true,
+                rule: Some(Arc::from("unknown user")),
+                wire: Wire::Normal,
+            }),
         );
-        t.note(Duration::from_millis(2), "hello");
+        log.push(
+            Duration::from_millis(2),
+            Event::ClientClosed { in_content: false },
+        );
         assert_eq!(
-            t.render(),
-            "C: RCPT TO:<x@y>\nS: 550-5.1.1 no  [rule: unknown user]\nS: 550 5.1.1 such user  [rule: unknown user]\n-- hello\n"
+            render(&log),
+            "C: RCPT TO:<x@y>\nS: 550-5.1.1 no  [rule: unknown user]\nS: 550 5.1.1 such user  [rule: unknown user]\n-- client closed the connection\n"
         );
-        assert_eq!(t.lines().nth(1).unwrap().at, Duration::from_millis(1));
+        assert_eq!(lines(&log)[1].at, Duration::from_millis(1));
+        assert_eq!(
+            quote(&log, 1).map(|l| l.text),
+            Some("550 5.1.1 such user".to_owned())
+        );
     }
 
     #[test]
     fn escapes_binary_and_controls() {
-        let mut t = Transcript::default();
-        t.client(Duration::ZERO, b"HELO \x00\xff\x1b[31m\r\n");
-        assert_eq!(t.render(), "C: HELO \\u{0}\\xff\\u{1b}[31m\n");
-    }
-
-    #[test]
-    fn stops_at_the_size_limit() {
-        let mut t = Transcript::new(10);
-        t.client(Duration::ZERO, b"NOOP\r\n");
-        t.client(Duration::ZERO, b"NOOP\r\n");
-        t.client(Duration::ZERO, b"NOOP\r\n");
-        assert_eq!(t.len(), 3);
-        assert!(
-            t.render()
-                .ends_with("-- transcript truncated: size limit reached\n")
+        assert_eq!(
+            printable(b"HELO \x00\xff\x1b[31m"),
+            "HELO \\u{0}\\xff\\u{1b}[31m"
         );
     }
 }

@@ -1,12 +1,14 @@
-//! Drives one SMTP connection: moves bytes between the socket and the
-//! session, applies the time-outs, executes the session's actions (send,
-//! delay, deliver, close) and records the transcript.
+//! Drives one SMTP connection: a read loop that feeds the session, an
+//! executor for the session's actions (send, delay, deliver, upgrade,
+//! close) and the TLS upgrade. Every decision is the session's; this file
+//! moves bytes, applies time-outs and records what the I/O saw.
 //!
 //! Replies are batched and flushed only when the input buffer is drained, so
 //! a pipelining client gets all its replies in one write. Reading stops while
 //! a write is pending: a client that never reads its replies gets TCP
 //! back-pressure, not an ever-growing server buffer.
 
+use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
@@ -18,15 +20,15 @@ use tracing::{Instrument, debug, info, info_span, warn};
 
 use super::stream::Stream;
 use super::{Active, Shared};
+use crate::proto::event::{CloseReason, CommandEvent, Discard, Event, Fate, ReplyEvent};
 use crate::proto::policy::TlsFault;
 use crate::proto::replies;
-use crate::proto::reply::{EnhancedCode, Reply};
-use crate::proto::reply::{Malformed, Wire};
+use crate::proto::reply::{EnhancedCode, Malformed, Reply, Wire};
 use crate::proto::session::{Action, Inbound, Outgoing, Session};
 use crate::proto::transaction::Incoming;
+use crate::scenario::ScenarioPolicy;
 use crate::store::message::Timeline;
-use crate::store::received::{self, Trace};
-use crate::store::{OpenSession, SessionRecord, StoredMessage, Transcript};
+use crate::store::{Arrival, EventLog, OpenSession, SessionRecord, StoredMessage};
 use crate::tls;
 
 /// Read size between commands; idle connections hold no more than this.
@@ -63,17 +65,30 @@ impl Pacing {
         }
     }
 
-    fn describe(self, wire: Wire) -> String {
+    fn of(wire: Wire) -> Option<Pacing> {
         match wire {
-            Wire::Drip { bytes_per_sec } => format!("reply dripped at {bytes_per_sec} B/s"),
-            _ => format!(
-                "reply split into {}-byte fragments, {} ms apart",
-                self.piece,
-                self.pause.as_millis()
-            ),
+            Wire::Drip { bytes_per_sec } => Some(Pacing::drip(bytes_per_sec)),
+            Wire::Malformed(Malformed::Split) => Some(Pacing::SPLIT),
+            _ => None,
         }
     }
 }
+
+/// Why the conversation stopped, as the I/O saw it.
+#[derive(Debug)]
+enum Closed {
+    /// The session decided to close (its reason says why).
+    Server(CloseReason),
+    /// The client closed its end.
+    ClientLeft,
+    ReadFailed(std::io::Error),
+    /// A reply could not be written in time (or at all).
+    WriteFailed,
+    /// The TLS handshake failed; its event says how.
+    TlsFailed,
+}
+
+type Policy = ScenarioPolicy;
 
 /// Serves one connection; `implicit_tls` for the SMTPS port, where the TLS
 /// handshake comes before the greeting.
@@ -86,7 +101,7 @@ pub(crate) async fn run(
     let id = shared.next_session();
     let span = info_span!("session", id, client = %peer, tls = implicit_tls);
     Connection::new(stream, peer, id, shared)
-        .drive(implicit_tls)
+        .serve(implicit_tls)
         .instrument(span)
         .await;
 }
@@ -95,20 +110,24 @@ struct Connection {
     stream: Stream,
     /// TLS version and cipher once TLS is up.
     tls: Option<String>,
-    /// The session asked for STARTTLS; the upgrade runs once the reply is
-    /// out, with a broken certificate or protocol when a fault says so.
+    /// The session asked for STARTTLS; the upgrade runs once the input it
+    /// came with is dealt with, with a broken certificate or protocol when
+    /// a fault says so.
     upgrade_pending: Option<Option<TlsFault>>,
     peer: SocketAddr,
     id: u64,
     shared: Arc<Shared>,
     /// The scenario in force when the client connected, kept to the end.
     active: Arc<Active>,
+    rbuf: BytesMut,
     wbuf: Vec<u8>,
-    /// The code of the last reply sent: a 421 ends the session with a linger.
-    last_code: u16,
-    transcript: Transcript,
+    actions: Vec<Action>,
+    log: EventLog,
     started: Instant,
     started_at: SystemTime,
+    /// The time events are stamped with: read once per input batch, after
+    /// a delay and after a slow write, not once per event.
+    now: Duration,
     delivered: Vec<u64>,
 }
 
@@ -122,65 +141,26 @@ impl Connection {
             id,
             active: shared.active(),
             shared,
+            rbuf: BytesMut::with_capacity(COMMAND_READ),
             wbuf: Vec::new(),
-            last_code: 0,
-            transcript: Transcript::default(),
+            actions: Vec::new(),
+            log: EventLog::new(),
             started: Instant::now(),
             started_at: SystemTime::now(),
+            now: Duration::ZERO,
             delivered: Vec::new(),
         }
     }
 
-    fn elapsed(&self) -> Duration {
-        self.started.elapsed()
+    fn tick(&mut self) {
+        self.now = self.started.elapsed();
     }
 
-    /// Replaces the TCP stream with TLS; `false` (connection to be ended)
-    /// when the handshake fails or takes longer than the command time-out.
-    async fn upgrade(&mut self, fault: Option<TlsFault>) -> bool {
-        let faulty = match (fault, self.shared.tls_faults.as_deref()) {
-            (Some(TlsFault::ExpiredCert), Some(f)) => Some(f.expired.clone()),
-            (Some(TlsFault::WrongHostCert), Some(f)) => Some(f.wrong_host.clone()),
-            (Some(TlsFault::SelfSigned), Some(f)) => Some(f.self_signed.clone()),
-            (Some(TlsFault::Tls12Only), Some(f)) => Some(f.tls12_only.clone()),
-            _ => None,
-        };
-        if let (Some(fault), Some(_)) = (fault, &faulty) {
-            let at = self.elapsed();
-            self.transcript
-                .note(at, &format!("TLS fault: handshake with {}", fault.name()));
-        }
-        let Some(acceptor) = faulty.or_else(|| self.shared.tls.clone()) else {
-            return false;
-        };
-        let Stream::Plain(tcp) = std::mem::replace(&mut self.stream, Stream::Gone) else {
-            return false;
-        };
-        let handshake = tokio::time::timeout(self.active.command_timeout, acceptor.accept(tcp));
-        let at = self.elapsed();
-        match handshake.await {
-            Ok(Ok(stream)) => {
-                let facts = tls::describe(&stream);
-                self.transcript
-                    .note(at, &format!("TLS established: {facts}"));
-                debug!(tls = %facts, "TLS established");
-                self.tls = Some(facts);
-                self.stream = Stream::Tls(Box::new(stream));
-                true
-            }
-            Ok(Err(e)) => {
-                self.transcript
-                    .note(at, &format!("TLS handshake failed: {e}"));
-                false
-            }
-            Err(_) => {
-                self.transcript.note(at, "TLS handshake timed out");
-                false
-            }
-        }
+    fn record(&mut self, event: Event) {
+        self.log.push(self.now, event);
     }
 
-    async fn drive(mut self, implicit_tls: bool) {
+    async fn serve(mut self, implicit_tls: bool) {
         let engine = Arc::clone(&self.active.engine);
         let connection = engine.next_connection();
         let scenario_started = engine.clock().at(self.started);
@@ -192,6 +172,10 @@ impl Connection {
             started_at: self.started_at,
             epoch: self.active.epoch,
         });
+        self.record(Event::Connected {
+            peer: self.peer,
+            implicit_tls,
+        });
         let mut session = Session::new(
             Arc::clone(&self.active.config),
             engine.session_policy(),
@@ -199,107 +183,16 @@ impl Connection {
             connection,
         );
         debug!(connection, "connected");
-        let mut actions = Vec::new();
-        let mut rbuf = BytesMut::with_capacity(COMMAND_READ);
-        let mut open = true;
-        let mut peer_closed = false;
-        if implicit_tls {
-            open = self.upgrade(None).await;
-            session.tls_started();
-        }
-        if open {
-            session.start(&mut actions);
-            open = self.execute(&mut actions).await;
-        }
-        'session: while open {
-            while let Some(step) = session.receive(&rbuf, &mut actions) {
-                if step.inbound == Inbound::Command {
-                    let at = self.elapsed();
-                    if let Some(line) = rbuf.get(..step.consumed) {
-                        let line = step.transcribable(line);
-                        self.transcript.client(at, &line);
-                        debug!(line = %String::from_utf8_lossy(&line).trim_end(), "C");
-                    }
-                }
-                rbuf.advance(step.consumed);
-                if !self.execute(&mut actions).await {
-                    break 'session;
-                }
-                if let Some(fault) = self.upgrade_pending.take() {
-                    if !rbuf.is_empty() {
-                        let at = self.elapsed();
-                        let note = format!(
-                            "discarded {} byte(s) pipelined after STARTTLS before the TLS handshake (command injection attempt, CVE-2011-0411 class)",
-                            rbuf.len()
-                        );
-                        self.transcript.note(at, &note);
-                        warn!(
-                            bytes = rbuf.len(),
-                            "plaintext pipelined after STARTTLS discarded"
-                        );
-                        rbuf.clear();
-                    }
-                    if !self.upgrade(fault).await {
-                        break 'session;
-                    }
-                    session.tls_started();
-                }
-            }
-            if session.is_closed() || !self.flush().await {
-                break;
-            }
-            let content = session.in_content();
-            let (limit, chunk) = if content {
-                (self.active.data_timeout, CONTENT_READ)
-            } else {
-                (self.active.command_timeout, COMMAND_READ)
-            };
-            if rbuf.capacity() - rbuf.len() < chunk / 4 {
-                rbuf.reserve(chunk);
-            }
-            let shutdown = self.shared.shutdown.clone();
-            let read = tokio::select! {
-                biased;
-                _ = shutdown.cancelled(), if !content => {
-                    session.shutdown(&mut actions);
-                    self.execute(&mut actions).await;
-                    break;
-                }
-                r = tokio::time::timeout(limit, self.stream.read_buf(&mut rbuf)) => r,
-            };
-            match read {
-                Err(_) => {
-                    session.timeout(&mut actions);
-                    self.execute(&mut actions).await;
-                    break;
-                }
-                Ok(Ok(0)) => {
-                    let at = self.elapsed();
-                    if session.in_content() {
-                        self.transcript.note(
-                            at,
-                            "connection lost during message content; partial message discarded",
-                        );
-                    } else {
-                        self.transcript.note(at, "client closed the connection");
-                    }
-                    open = false;
-                    peer_closed = true;
-                }
-                Ok(Ok(_)) => {}
-                Ok(Err(e)) => {
-                    let at = self.elapsed();
-                    self.transcript.note(at, &format!("read error: {e}"));
-                    open = false;
-                    peer_closed = true;
-                }
-            }
-        }
-        if self.last_code == 421 && !peer_closed && !self.shared.shutdown.is_cancelled() {
-            self.linger(rbuf.len()).await;
-        }
+        let Err(closed) = self.talk(&mut session, implicit_tls).await;
+        self.end(closed, session.in_content()).await;
         let _ = self.stream.shutdown().await;
-        debug!(messages = self.delivered.len(), "closed");
+        if !self.delivered.is_empty() {
+            info!(
+                messages = self.delivered.len(),
+                ids = ?self.delivered,
+                "session ended"
+            );
+        }
         self.shared.metrics.disconnected();
         self.shared.store.session_finished(SessionRecord {
             id: self.id,
@@ -314,22 +207,129 @@ impl Connection {
                 started: self.started,
             }),
             messages: self.delivered,
-            transcript: self.transcript,
+            log: self.log,
         });
     }
 
-    /// After a 421 the server closes (RFC 5321 §3.8), but first half-closes
-    /// and reads for a moment, so the transcript shows a client that kept
-    /// sending commands after being told to go away. What the client had
-    /// already pipelined before the 421 went out is excused, not recorded.
-    async fn linger(&mut self, pipelined: usize) {
-        let _ = self.stream.shutdown().await;
-        if pipelined > 0 {
-            let at = self.elapsed();
-            let note =
-                format!("{pipelined} byte(s) pipelined before the 421 went out were not read");
-            self.transcript.note(at, &note);
+    /// The conversation, until something closes it.
+    async fn talk(
+        &mut self,
+        session: &mut Session<Policy>,
+        implicit_tls: bool,
+    ) -> Result<Infallible, Closed> {
+        if implicit_tls {
+            self.upgrade(None).await?;
+            session.tls_started();
         }
+        session.start(&mut self.actions);
+        self.execute().await?;
+        loop {
+            self.process(session).await?;
+            self.flush().await?;
+            self.read(session).await?;
+        }
+    }
+
+    /// Feeds every complete input in the buffer to the session and carries
+    /// out what it says, upgrading to TLS where it asks to.
+    async fn process(&mut self, session: &mut Session<Policy>) -> Result<(), Closed> {
+        while let Some(step) = session.receive(&self.rbuf, &mut self.actions) {
+            if step.inbound == Inbound::Command
+                && tracing::enabled!(tracing::Level::DEBUG)
+                && let Some(line) = self.rbuf.get(..step.consumed)
+            {
+                let line = step.transcribable(line);
+                debug!(line = %String::from_utf8_lossy(&line).trim_end(), "C");
+            }
+            self.rbuf.advance(step.consumed);
+            self.execute().await?;
+            if let Some(fault) = self.upgrade_pending.take() {
+                if !self.rbuf.is_empty() {
+                    let bytes = self.rbuf.len();
+                    warn!(bytes, "plaintext pipelined after STARTTLS discarded");
+                    self.record(Event::PlaintextDiscarded { bytes });
+                    self.rbuf.clear();
+                }
+                self.upgrade(fault).await?;
+                session.tls_started();
+            }
+        }
+        Ok(())
+    }
+
+    /// Waits for more input, within the time-out, or for a shutdown between
+    /// commands; either of those closes through the session's own reply.
+    async fn read(&mut self, session: &mut Session<Policy>) -> Result<(), Closed> {
+        let content = session.in_content();
+        let (limit, chunk) = if content {
+            (self.active.data_timeout, CONTENT_READ)
+        } else {
+            (self.active.command_timeout, COMMAND_READ)
+        };
+        if self.rbuf.capacity() - self.rbuf.len() < chunk / 4 {
+            self.rbuf.reserve(chunk);
+        }
+        let shutdown = self.shared.shutdown.clone();
+        let read = tokio::select! {
+            biased;
+            _ = shutdown.cancelled(), if !content => {
+                self.tick();
+                session.shutdown(&mut self.actions);
+                self.execute().await?;
+                return Err(Closed::Server(CloseReason::Shutdown));
+            }
+            r = tokio::time::timeout(limit, self.stream.read_buf(&mut self.rbuf)) => r,
+        };
+        self.tick();
+        match read {
+            Err(_) => {
+                session.timeout(&mut self.actions);
+                self.execute().await?;
+                Err(Closed::Server(CloseReason::Timeout))
+            }
+            Ok(Ok(0)) => Err(Closed::ClientLeft),
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err(e)) => Err(Closed::ReadFailed(e)),
+        }
+    }
+
+    /// Records how the session ended; after a 421 the server first
+    /// half-closes and listens for a moment (see [`CloseReason::lingers`]).
+    async fn end(&mut self, closed: Closed, in_content: bool) {
+        self.tick();
+        let lost = || Event::TransactionEnded(Fate::Discarded(Discard::ConnectionLost));
+        match closed {
+            Closed::Server(reason) => {
+                self.record(Event::ServerClosed(reason));
+                if reason.lingers() && !self.shared.shutdown.is_cancelled() {
+                    self.linger().await;
+                }
+            }
+            Closed::ClientLeft => {
+                if in_content {
+                    self.record(lost());
+                }
+                self.record(Event::ClientClosed { in_content });
+            }
+            Closed::ReadFailed(e) => {
+                if in_content {
+                    self.record(lost());
+                }
+                self.record(Event::ReadFailed {
+                    error: e.to_string().into(),
+                });
+            }
+            Closed::WriteFailed => self.record(Event::ServerClosed(CloseReason::WriteFailed)),
+            Closed::TlsFailed => self.record(Event::ServerClosed(CloseReason::TlsFailed)),
+        }
+    }
+
+    /// Reads what the client still sends after a 421, without answering:
+    /// what it had already pipelined before the 421 went out is excused
+    /// (left unread), what comes after is recorded as late commands.
+    async fn linger(&mut self) {
+        let _ = self.stream.shutdown().await;
+        let unread = self.rbuf.len();
         let mut late = BytesMut::with_capacity(LINGER_BYTES);
         let deadline = tokio::time::Instant::now() + LINGER;
         while late.len() < LINGER_BYTES {
@@ -338,25 +338,77 @@ impl Connection {
                 _ => break,
             }
         }
-        if late.is_empty() {
-            return;
-        }
-        let at = self.elapsed();
+        self.tick();
         for line in late.split_inclusive(|&b| b == b'\n') {
-            self.transcript.client(at, line);
+            let line = line.strip_suffix(b"\n").unwrap_or(line);
+            let line = line.strip_suffix(b"\r").unwrap_or(line);
+            let mut command = CommandEvent::unparsed(line);
+            command.verb = crate::proto::command::parse(line)
+                .ok()
+                .map(|p| p.command.verb());
+            command.late = true;
+            self.record(Event::Command(command));
         }
-        let note = format!(
-            "client sent {} byte(s) after the 421 (read while closing, not answered)",
-            late.len()
-        );
-        self.transcript.note(at, &note);
+        if unread > 0 || !late.is_empty() {
+            self.record(Event::Lingered {
+                unread,
+                late: late.len(),
+            });
+        }
+    }
+
+    /// Replaces the TCP stream with TLS; fails when the handshake fails or
+    /// takes longer than the command time-out.
+    async fn upgrade(&mut self, fault: Option<TlsFault>) -> Result<(), Closed> {
+        let faulty = match (fault, self.shared.tls_faults.as_deref()) {
+            (Some(TlsFault::ExpiredCert), Some(f)) => Some(f.expired.clone()),
+            (Some(TlsFault::WrongHostCert), Some(f)) => Some(f.wrong_host.clone()),
+            (Some(TlsFault::SelfSigned), Some(f)) => Some(f.self_signed.clone()),
+            (Some(TlsFault::Tls12Only), Some(f)) => Some(f.tls12_only.clone()),
+            _ => None,
+        };
+        if let (Some(fault), Some(_)) = (fault, &faulty) {
+            self.record(Event::TlsFault(fault));
+        }
+        let Some(acceptor) = faulty.or_else(|| self.shared.tls.clone()) else {
+            return Err(Closed::TlsFailed);
+        };
+        let Stream::Plain(tcp) = std::mem::replace(&mut self.stream, Stream::Gone) else {
+            return Err(Closed::TlsFailed);
+        };
+        let handshake = tokio::time::timeout(self.active.command_timeout, acceptor.accept(tcp));
+        let result = handshake.await;
+        self.tick();
+        match result {
+            Ok(Ok(stream)) => {
+                let (version, cipher) = tls::describe(&stream);
+                debug!(%version, %cipher, "TLS established");
+                self.tls = Some(format!("{version} {cipher}"));
+                self.record(Event::TlsEstablished {
+                    version: version.into(),
+                    cipher: cipher.into(),
+                });
+                self.stream = Stream::Tls(Box::new(stream));
+                Ok(())
+            }
+            Ok(Err(e)) => {
+                self.record(Event::TlsFailed {
+                    error: Some(e.to_string().into()),
+                });
+                Err(Closed::TlsFailed)
+            }
+            Err(_) => {
+                self.record(Event::TlsFailed { error: None });
+                Err(Closed::TlsFailed)
+            }
+        }
     }
 
     /// Writes what is buffered; a client that stops reading for longer than
     /// the command time-out loses its connection.
-    async fn flush(&mut self) -> bool {
+    async fn flush(&mut self) -> Result<(), Closed> {
         if self.wbuf.is_empty() {
-            return true;
+            return Ok(());
         }
         let write = tokio::time::timeout(
             self.active.command_timeout,
@@ -364,17 +416,12 @@ impl Connection {
         );
         let ok = matches!(write.await, Ok(Ok(())));
         self.wbuf.clear();
-        if !ok {
-            let at = self.elapsed();
-            self.transcript
-                .note(at, "could not write reply (client gone or not reading)");
-        }
-        ok
+        if ok { Ok(()) } else { Err(Closed::WriteFailed) }
     }
 
-    /// Buffers a reply (sent on the next flush) and transcribes it. Wire
-    /// faults that need pacing are written at once, after what is buffered.
-    async fn send(&mut self, out: Outgoing) -> bool {
+    /// Buffers a reply (sent on the next flush) and records it. Wire faults
+    /// that need pacing are written at once, after what is buffered.
+    async fn send(&mut self, out: Outgoing) -> Result<(), Closed> {
         let start = self.wbuf.len();
         match out.wire {
             Wire::Malformed(kind) => out
@@ -383,29 +430,27 @@ impl Connection {
             Wire::Normal | Wire::Drip { .. } => out.reply.write_to(&mut self.wbuf, out.enhanced),
         }
         self.shared.metrics.reply(out.reply.code);
-        self.last_code = out.reply.code;
-        let at = self.elapsed();
-        if let Some(wire) = self.wbuf.get(start..) {
-            self.transcript.server(at, wire, out.rule.as_ref());
-        }
-        let pacing = match out.wire {
-            Wire::Drip { bytes_per_sec } => Pacing::drip(bytes_per_sec),
-            Wire::Malformed(Malformed::Split) => Pacing::SPLIT,
-            Wire::Malformed(kind) => {
-                let note = format!("reply malformed on purpose ({})", kind.name());
-                self.transcript.note(at, &note);
-                return true;
-            }
-            Wire::Normal => return true,
+        let pacing = Pacing::of(out.wire);
+        self.record(Event::Reply(ReplyEvent {
+            answers: out.answers,
+            reply: out.reply,
+            enhanced: out.enhanced,
+            rule: out.rule,
+            wire: out.wire,
+        }));
+        let Some(pacing) = pacing else {
+            return Ok(());
         };
         let reply = self.wbuf.split_off(start);
-        self.transcript.note(at, &pacing.describe(out.wire));
-        self.flush().await && self.write_paced(&reply, pacing).await
+        self.flush().await?;
+        self.write_paced(&reply, pacing).await?;
+        self.tick();
+        Ok(())
     }
 
     /// Writes `bytes` a piece at a time; the client's reading is bounded by
     /// the command time-out as for any write.
-    async fn write_paced(&mut self, bytes: &[u8], pacing: Pacing) -> bool {
+    async fn write_paced(&mut self, bytes: &[u8], pacing: Pacing) -> Result<(), Closed> {
         for (i, piece) in bytes.chunks(pacing.piece).enumerate() {
             if i > 0 {
                 tokio::time::sleep(pacing.pause).await;
@@ -415,34 +460,30 @@ impl Connection {
                 self.stream.flush().await
             });
             if !matches!(write.await, Ok(Ok(()))) {
-                let at = self.elapsed();
-                self.transcript
-                    .note(at, "could not write reply (client gone or not reading)");
-                return false;
+                return Err(Closed::WriteFailed);
             }
         }
-        true
+        Ok(())
     }
 
-    /// Runs the actions in order; `false` once the connection is closed.
-    async fn execute(&mut self, actions: &mut Vec<Action>) -> bool {
+    /// Runs the session's pending actions in order.
+    async fn execute(&mut self) -> Result<(), Closed> {
+        let mut actions = std::mem::take(&mut self.actions);
+        let result = self.execute_all(&mut actions).await;
+        actions.clear();
+        self.actions = actions;
+        result
+    }
+
+    async fn execute_all(&mut self, actions: &mut Vec<Action>) -> Result<(), Closed> {
         for action in actions.drain(..) {
             match action {
-                Action::Send(out) => {
-                    if !self.send(out).await {
-                        return false;
-                    }
-                }
-                Action::Note(text) => {
-                    let at = self.elapsed();
-                    self.transcript.note(at, &text);
-                    debug!(note = %text);
-                }
+                Action::Send(out) => self.send(out).await?,
+                Action::Record(event) => self.record(event),
                 Action::Delay(d) => {
-                    if !self.flush().await {
-                        return false;
-                    }
+                    self.flush().await?;
                     tokio::time::sleep(d).await;
+                    self.tick();
                 }
                 Action::Deliver {
                     message,
@@ -450,6 +491,7 @@ impl Connection {
                     enhanced,
                     rule,
                     wire,
+                    answers,
                 } => {
                     let reply = self.deliver(*message, reply).await;
                     let out = Outgoing {
@@ -457,71 +499,47 @@ impl Connection {
                         enhanced,
                         rule,
                         wire,
+                        answers,
                     };
-                    if !self.send(out).await {
-                        return false;
-                    }
+                    self.send(out).await?;
                 }
                 Action::StartTls(fault) => {
                     self.upgrade_pending = Some(fault);
-                    if !self.flush().await {
-                        return false;
-                    }
+                    self.flush().await?;
                 }
-                Action::Close => {
-                    self.flush().await;
-                    return false;
+                Action::Close(reason) => {
+                    let _ = self.flush().await;
+                    return Err(Closed::Server(reason));
                 }
             }
         }
-        true
+        Ok(())
     }
 
     /// Stores the message; only a stored message earns the 2xx.
     async fn deliver(&mut self, incoming: Incoming, reply: Option<Reply>) -> Reply {
         let store = &self.shared.store;
         let id = store.next_id();
-        let now = SystemTime::now();
-        let single = match incoming.recipients.as_slice() {
-            [only] => Some(only.address.as_str()),
-            _ => None,
-        };
-        let received_header = received::header(&Trace {
-            helo: incoming.helo.as_deref(),
-            client_ip: self.peer.ip(),
-            hostname: &self.active.config.hostname,
-            protocol: incoming.protocol,
-            id,
-            single_recipient: single,
-            at: now,
-        });
-        let message = StoredMessage {
-            id,
+        let arrival = Arrival {
             session_id: self.id,
             client: self.peer,
-            received_at: now,
-            helo: incoming.helo,
-            mail_from: incoming.mail_from,
-            mail_params: incoming.mail_params,
-            recipients: incoming.recipients,
-            tls: self.tls.clone(),
-            auth_user: incoming.auth_user,
-            received_header,
-            content: incoming.content,
-            smuggling_attempts: incoming.smuggling_attempts,
-            bare_lf: incoming.bare_lf,
+            tls: self.tls.as_deref(),
+            hostname: &self.active.config.hostname,
+            at: SystemTime::now(),
         };
+        let message = StoredMessage::capture(id, incoming, arrival);
         match store.deliver(message).await {
             Ok(stored) => {
                 self.delivered.push(id);
                 self.shared.metrics.message(stored.size());
-                info!(
+                debug!(
                     id,
                     from = %stored.mail_from,
                     to = ?stored.recipients.iter().map(|r| r.address.as_str()).collect::<Vec<_>>(),
                     bytes = stored.size(),
                     "message captured"
                 );
+                self.record(Event::TransactionEnded(Fate::Stored { id }));
                 reply.unwrap_or_else(|| Reply {
                     code: 250,
                     enhanced: Some(EnhancedCode::new(2, 0, 0)),
@@ -530,8 +548,11 @@ impl Connection {
             }
             Err(e) => {
                 warn!(error = %e, "message could not be stored; answered 451");
-                let at = self.elapsed();
-                self.transcript.note(at, &format!("store failed: {e}"));
+                self.record(Event::TransactionEnded(Fate::Discarded(
+                    Discard::StoreFailed {
+                        error: e.to_string().into(),
+                    },
+                )));
                 replies::STORE_FAILED
             }
         }

@@ -120,6 +120,13 @@ impl Control {
         Arc::clone(&self.shared.active().engine)
     }
 
+    /// The scenario in force and its epoch, read together so a swap in
+    /// between cannot pair one scenario with another's sessions.
+    pub fn scenario_and_epoch(&self) -> (Arc<Scenario>, u64) {
+        let active = self.shared.active();
+        (Arc::clone(active.engine.scenario()), active.epoch)
+    }
+
     /// Which scenario epoch is in force (see [`Control::set_scenario`]).
     pub fn epoch(&self) -> u64 {
         self.shared.active().epoch

@@ -135,7 +135,7 @@ async fn smtplib_login_picks_cram_md5_then_plain_then_login() {
         let msgs = server.wait_for_messages(1, WAIT).await.unwrap();
         assert_eq!(msgs[0].auth_user.as_deref(), Some("app"));
         let sessions = server.wait_for_sessions(2, WAIT).await.unwrap();
-        let transcript = sessions[0].transcript.render();
+        let transcript = sessions[0].transcript();
         assert!(
             transcript.contains(&format!("C: AUTH {name}")),
             "{name}: {transcript}"
@@ -187,7 +187,7 @@ async fn auth_flaky_fails_the_first_attempt_only() {
         .await;
     assert!(ok.is_ok(), "{ok:?}");
     let sessions = server.wait_for_sessions(1, WAIT).await.unwrap();
-    let transcript = sessions[0].transcript.render();
+    let transcript = sessions[0].transcript();
     assert!(
         transcript.contains("[rule: auth backend hiccup]"),
         "{transcript}"
@@ -255,7 +255,7 @@ async fn passwords_never_reach_transcripts_or_logs() {
     assert!(ok.is_ok(), "{ok:?}");
     let sessions = server.wait_for_sessions(3, WAIT).await.unwrap();
     let secrets = [password.to_owned(), plain.clone(), b64(password)];
-    let transcripts: Vec<String> = sessions.iter().map(|s| s.transcript.render()).collect();
+    let transcripts: Vec<String> = sessions.iter().map(|s| s.transcript()).collect();
     let all = transcripts.join("\n");
     let logged = String::from_utf8_lossy(&logs.lock().unwrap()).into_owned();
     for secret in &secrets {

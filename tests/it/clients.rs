@@ -134,7 +134,7 @@ with smtplib.SMTP("127.0.0.1", int(sys.argv[1]), timeout=10) as s:
         .collect();
     assert_eq!(rcpts, ["ok@example.test"]);
     let sessions = server.wait_for_sessions(1, WAIT).await.unwrap();
-    assert!(sessions[0].transcript.render().contains(
+    assert!(sessions[0].transcript().contains(
         "S: 552 5.2.2 The email account that you tried to reach is over quota  [rule: rule 1]"
     ));
     server.shutdown().await;

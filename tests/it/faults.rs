@@ -232,7 +232,7 @@ async fn transcript_names_the_wire_fault_beside_the_reply() {
     c.send(b"QUIT\r\n").await;
     c.until_closed().await;
     let sessions = server.wait_for_sessions(1, WAIT).await.unwrap();
-    let text = sessions[0].transcript.render();
+    let text = sessions[0].transcript();
     assert!(
         text.contains(
             "S: 2xx 2.1.5 Recipient ok  [rule: bad code]\n-- reply malformed on purpose (bad_code)"
@@ -260,7 +260,7 @@ except (smtplib.SMTPServerDisconnected, ConnectionError) as e:
     let out = python(script, server.smtp_addr().port()).await;
     assert_eq!(out, "disconnected\n");
     let sessions = server.wait_for_sessions(1, WAIT).await.unwrap();
-    let text = sessions[0].transcript.render();
+    let text = sessions[0].transcript();
     assert!(text.contains("S: 354 "), "{text}");
     assert!(text.contains("connection cut after"), "{text}");
     assert!(server.messages().is_empty());
@@ -310,12 +310,12 @@ rules:
     server.advance_clock(Duration::from_secs(1)).unwrap();
     assert!(send().await.starts_with("250"));
     let sessions = server.wait_for_sessions(3, WAIT).await.unwrap();
-    let first = sessions[0].transcript.render();
+    let first = sessions[0].transcript();
     assert!(
         first.contains("-- greylisted: a retry is accepted in 5m (key 127.0.0.1 / a@example.test)\nS: 450 4.2.0 Greylisted"),
         "{first}"
     );
-    assert!(sessions[1].transcript.render().contains("accepted in 1s"));
+    assert!(sessions[1].transcript().contains("accepted in 1s"));
     server.shutdown().await;
 }
 

@@ -12,6 +12,7 @@ mod expect;
 mod explain;
 mod faults;
 mod http;
+mod layering;
 mod providers;
 mod report;
 mod run;

@@ -75,7 +75,7 @@ async fn a_client_that_keeps_talking_after_421_fails_with_the_lines() {
         v.evidence
     );
     assert_eq!(v.evidence[1].line, "C: RSET");
-    let transcript = server.sessions()[0].transcript.render();
+    let transcript = server.sessions()[0].transcript();
     assert!(
         transcript.contains("client sent 28 byte(s) after the 421"),
         "{transcript}"
@@ -206,5 +206,106 @@ async fn starttls_and_the_ehlo_after_it_are_judged_from_real_tls_sessions() {
     let plain = server.report();
     let starttls = verdict(&plain, "starttls");
     assert!(!starttls.passed, "{}", plain.to_text());
+    server.shutdown().await;
+}
+
+const GRADE_QUIT: &str = "version: 1
+name: grade-quit
+rules:
+  - name: unknown user
+    on: rcpt
+    match: { to: \"user@example.test\" }
+    reply: 550 5.1.1 No such user
+expect:
+  quit: true
+  no_retry_after_permanent: true
+";
+
+/// 100,000 pipelined NOOPs overflow the session's record; the client then
+/// hangs up without QUIT. The flood is left out of the record, the hang-up
+/// is not, so `quit` fails (a record cut by size once excused it).
+#[tokio::test]
+async fn a_noop_flood_then_a_hang_up_fails_quit() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    const NOOPS: usize = 100_000;
+    let server = TestServer::with_scenario_str(GRADE_QUIT).await.unwrap();
+    let (mut c, _) = Raw::greeted(server.smtp_addr()).await;
+    c.cmd("EHLO flood.test").await;
+    let (mut rx, mut tx) = c.stream.into_split();
+    let writer = tokio::spawn(async move {
+        let batch = b"NOOP\r\n".repeat(1000);
+        for _ in 0..NOOPS / 1000 {
+            tx.write_all(&batch).await.unwrap();
+        }
+        tx
+    });
+    // Every NOOP's reply is one line: count them all before hanging up.
+    let reader = async {
+        let mut lines = 0usize;
+        let mut buf = vec![0u8; 64 * 1024];
+        while lines < NOOPS {
+            let n = rx.read(&mut buf).await.unwrap();
+            assert!(n > 0, "closed after {lines} replies");
+            lines += buf[..n].iter().filter(|&&b| b == b'\n').count();
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(60), reader)
+        .await
+        .expect("the NOOP replies did not all arrive");
+    let tx = writer.await.unwrap();
+    drop((tx, rx));
+    let sessions = server
+        .wait_for_sessions(1, Duration::from_secs(10))
+        .await
+        .unwrap();
+    assert!(sessions[0].log.dropped() > 0, "the record was not capped");
+    assert!(
+        sessions[0]
+            .transcript()
+            .ends_with("-- client closed the connection\n"),
+        "the ending survives the cap"
+    );
+    let report = server.report();
+    let v = verdict(&report, "quit");
+    assert!(!v.passed, "{}", report.to_text());
+    assert_eq!(v.evidence[0].line, "C: NOOP");
+    server.shutdown().await;
+}
+
+/// A source route is not part of the address: a RCPT refused as
+/// `<@relay:user@example.test>` and tried again as `<user@example.test>`
+/// is a retry after a permanent failure.
+#[tokio::test]
+async fn a_source_routed_rcpt_counts_as_the_same_recipient() {
+    let server = TestServer::with_scenario_str(GRADE_QUIT).await.unwrap();
+    for rcpt in [
+        "<@relay.example.test:user@example.test>",
+        "<user@example.test>",
+    ] {
+        let (mut c, _) = Raw::greeted(server.smtp_addr()).await;
+        c.cmd("EHLO client.test").await;
+        assert!(
+            c.cmd("MAIL FROM:<app@example.test>")
+                .await
+                .starts_with("250")
+        );
+        let reply = c.cmd(&format!("RCPT TO:{rcpt}")).await;
+        assert!(reply.starts_with("550 5.1.1"), "{rcpt}: {reply}");
+        assert!(c.cmd("QUIT").await.starts_with("221"));
+    }
+    server
+        .wait_for_sessions(2, Duration::from_secs(5))
+        .await
+        .unwrap();
+    let report = server.report();
+    let v = verdict(&report, "no_retry_after_permanent");
+    assert!(!v.passed, "{}", report.to_text());
+    assert!(
+        v.found
+            .contains("<app@example.test> -> <user@example.test>"),
+        "{}",
+        v.found
+    );
+    assert!(verdict(&report, "quit").passed, "{}", report.to_text());
     server.shutdown().await;
 }

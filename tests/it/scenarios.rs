@@ -188,7 +188,7 @@ async fn tarpit_slows_greeting_and_rcpt() {
     assert!(before.elapsed() >= Duration::from_millis(1900));
     c.cmd("QUIT").await;
     let sessions = server.wait_for_sessions(1, WAIT).await.unwrap();
-    let t = sessions[0].transcript.render();
+    let t = sessions[0].transcript();
     assert!(t.contains("[rule: "), "{t}");
     server.shutdown().await;
 }
@@ -214,8 +214,7 @@ async fn drop_after_data_closes_without_a_final_reply() {
     );
     assert!(
         sessions[0]
-            .transcript
-            .render()
+            .transcript()
             .contains("connection closed before the final reply")
     );
     server.shutdown().await;

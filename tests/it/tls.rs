@@ -61,7 +61,7 @@ async fn lettre_starttls_and_implicit_tls_trusting_the_generated_ca() {
         assert!(tls.starts_with("TLSv1.3 TLS13_"), "{tls}");
     }
     let sessions = server.wait_for_sessions(2, WAIT).await.unwrap();
-    let text = sessions[0].transcript.render();
+    let text = sessions[0].transcript();
     assert!(text.contains("-- TLS established: TLSv1.3"), "{text}");
     server.shutdown().await;
 }
@@ -159,7 +159,7 @@ async fn plaintext_pipelined_after_starttls_is_discarded() {
     let _ = tokio::time::timeout(WAIT, tls.read(&mut buf)).await;
     drop(tls);
     let sessions = server.wait_for_sessions(1, WAIT).await.unwrap();
-    let text = sessions[0].transcript.render();
+    let text = sessions[0].transcript();
     assert!(
         text.contains("-- discarded 32 byte(s) pipelined after STARTTLS"),
         "{text}"
@@ -280,7 +280,7 @@ async fn verify_with_fault(fault: &str, tls13_only: bool) -> String {
     }
     let out = common::python_args(VERIFYING_STARTTLS, &args).await;
     let sessions = server.wait_for_sessions(1, WAIT).await.unwrap();
-    let text = sessions[0].transcript.render();
+    let text = sessions[0].transcript();
     assert!(text.contains("TLS fault: "), "{text}");
     server.shutdown().await;
     out

@@ -218,7 +218,7 @@
         "div",
         { class: "row sub" },
         el("span", {
-          text: `conn ${s.connection ?? "?"} \u00b7 ${msgs} message${msgs === 1 ? "" : "s"} \u00b7 ${s.lines ?? 0} lines`,
+          text: `conn ${s.connection ?? "?"} \u00b7 ${msgs} message${msgs === 1 ? "" : "s"} \u00b7 ${s.events ?? 0} events`,
         }),
         s.open
           ? el("span", { class: "badge live", text: "in progress" })

@@ -21,6 +21,7 @@ use hmac::{Hmac, Mac};
 use md5::Md5;
 
 use super::{Action, Session, State};
+use crate::proto::event::Event;
 use crate::proto::extensions::Extension;
 use crate::proto::policy::{Policy, Stage};
 use crate::proto::replies as R;
@@ -391,15 +392,11 @@ impl<P: Policy> Session<P> {
         let Some(name) = self.auth_user.take() else {
             return;
         };
-        let verdict = if granted {
-            "authenticated as"
-        } else {
-            "authentication failed for"
-        };
-        out.push(Action::Note(Cow::Owned(format!(
-            "{verdict} {name:?} ({})",
-            mechanism.name()
-        ))));
+        out.push(Action::Record(Event::Auth {
+            mechanism,
+            user: name.as_str().into(),
+            granted,
+        }));
         self.emit(resolved, out);
         if granted && self.state != State::Closed {
             self.auth_user = Some(name);

@@ -320,11 +320,13 @@ fn an_auth_rule_fails_the_first_attempt_and_sees_the_user_tried() {
         [(Some("app".to_owned()), 1), (Some("app".to_owned()), 2)]
     );
     assert!(
-        out.notes
-            .iter()
-            .any(|n| n == "authentication failed for \"app\" (PLAIN)"),
+        out.events.contains(&Event::Auth {
+            mechanism: Mechanism::Plain,
+            user: "app".into(),
+            granted: false
+        }),
         "{:?}",
-        out.notes
+        out.events
     );
 }
 

@@ -3,10 +3,11 @@
 
 use std::borrow::Cow;
 
-use super::{Action, Chunk, Outgoing, Session, State};
+use super::{Action, Chunk, Session, State};
+use crate::proto::event::{CloseReason, Discard, Event, Fate};
 use crate::proto::extensions::Extension;
 use crate::proto::framer::{BareLf, Mode};
-use crate::proto::policy::{Policy, Stage, Wire};
+use crate::proto::policy::{Policy, Stage};
 use crate::proto::replies as R;
 use crate::proto::reply::{EnhancedCode, Reply};
 use crate::proto::transaction::{Body, Incoming, Transaction};
@@ -60,13 +61,11 @@ impl<P: Policy> Session<P> {
         if !tx.must_cut() || self.state == State::Closed {
             return;
         }
-        out.push(Action::Note(Cow::Owned(format!(
-            "connection cut after {} bytes of message content (disconnect_after_bytes); partial message discarded",
-            tx.size
+        out.push(Action::Record(Event::TransactionEnded(Fate::Discarded(
+            Discard::Cut { bytes: tx.size },
         ))));
         self.tx = None;
-        out.push(Action::Close);
-        self.state = State::Closed;
+        self.close(CloseReason::ContentCut, out);
     }
 
     /// 554 "no valid recipients" is the client's bad luck, not its error;
@@ -83,12 +82,7 @@ impl<P: Policy> Session<P> {
         // The chunk is read whatever the verdict, or its bytes would be taken
         // for commands (RFC 3030 §2).
         self.framer.set_mode(Mode::Chunk { remaining: size });
-        let protocol = |reply: Reply| Outgoing {
-            reply,
-            enhanced: self.enhanced(),
-            rule: None,
-            wire: Wire::Normal,
-        };
+        let protocol = |reply: Reply| self.protocol(reply);
         let refusal = if !self.config.extensions.contains(Extension::Chunking) {
             Some(protocol(R::BDAT_NOT_SUPPORTED))
         } else if let Some(r) = self.content_refusal(true) {
@@ -131,8 +125,7 @@ impl<P: Policy> Session<P> {
             let error = refusal.rule.is_none() && refusal.reply.code != 554;
             out.push(Action::Send(refusal));
             if close {
-                out.push(Action::Close);
-                self.state = State::Closed;
+                self.close(CloseReason::Reply421, out);
             } else if error {
                 self.errors += 1;
             }
@@ -157,28 +150,26 @@ impl<P: Policy> Session<P> {
         let Some(tx) = self.tx.as_ref() else {
             return;
         };
-        out.push(Action::Note(Cow::Owned(format!(
-            "message content: {} bytes",
-            tx.size
-        ))));
-        if tx.smuggling > 0 {
-            out.push(Action::Note(Cow::Owned(format!(
-                "SMTP smuggling attempt: {} dot line(s) next to a bare LF or CR inside the content",
-                tx.smuggling
-            ))));
-        }
-        if tx.bare_lf {
-            out.push(Action::Note(
-                "message content has bare LF line endings".into(),
-            ));
-        }
-        if tx.too_big {
+        out.push(Action::Record(Event::Content {
+            bytes: tx.size,
+            bare_lf: tx.bare_lf,
+            smuggling: tx.smuggling,
+        }));
+        let refusal = if tx.too_big {
+            Some(R::MESSAGE_TOO_BIG)
+        } else if tx.bare_lf && self.config.bare_lf == BareLf::Reject {
+            Some(R::BARE_LF_MESSAGE)
+        } else {
+            None
+        };
+        if let Some(reply) = refusal {
             self.tx = None;
-            return self.send(R::MESSAGE_TOO_BIG, out);
-        }
-        if tx.bare_lf && self.config.bare_lf == BareLf::Reject {
-            self.tx = None;
-            return self.send(R::BARE_LF_MESSAGE, out);
+            let code = reply.code;
+            self.send(reply, out);
+            out.push(Action::Record(Event::TransactionEnded(Fate::Refused {
+                code,
+            })));
+            return;
         }
         self.messages += 1;
         let decision = self.decide(Stage::Message, None, self.messages);
@@ -187,22 +178,20 @@ impl<P: Policy> Session<P> {
         };
         let mut resolved = self.resolve(decision, R::OK);
         if let Some(note) = resolved.note.take() {
-            out.push(Action::Note(Cow::Owned(note)));
+            out.push(Action::Record(Event::RuleNote(note.into())));
         }
         if let Some(delay) = resolved.delay {
             out.push(Action::Delay(delay));
         }
+        let discarded = |why| Action::Record(Event::TransactionEnded(Fate::Discarded(why)));
         if resolved.close_before {
-            out.push(Action::Note(
-                "connection closed before the final reply; message not stored".into(),
-            ));
-            out.push(Action::Close);
-            self.state = State::Closed;
+            out.push(discarded(Discard::ClosedBeforeReply));
+            self.close(CloseReason::RuleDisconnect, out);
             return;
         }
-        let mut close = resolved.close_after;
+        let mut close = resolved.close_after.then_some(CloseReason::RuleDisconnect);
         match resolved.reply {
-            None => out.push(Action::Note("no reply sent; message not stored".into())),
+            None => out.push(discarded(Discard::NoReply)),
             Some(o) if o.reply.class() == 2 => {
                 self.policy.message_accepted();
                 if resolved.store {
@@ -212,20 +201,26 @@ impl<P: Policy> Session<P> {
                         enhanced: o.enhanced,
                         rule: o.rule,
                         wire: o.wire,
+                        answers: o.answers,
                     });
                 } else {
-                    out.push(Action::Note("message not stored (store: false)".into()));
                     out.push(Action::Send(o));
+                    out.push(discarded(Discard::StoreFalse));
                 }
             }
             Some(o) => {
-                close |= o.reply.code == 421;
+                if o.reply.code == 421 {
+                    close = Some(CloseReason::Reply421);
+                }
+                let code = o.reply.code;
                 out.push(Action::Send(o));
+                out.push(Action::Record(Event::TransactionEnded(Fate::Refused {
+                    code,
+                })));
             }
         }
-        if close {
-            out.push(Action::Close);
-            self.state = State::Closed;
+        if let Some(reason) = close {
+            self.close(reason, out);
         }
     }
 

@@ -2,10 +2,9 @@
 //! session's context, fall back to the protocol's reply, and emit the reply
 //! with its delay, note, wire form and disconnects.
 
-use std::borrow::Cow;
-
-use super::{Action, Outgoing, Resolved, Session, State};
-use crate::proto::policy::{Context, Decision, Disconnect, Policy, ReplyChoice, Stage, Wire};
+use super::{Action, Outgoing, Resolved, Session};
+use crate::proto::event::{CloseReason, Event};
+use crate::proto::policy::{Context, Decision, Disconnect, Policy, ReplyChoice, Stage};
 use crate::proto::reply::Reply;
 
 impl<P: Policy> Session<P> {
@@ -38,12 +37,7 @@ impl<P: Policy> Session<P> {
     pub(super) fn resolve(&self, decision: Option<Decision>, default: Reply) -> Resolved {
         let Some(d) = decision else {
             return Resolved {
-                reply: Some(Outgoing {
-                    reply: default,
-                    enhanced: self.enhanced(),
-                    rule: None,
-                    wire: Wire::Normal,
-                }),
+                reply: Some(self.protocol(default)),
                 custom: false,
                 delay: None,
                 close_before: false,
@@ -66,6 +60,7 @@ impl<P: Policy> Session<P> {
                 enhanced,
                 rule: Some(d.rule),
                 wire: d.wire,
+                answers: self.answering,
             }),
             custom,
             delay: d.delay,
@@ -82,27 +77,27 @@ impl<P: Policy> Session<P> {
     /// the client got a positive answer (2xx, or 354 at DATA).
     pub(super) fn emit(&mut self, resolved: Resolved, out: &mut Vec<Action>) -> bool {
         if let Some(note) = resolved.note {
-            out.push(Action::Note(Cow::Owned(note)));
+            out.push(Action::Record(Event::RuleNote(note.into())));
         }
         if let Some(delay) = resolved.delay {
             out.push(Action::Delay(delay));
         }
         if resolved.close_before {
-            out.push(Action::Close);
-            self.state = State::Closed;
+            self.close(CloseReason::RuleDisconnect, out);
             return false;
         }
         let mut positive = false;
-        let mut close = resolved.close_after;
+        let mut close = resolved.close_after.then_some(CloseReason::RuleDisconnect);
         if let Some(outgoing) = resolved.reply {
             positive = outgoing.reply.code < 400;
             // RFC 5321 §3.8: a 421 always ends the session.
-            close |= outgoing.reply.code == 421;
+            if outgoing.reply.code == 421 {
+                close = Some(CloseReason::Reply421);
+            }
             out.push(Action::Send(outgoing));
         }
-        if close {
-            out.push(Action::Close);
-            self.state = State::Closed;
+        if let Some(reason) = close {
+            self.close(reason, out);
             return false;
         }
         positive

@@ -4,6 +4,7 @@
 
 use super::tests::{Rules, config, run, run_split};
 use super::*;
+use crate::proto::event::{Discard, Fate};
 use crate::proto::policy::Malformed;
 use crate::proto::policy::{Context, Decision, ReplyChoice};
 use crate::proto::replies as R;
@@ -31,10 +32,14 @@ fn disconnect_after_bytes_cuts_inside_content_and_stores_nothing() {
             "nothing after 354: {:?}",
             out.wire
         );
+        assert_eq!(out.closed_by, Some(CloseReason::ContentCut), "{pieces:?}");
         assert!(
-            out.notes.iter().any(|n| n.contains("connection cut after")),
+            out.events.iter().any(|e| matches!(
+                e,
+                Event::TransactionEnded(Fate::Discarded(Discard::Cut { .. }))
+            )),
             "{:?}",
-            out.notes
+            out.events
         );
     }
     let out = run(config(), cut_at(0), input);

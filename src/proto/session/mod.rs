@@ -13,6 +13,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::command::{self, Body as BodyParam, Command, ParseError, Verb};
+use super::event::{Answer, CloseReason, CommandEvent, Deviation, Event};
 use super::extensions::{Extension, Extensions};
 use super::framer::{BareLf, Ending, Frame, Framer, Mode};
 use super::policy::{Policy, Stage, TlsFault, Wire};
@@ -67,9 +68,10 @@ pub struct Outgoing {
     pub reply: Reply,
     /// Whether to write the enhanced status code.
     pub enhanced: bool,
-    /// The rule that produced this reply, for the transcript.
+    /// The rule that produced this reply, for the record.
     pub rule: Option<Arc<str>>,
     pub wire: Wire,
+    pub answers: Answer,
 }
 
 /// What the connection must do, in order.
@@ -85,15 +87,20 @@ pub enum Action {
         enhanced: bool,
         rule: Option<Arc<str>>,
         wire: Wire,
+        answers: Answer,
     },
-    /// A fact for the transcript: a tolerated deviation, an anomaly, a summary.
-    Note(Cow<'static, str>),
+    /// A fact for the session's record (replies are recorded as they are
+    /// sent, by whoever sends them).
+    Record(Event),
     /// Flush, drop any input the client pipelined behind STARTTLS (RFC 3207
     /// §4.2: it could be injected plaintext), do the TLS handshake, then
     /// call [`Session::tls_started`]. A fault asks for a broken certificate
     /// or protocol on purpose.
     StartTls(Option<TlsFault>),
-    Close,
+    /// Flush and close. After a 421 ([`CloseReason::lingers`]) the
+    /// connection first reads for a moment, to record a client that goes on
+    /// talking.
+    Close(CloseReason),
 }
 
 /// What kind of input one [`Session::receive`] call consumed.
@@ -164,6 +171,8 @@ pub struct Session<P> {
     auth_user: Option<String>,
     /// An AUTH exchange waiting for the client's next line.
     exchange: Option<auth::Exchange>,
+    /// What the replies being produced answer: set where input enters.
+    answering: Answer,
 }
 
 impl<P: Policy> Session<P> {
@@ -186,6 +195,7 @@ impl<P: Policy> Session<P> {
             tls: false,
             auth_user: None,
             exchange: None,
+            answering: Answer::Greeting,
         }
     }
 
@@ -205,6 +215,7 @@ impl<P: Policy> Session<P> {
             return;
         }
         self.state = State::Open;
+        self.answering = Answer::Greeting;
         let default = Reply {
             code: 220,
             enhanced: None,
@@ -233,13 +244,25 @@ impl<P: Policy> Session<P> {
                 ending,
                 bare_cr,
             } => {
+                self.answering = Answer::Command;
                 shown = self.shown(line);
-                self.line(line, ending, bare_cr, out);
+                let recorded = out.len();
+                let as_shown = shown.map_or(Cow::Borrowed(line), |n| auth::masked(line, n));
+                out.push(Action::Record(Event::Command(CommandEvent::unparsed(
+                    &as_shown,
+                ))));
+                self.line(line, ending, bare_cr, recorded, out);
                 Inbound::Command
             }
             Frame::Discard => Inbound::Content,
             Frame::TooLong => {
+                self.answering = Answer::Command;
                 shown = self.exchange.take().map(|_| 0);
+                let head = buf.get(..consumed.min(self.config.max_line)).unwrap_or(buf);
+                let as_shown = shown.map_or(Cow::Borrowed(head), |n| auth::masked(head, n));
+                out.push(Action::Record(Event::Command(CommandEvent::unparsed(
+                    &as_shown,
+                ))));
                 self.error(R::LINE_TOO_LONG, out);
                 Inbound::Command
             }
@@ -253,6 +276,7 @@ impl<P: Policy> Session<P> {
                 Inbound::Content
             }
             Frame::DataEnd => {
+                self.answering = Answer::Content;
                 self.finish_message(out);
                 Inbound::Content
             }
@@ -266,6 +290,7 @@ impl<P: Policy> Session<P> {
                 Inbound::Content
             }
             Frame::ChunkEnd => {
+                self.answering = Answer::Command;
                 self.chunk_end(out);
                 Inbound::Content
             }
@@ -279,20 +304,26 @@ impl<P: Policy> Session<P> {
 
     /// The client was silent for too long.
     pub fn timeout(&mut self, out: &mut Vec<Action>) {
-        self.close_with(R::TIMEOUT, out);
+        self.answering = Answer::Unsolicited;
+        self.close_with(R::TIMEOUT, CloseReason::Timeout, out);
     }
 
     /// The server is stopping; called only between commands.
     pub fn shutdown(&mut self, out: &mut Vec<Action>) {
-        self.close_with(R::SHUTTING_DOWN, out);
+        self.answering = Answer::Unsolicited;
+        self.close_with(R::SHUTTING_DOWN, CloseReason::Shutdown, out);
     }
 
-    fn close_with(&mut self, reply: Reply, out: &mut Vec<Action>) {
+    fn close_with(&mut self, reply: Reply, reason: CloseReason, out: &mut Vec<Action>) {
         if self.state == State::Closed {
             return;
         }
         self.send(reply, out);
-        out.push(Action::Close);
+        self.close(reason, out);
+    }
+
+    fn close(&mut self, reason: CloseReason, out: &mut Vec<Action>) {
+        out.push(Action::Close(reason));
         self.state = State::Closed;
     }
 
@@ -302,13 +333,19 @@ impl<P: Policy> Session<P> {
             .contains(Extension::EnhancedStatusCodes)
     }
 
-    fn send(&self, reply: Reply, out: &mut Vec<Action>) {
-        out.push(Action::Send(Outgoing {
+    /// The protocol's own reply (no rule behind it) to what is being answered.
+    fn protocol(&self, reply: Reply) -> Outgoing {
+        Outgoing {
             reply,
             enhanced: self.enhanced(),
             rule: None,
             wire: Wire::Normal,
-        }));
+            answers: self.answering,
+        }
+    }
+
+    fn send(&self, reply: Reply, out: &mut Vec<Action>) {
+        out.push(Action::Send(self.protocol(reply)));
     }
 
     /// A reply the client caused by getting the protocol wrong; enough of
@@ -317,23 +354,30 @@ impl<P: Policy> Session<P> {
         self.send(reply, out);
         self.errors += 1;
         if self.errors >= self.config.max_errors {
-            self.close_with(R::TOO_MANY_ERRORS, out);
+            self.close_with(R::TOO_MANY_ERRORS, CloseReason::TooManyErrors, out);
         }
     }
 
-    fn line(&mut self, line: &[u8], ending: Ending, bare_cr: bool, out: &mut Vec<Action>) {
+    /// `recorded` is where the line's [`Event::Command`] sits in `out`: the
+    /// parse fills in its facts there.
+    fn line(
+        &mut self,
+        line: &[u8],
+        ending: Ending,
+        bare_cr: bool,
+        recorded: usize,
+        out: &mut Vec<Action>,
+    ) {
         if ending == Ending::BareLf {
             if self.config.bare_lf == BareLf::Reject {
                 self.exchange = None;
                 self.error(R::BARE_LF_COMMAND, out);
                 return;
             }
-            out.push(Action::Note(
-                "command line ended with bare LF (accepted)".into(),
-            ));
+            out.push(Action::Record(Event::Tolerated(Deviation::BareLfCommand)));
         }
         if bare_cr {
-            out.push(Action::Note("bare CR inside command line".into()));
+            out.push(Action::Record(Event::Tolerated(Deviation::BareCrInCommand)));
         }
         if self.exchange.is_some() {
             return self.auth_continue(line, out);
@@ -345,10 +389,12 @@ impl<P: Policy> Session<P> {
                 return self.error(Reply::new(501, Some(EnhancedCode::new(5, 5, 4)), why), out);
             }
         };
+        if let Some(Action::Record(Event::Command(event))) = out.get_mut(recorded) {
+            describe(&parsed.command, event);
+        }
         for deviation in parsed.deviations.iter() {
-            out.push(Action::Note(Cow::Owned(format!(
-                "tolerated: {}",
-                deviation
+            out.push(Action::Record(Event::Tolerated(Deviation::Syntax(
+                deviation,
             ))));
         }
         let verb = parsed.command.verb();
@@ -377,8 +423,7 @@ impl<P: Policy> Session<P> {
             Command::Quit => {
                 self.stage(Stage::Quit, R::BYE, None, count, out);
                 if self.state != State::Closed {
-                    out.push(Action::Close);
-                    self.state = State::Closed;
+                    self.close(CloseReason::Quit, out);
                 }
             }
             Command::Vrfy(_) => {
@@ -516,6 +561,20 @@ impl<P: Policy> Session<P> {
                 params: params.raw.to_owned(),
             });
         }
+    }
+}
+
+/// The facts of a parsed command, for its record.
+fn describe(command: &Command<'_>, event: &mut CommandEvent) {
+    event.verb = Some(command.verb());
+    match command {
+        Command::Mail { from, params } => {
+            event.address = Some((*from).into());
+            event.size = params.size;
+        }
+        Command::Rcpt { to, .. } => event.address = Some((*to).into()),
+        Command::Bdat { last, .. } => event.last = *last,
+        _ => {}
     }
 }
 

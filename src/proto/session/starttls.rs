@@ -3,6 +3,7 @@
 //! connection's job ([`Action::StartTls`]).
 
 use super::{Action, Session, State};
+use crate::proto::event::{CloseReason, Event};
 use crate::proto::policy::{Policy, Stage, TlsFault};
 use crate::proto::replies as R;
 
@@ -42,11 +43,8 @@ impl<P: Policy> Session<P> {
             return;
         }
         if fault == Some(TlsFault::AbortHandshake) {
-            out.push(Action::Note(
-                "TLS fault: closed after 220, before the handshake (abort_handshake)".into(),
-            ));
-            out.push(Action::Close);
-            self.state = State::Closed;
+            out.push(Action::Record(Event::TlsFault(TlsFault::AbortHandshake)));
+            self.close(CloseReason::TlsAborted, out);
             return;
         }
         out.push(Action::StartTls(fault));

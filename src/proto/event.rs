@@ -1,0 +1,285 @@
+//! What happened in a session, as typed facts.
+//!
+//! The session and the connection record [`Event`]s as they go; the store
+//! keeps them (bounded, see `store::log`), and everything that reads a
+//! session works from their fields: the grader, the JSON API, the page. The
+//! text transcript (`C: ...`, `S: ...`, `-- ...`) is only a rendering of
+//! them, made when someone asks, so no reader ever has to parse text back
+//! into facts, and the hot path formats nothing nobody reads.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use super::command::Verb;
+use super::policy::TlsFault;
+use super::reply::{Reply, Wire};
+use super::session::Mechanism;
+
+/// What a reply answered. Replies are recorded right after what they
+/// answer, so `Command` means the latest [`Event::Command`] before it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Answer {
+    /// The 220 (or a refusal) when the client connected.
+    Greeting,
+    /// The latest command line (for BDAT: once its chunk has arrived).
+    Command,
+    /// The end of DATA content: the reply that decides the message.
+    Content,
+    /// Sent on the server's own account: a time-out or a shutdown.
+    Unsolicited,
+}
+
+/// A command line as received.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CommandEvent {
+    /// `None`: not a command the parser knows (its reply says why), an
+    /// over-long line, or a line of an AUTH exchange.
+    pub verb: Option<Verb>,
+    /// The bytes without their line ending; AUTH secrets are masked.
+    pub line: Box<[u8]>,
+    /// The path of MAIL FROM or RCPT TO as the parser read it: without
+    /// brackets or source route, as the client spelled it (`""` for `<>`).
+    pub address: Option<Box<str>>,
+    /// `SIZE=` declared on MAIL FROM.
+    pub size: Option<u64>,
+    /// `BDAT n LAST`: the chunk that ends the message.
+    pub last: bool,
+    /// Read after a 421 while the connection closed, and never answered.
+    pub late: bool,
+}
+
+impl CommandEvent {
+    /// A line whose parse the recorder does not know (over-long lines, AUTH
+    /// exchange lines, lines read after a 421).
+    pub fn unparsed(line: &[u8]) -> Self {
+        Self {
+            verb: None,
+            line: line.into(),
+            address: None,
+            size: None,
+            last: false,
+            late: false,
+        }
+    }
+}
+
+/// A reply as the session decided it; its wire form is rendered on demand.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReplyEvent {
+    pub answers: Answer,
+    pub reply: Reply,
+    /// Whether the enhanced status code went on the wire.
+    pub enhanced: bool,
+    /// The scenario rule that produced it; `None` for the protocol's own.
+    pub rule: Option<Arc<str>>,
+    /// Written broken or paced on purpose (`malformed`, `bandwidth`).
+    pub wire: Wire,
+}
+
+/// Sloppy client input the server tolerated.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Deviation {
+    /// A syntax liberty the parser accepted (`space after colon`, ...).
+    Syntax(&'static str),
+    /// A command line ended by LF alone, accepted by `bare_lf: accept`.
+    BareLfCommand,
+    /// A CR inside a command line.
+    BareCrInCommand,
+}
+
+/// Why a transaction's content was not kept although it arrived.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Discard {
+    /// `store: false`: the client got its reply, the server kept nothing.
+    StoreFalse,
+    /// `reply: none` at the message stage.
+    NoReply,
+    /// `disconnect: before_reply` at the message stage.
+    ClosedBeforeReply,
+    /// `disconnect_after_bytes`: cut after this many content bytes.
+    Cut { bytes: u64 },
+    /// The client went away in the middle of the content.
+    ConnectionLost,
+    /// The store could not write it; the client got a 451.
+    StoreFailed { error: Box<str> },
+}
+
+/// How a transaction that reached its content ended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Fate {
+    /// Stored, and the client got its 2xx.
+    Stored {
+        id: u64,
+    },
+    /// The final reply refused it (4xx or 5xx); nothing was stored.
+    Refused {
+        code: u16,
+    },
+    Discarded(Discard),
+}
+
+/// Why the server ended a session.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum CloseReason {
+    /// The client said QUIT.
+    Quit,
+    /// A 421 reply, from the protocol or a rule (RFC 5321 §3.8).
+    Reply421,
+    /// The client was silent past the time-out (421 sent).
+    Timeout,
+    /// Too many protocol errors (421 sent).
+    TooManyErrors,
+    /// The server is stopping (421 sent).
+    Shutdown,
+    /// A rule's `disconnect:`.
+    RuleDisconnect,
+    /// A rule's `disconnect_after_bytes:`.
+    ContentCut,
+    /// `tls_fault: abort_handshake`: closed after the 220.
+    TlsAborted,
+    /// The TLS handshake failed or timed out.
+    TlsFailed,
+    /// A reply could not be written: the client stopped reading or left.
+    WriteFailed,
+}
+
+impl CloseReason {
+    /// After a 421 the server half-closes and keeps reading for a moment,
+    /// so a client that goes on talking is on record.
+    pub fn lingers(self) -> bool {
+        matches!(self, Self::Reply421 | Self::Timeout | Self::TooManyErrors)
+    }
+
+    pub fn describe(self) -> &'static str {
+        match self {
+            Self::Quit => "after QUIT",
+            Self::Reply421 => "after a 421",
+            Self::Timeout => "time-out",
+            Self::TooManyErrors => "too many protocol errors",
+            Self::Shutdown => "server shutting down",
+            Self::RuleDisconnect => "a rule's disconnect",
+            Self::ContentCut => "a rule's disconnect_after_bytes",
+            Self::TlsAborted => "tls_fault: abort_handshake",
+            Self::TlsFailed => "TLS handshake failed",
+            Self::WriteFailed => "could not write a reply",
+        }
+    }
+}
+
+/// One fact of a session.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Event {
+    Connected {
+        peer: SocketAddr,
+        /// On the implicit-TLS port: the handshake comes first.
+        implicit_tls: bool,
+    },
+    Command(CommandEvent),
+    Reply(ReplyEvent),
+    Tolerated(Deviation),
+    /// A TLS handshake is made broken on purpose (or, for
+    /// `abort_handshake`, never made).
+    TlsFault(TlsFault),
+    TlsEstablished {
+        version: Box<str>,
+        cipher: Box<str>,
+    },
+    TlsFailed {
+        /// `None`: it timed out.
+        error: Option<Box<str>>,
+    },
+    /// Plaintext the client pipelined behind STARTTLS, thrown away before
+    /// the handshake (RFC 3207 §4.2; the CVE-2011-0411 class).
+    PlaintextDiscarded {
+        bytes: usize,
+    },
+    Auth {
+        mechanism: Mechanism,
+        user: Box<str>,
+        granted: bool,
+    },
+    /// Message content arrived (DATA or the last BDAT chunk).
+    Content {
+        bytes: u64,
+        bare_lf: bool,
+        /// Dot lines next to a bare LF or CR inside the content.
+        smuggling: u32,
+    },
+    /// Why a rule applied (a greylist's wait, a rate window).
+    RuleNote(Box<str>),
+    TransactionEnded(Fate),
+    ClientClosed {
+        /// In the middle of message content.
+        in_content: bool,
+    },
+    ReadFailed {
+        error: Box<str>,
+    },
+    ServerClosed(CloseReason),
+    /// After a 421: bytes the client had pipelined before it, left unread,
+    /// and bytes it sent after it (recorded as late commands before this).
+    Lingered {
+        unread: usize,
+        late: usize,
+    },
+    /// Past the record's size cap: how many events were left out from
+    /// here on (only what verdicts need was kept).
+    Truncated {
+        dropped: u64,
+    },
+}
+
+impl Event {
+    /// Facts a verdict reads, kept even past the record's soft cap: the
+    /// envelope and sequence commands, TLS, AUTH, content and every ending.
+    /// NOOP floods, notes and their like are what goes. (A reply to a
+    /// command shares its command's fate; the record decides that.)
+    pub fn essential(&self) -> bool {
+        match self {
+            Event::Command(c) => {
+                c.late
+                    || !matches!(
+                        c.verb,
+                        Some(Verb::Noop | Verb::Vrfy | Verb::Expn | Verb::Help)
+                    )
+            }
+            Event::Tolerated(_) | Event::RuleNote(_) => false,
+            _ => true,
+        }
+    }
+
+    /// Bytes held outside the event itself, for the record's byte cap.
+    pub fn heap_bytes(&self) -> usize {
+        match self {
+            Event::Command(c) => c.line.len() + c.address.as_ref().map_or(0, |a| a.len()),
+            Event::Reply(r) => match &r.reply.text {
+                std::borrow::Cow::Owned(t) => t.len(),
+                std::borrow::Cow::Borrowed(_) => 0,
+            },
+            Event::TlsEstablished { version, cipher } => version.len() + cipher.len(),
+            Event::TlsFailed { error } => error.as_ref().map_or(0, |e| e.len()),
+            Event::Auth { user, .. } => user.len(),
+            Event::RuleNote(t) | Event::ReadFailed { error: t } => t.len(),
+            Event::TransactionEnded(Fate::Discarded(Discard::StoreFailed { error })) => error.len(),
+            _ => 0,
+        }
+    }
+
+    /// Facts recorded however full the record is: there is one of each per
+    /// session at most, and without them no verdict can tell how it ended.
+    pub fn ending(&self) -> bool {
+        matches!(
+            self,
+            Event::ClientClosed { .. }
+                | Event::ReadFailed { .. }
+                | Event::ServerClosed(_)
+                | Event::Lingered { .. }
+        )
+    }
+}
