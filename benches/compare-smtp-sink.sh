@@ -4,6 +4,7 @@
 #
 #   bash benches/compare-smtp-sink.sh [ROUNDS]
 #   MF_SCENARIO=benches/stateful.yaml bash benches/compare-smtp-sink.sh
+#   MF_BIN=/path/to/other/mailfault bash benches/compare-smtp-sink.sh
 #
 # MF_SCENARIO runs mailfault with a scenario, to measure what rules cost
 # (benches/stateful.yaml: a rate window per recipient, a greylist that always
@@ -30,8 +31,13 @@ fi
 postfix stop >/dev/null 2>&1 || true
 
 ulimit -n 65536 2>/dev/null || true
-cargo build --release --quiet
-BIN=target/release/mailfault
+# MF_BIN=path measures another build (e.g. an older commit) instead.
+if [ -n "${MF_BIN:-}" ]; then
+  BIN=$MF_BIN
+else
+  cargo build --release --quiet
+  BIN=target/release/mailfault
+fi
 
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; }
@@ -56,16 +62,25 @@ pids+=($!)
 MF_PID=$!
 smtp-sink -u postfix "127.0.0.1:$SINK_PORT" 1024 &
 pids+=($!)
+SINK_PID=$!
 wait_port "$MF_PORT"
 wait_port "$SINK_PORT"
 
-# Prints messages per second of one smtp-source run.
-rate() { # port sessions messages length
-  local start end
+# CPU time (user + system, in clock ticks) a process has used so far.
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+TICK_US=$(python3 -c "import os; print(1e6 / os.sysconf('SC_CLK_TCK'))")
+
+# Prints messages per second of one smtp-source run, and the server's CPU
+# time per message in microseconds (from /proc, so the load generator's
+# own CPU is not counted).
+rate() { # port pid sessions messages length
+  local start end cpu0 cpu1
+  cpu0=$(cpu_ticks "$2")
   start=$(date +%s.%N)
-  smtp-source -s "$2" -m "$3" -l "$4" -f bench@example.test -t sink@example.test "127.0.0.1:$1" >/dev/null
+  smtp-source -s "$3" -m "$4" -l "$5" -f bench@example.test -t sink@example.test "127.0.0.1:$1" >/dev/null
   end=$(date +%s.%N)
-  python3 -c "print(round($3 / ($end - $start)))"
+  cpu1=$(cpu_ticks "$2")
+  python3 -c "print(round($4 / ($end - $start)), round(($cpu1 - $cpu0) * $TICK_US / $4, 1))"
 }
 
 median() { tr ' ' '\n' | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
@@ -101,24 +116,27 @@ done
 declare -A results
 for load in "20 20000 1024" "10 2000 102400"; do
   set -- $load
-  mf=() sink=()
+  mf=() sink=() mf_cpu=() sink_cpu=()
   for round in $(seq 1 "$ROUNDS"); do
-    mf+=("$(rate "$MF_PORT" "$@")")
-    sink+=("$(rate "$SINK_PORT" "$@")")
-    echo "round $round, smtp-source -s $1 -m $2 -l $3: mailfault ${mf[-1]} msg/s, smtp-sink ${sink[-1]} msg/s" >&2
+    read -r m mc < <(rate "$MF_PORT" "$MF_PID" "$@")
+    read -r s sc < <(rate "$SINK_PORT" "$SINK_PID" "$@")
+    mf+=("$m") sink+=("$s") mf_cpu+=("$mc") sink_cpu+=("$sc")
+    echo "round $round, smtp-source -s $1 -m $2 -l $3: mailfault $m msg/s ($mc µs CPU/msg), smtp-sink $s msg/s ($sc µs CPU/msg)" >&2
   done
   results["$load mf"]=$(echo "${mf[*]}" | median)
   results["$load sink"]=$(echo "${sink[*]}" | median)
+  results["$load mf cpu"]=$(echo "${mf_cpu[*]}" | median)
+  results["$load sink cpu"]=$(echo "${sink_cpu[*]}" | median)
 done
 
 
 echo
-echo "| load (smtp-source) | mailfault msg/s | smtp-sink msg/s | ratio |"
-echo "|---|---|---|---|"
+echo "| load (smtp-source) | mailfault msg/s | smtp-sink msg/s | ratio | mailfault CPU µs/msg | smtp-sink CPU µs/msg |"
+echo "|---|---|---|---|---|---|"
 for load in "20 20000 1024" "10 2000 102400"; do
   set -- $load
   m=${results["$load mf"]}; s=${results["$load sink"]}
-  echo "| -s $1 -m $2 -l $3 | $m | $s | $(python3 -c "print(round($m / $s, 2))")x |"
+  echo "| -s $1 -m $2 -l $3 | $m | $s | $(python3 -c "print(round($m / $s, 2))")x | ${results["$load mf cpu"]} | ${results["$load sink cpu"]} |"
 done
 echo
 echo "mailfault RSS: ${before} KiB idle, ${after} KiB with $IDLE idle connections: ${per_conn} KiB per connection"

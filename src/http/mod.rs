@@ -14,6 +14,7 @@ mod events;
 mod messages;
 mod metrics;
 mod page;
+mod session_events;
 mod sessions;
 mod views;
 

@@ -40,6 +40,7 @@ pub async fn one(
         Some(open) => Ok(Json(SessionDetail {
             summary: SessionSummary::open(open),
             transcript: Vec::new(),
+            events: Vec::new(),
         })),
         None => Err(ApiError::not_found(format!("no session with id {id}"))),
     }

@@ -253,13 +253,17 @@ pub struct TranscriptLine {
 pub struct SessionDetail {
     #[serde(flatten)]
     pub summary: SessionSummary,
+    /// Rendered from `events`, for people.
     pub transcript: Vec<TranscriptLine>,
+    /// What happened, as typed facts (see `session_events`).
+    pub events: Vec<serde_json::Value>,
 }
 
 impl SessionDetail {
     pub fn of(s: &SessionRecord) -> Self {
         Self {
             summary: SessionSummary::of(s),
+            events: super::session_events::events(s),
             transcript: transcript::lines(&s.log)
                 .into_iter()
                 .map(|l| TranscriptLine {

@@ -176,6 +176,23 @@ async fn sessions_show_transcripts_with_the_rule_behind_each_reply() {
             .iter()
             .all(|l| l["at"].as_str().unwrap().ends_with('s'))
     );
+    // The same session as typed facts: no text to parse back.
+    let events = one["events"].as_array().unwrap();
+    let rcpt = events
+        .iter()
+        .position(|e| e["type"] == "command" && e["verb"] == "RCPT")
+        .unwrap();
+    assert_eq!(events[rcpt]["address"], "who@nowhere.example.test");
+    let reply = &events[rcpt + 1];
+    assert_eq!(reply["type"], "reply", "{reply}");
+    assert_eq!(reply["answers"], "command");
+    assert_eq!(reply["code"], 550);
+    assert_eq!(reply["enhanced"], "5.1.1");
+    assert!(reply["rule"].is_string(), "{reply}");
+    let last = events.last().unwrap();
+    assert_eq!(last["type"], "server_closed", "{last}");
+    assert_eq!(last["reason"], "quit");
+    assert_eq!(one["ended"], "server closed (after QUIT)");
 
     assert_eq!(get(http, "/api/v1/sessions/77").await.status, 404);
     assert_eq!(get(http, "/api/v1/sessions/x").await.status, 400);
