@@ -312,7 +312,12 @@ async fn wait_returns_when_mail_arrives_and_408_at_the_time_out() {
         )
         .await
     });
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    // Held open: no answer while no message has arrived.
+    assert!(
+        !waiter.is_finished(),
+        "the long poll answered before any mail"
+    );
     send_message(smtp, "a@x.test", &["b@y.test"], "Subject: x\r\n\r\nx\r\n").await;
     let done = waiter.await.unwrap();
     assert_eq!(done.status, 200);
