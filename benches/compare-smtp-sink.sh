@@ -73,15 +73,22 @@ TICK_US=$(python3 -c "import os; print(1e6 / os.sysconf('SC_CLK_TCK'))")
 # Prints messages per second of one smtp-source run, and the server's CPU
 # time per message in microseconds (from /proc, so the load generator's
 # own CPU is not counted).
-rate() { # port pid sessions messages length
-  local start end cpu0 cpu1
-  cpu0=$(cpu_ticks "$2")
+rate() { # port pid messages smtp-source-options...
+  local port=$1 pid=$2 messages=$3 start end cpu0 cpu1
+  shift 3
+  cpu0=$(cpu_ticks "$pid")
   start=$(date +%s.%N)
-  smtp-source -s "$3" -m "$4" -l "$5" -f bench@example.test -t sink@example.test "127.0.0.1:$1" >/dev/null
+  smtp-source "$@" -f bench@example.test -t sink@example.test "127.0.0.1:$port" >/dev/null
   end=$(date +%s.%N)
-  cpu1=$(cpu_ticks "$2")
-  python3 -c "print(round($4 / ($end - $start)), round(($cpu1 - $cpu0) * $TICK_US / $4, 1))"
+  cpu1=$(cpu_ticks "$pid")
+  python3 -c "print(round($messages / ($end - $start)), round(($cpu1 - $cpu0) * $TICK_US / $messages, 1))"
 }
+
+# smtp-source options of each load: a connection per small message, many
+# small messages per connection (-d: what a bulk sender does, and where the
+# server's own work per message shows), and large messages.
+LOADS=("-s 20 -m 20000 -l 1024" "-s 20 -d -m 20000 -l 1024" "-s 10 -m 2000 -l 102400")
+messages_of() { set -- $1; while [ "$1" != "-m" ]; do shift; done; echo "$2"; }
 
 median() { tr ' ' '\n' | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 
@@ -114,14 +121,14 @@ for port in "$MF_PORT" "$SINK_PORT"; do
 done
 
 declare -A results
-for load in "20 20000 1024" "10 2000 102400"; do
-  set -- $load
+for load in "${LOADS[@]}"; do
+  n=$(messages_of "$load")
   mf=() sink=() mf_cpu=() sink_cpu=()
   for round in $(seq 1 "$ROUNDS"); do
-    read -r m mc < <(rate "$MF_PORT" "$MF_PID" "$@")
-    read -r s sc < <(rate "$SINK_PORT" "$SINK_PID" "$@")
+    read -r m mc < <(rate "$MF_PORT" "$MF_PID" "$n" $load)
+    read -r s sc < <(rate "$SINK_PORT" "$SINK_PID" "$n" $load)
     mf+=("$m") sink+=("$s") mf_cpu+=("$mc") sink_cpu+=("$sc")
-    echo "round $round, smtp-source -s $1 -m $2 -l $3: mailfault $m msg/s ($mc µs CPU/msg), smtp-sink $s msg/s ($sc µs CPU/msg)" >&2
+    echo "round $round, smtp-source $load: mailfault $m msg/s ($mc µs CPU/msg), smtp-sink $s msg/s ($sc µs CPU/msg)" >&2
   done
   results["$load mf"]=$(echo "${mf[*]}" | median)
   results["$load sink"]=$(echo "${sink[*]}" | median)
@@ -133,10 +140,9 @@ done
 echo
 echo "| load (smtp-source) | mailfault msg/s | smtp-sink msg/s | ratio | mailfault CPU µs/msg | smtp-sink CPU µs/msg |"
 echo "|---|---|---|---|---|---|"
-for load in "20 20000 1024" "10 2000 102400"; do
-  set -- $load
+for load in "${LOADS[@]}"; do
   m=${results["$load mf"]}; s=${results["$load sink"]}
-  echo "| -s $1 -m $2 -l $3 | $m | $s | $(python3 -c "print(round($m / $s, 2))")x | ${results["$load mf cpu"]} | ${results["$load sink cpu"]} |"
+  echo "| $load | $m | $s | $(python3 -c "print(round($m / $s, 2))")x | ${results["$load mf cpu"]} | ${results["$load sink cpu"]} |"
 done
 echo
 echo "mailfault RSS: ${before} KiB idle, ${after} KiB with $IDLE idle connections: ${per_conn} KiB per connection"
