@@ -9,10 +9,17 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 
 /// The one user the API lets in.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct BasicAuth {
     /// `Basic base64(user:password)`, compared as a whole.
     expected: String,
+}
+
+/// Debug output ends up in logs and error messages: never the password.
+impl std::fmt::Debug for BasicAuth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("BasicAuth(****)")
+    }
 }
 
 impl std::str::FromStr for BasicAuth {

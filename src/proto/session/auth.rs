@@ -63,10 +63,20 @@ impl Mechanism {
     }
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct Credential {
     pub username: String,
     pub password: String,
+}
+
+/// Debug output ends up in logs and panic messages: never the password.
+impl std::fmt::Debug for Credential {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Credential")
+            .field("username", &self.username)
+            .field("password", &"****")
+            .finish()
+    }
 }
 
 /// AUTH settings; a session with none does not offer AUTH at all.
@@ -88,9 +98,24 @@ pub struct AuthConfig {
 enum Expect {
     Plain,
     LoginUser,
-    LoginPassword { user: String },
-    CramMd5 { challenge: String },
+    /// The user name may be a password typed into the wrong field: it is
+    /// not printed either.
+    LoginPassword {
+        user: Masked,
+    },
+    CramMd5 {
+        challenge: String,
+    },
     XOAuth2,
+}
+
+/// A string that `Debug` does not show.
+struct Masked(String);
+
+impl std::fmt::Debug for Masked {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("\"****\"")
+    }
 }
 
 /// An AUTH exchange waiting for the client's next line.
@@ -344,11 +369,11 @@ impl<P: Policy> Session<P> {
                 self.exchange = Some(Exchange {
                     mechanism,
                     count,
-                    expect: Expect::LoginPassword { user },
+                    expect: Expect::LoginPassword { user: Masked(user) },
                 });
                 return self.send(challenge("Password:"), out);
             }
-            Expect::LoginPassword { user } => Some((user, Proof::Password(decoded))),
+            Expect::LoginPassword { user: Masked(user) } => Some((user, Proof::Password(decoded))),
             Expect::CramMd5 { challenge } => std::str::from_utf8(&decoded)
                 .ok()
                 .and_then(|t| t.rsplit_once(' '))

@@ -395,3 +395,16 @@ fn secrets_are_masked_in_what_may_be_recorded() {
         ]
     );
 }
+
+#[test]
+fn debug_output_shows_no_secret() {
+    let credential = Credential {
+        username: "app".into(),
+        password: "s3cret-pass".into(),
+    };
+    let shown = format!("{credential:?}");
+    assert!(
+        shown.contains("app") && !shown.contains("s3cret"),
+        "{shown}"
+    );
+}
