@@ -7,7 +7,7 @@
 //! TCP bytes -> transport  (tokio I/O, time-outs, limits, shutdown)
 //!           -> proto      (sans-IO SMTP: framer, parser, session state machine)
 //!           -> scenario   (the policy: rules + shared state decide each reply)
-//!           -> store      (captured messages + session transcripts)
+//!           -> store      (captured messages + session records)
 //!           -> http, expect (read side: JSON API, web page, verdicts)
 //! ```
 //!
@@ -17,14 +17,22 @@
 //!   `replies` (the wire form and the protocol's own replies), `session` (the
 //!   state machine, with `auth`, `starttls`, `content` and `decisions`
 //!   beside it), `policy` (the interface the scenario engine implements),
-//!   `transaction` and `extensions`. Wire faults (`malformed`, `bandwidth`)
-//!   are decided here and only paced by the transport.
+//!   `event` (the typed facts a session records: commands with the
+//!   parser's verb and path, replies with what they answer, content, TLS,
+//!   AUTH, transaction fates, how the session ended), `transaction` and
+//!   `extensions`. Wire faults (`malformed`, `bandwidth`) are decided here
+//!   and only paced by the transport.
 //! - [`scenario`]: YAML model, validation with file/line/column, `extends`
 //!   of provider profiles, matchers, the rule engine and its shared state
 //!   (greylist tables, rate windows, the real or virtual clock).
-//! - [`store`]: memory and maildir capture, transcripts, the Received header.
+//! - [`store`]: memory and maildir capture, the Received header, each
+//!   session's `log` of events (bounded by count and bytes, never cut in a
+//!   way that changes a verdict) and the `transcript` text rendered from it
+//!   on demand.
 //! - [`transport`]: listeners (plain with STARTTLS, implicit TLS), the
-//!   connection driver and its byte stream, the scenario in force (swapped
+//!   connection driver (a read loop, an executor of the session's actions
+//!   and the TLS upgrade; it records what only the I/O sees) and its byte
+//!   stream, the scenario in force (swapped
 //!   atomically; a connection keeps the one it started with), `metrics`
 //!   counters, and the `Control` handle the read side steers it by.
 //! - [`http`]: the JSON API (axum), the server-sent event stream,
@@ -36,10 +44,11 @@
 //!   texts and `explain`, shared by the `explain`, `codes` and `check`
 //!   subcommands.
 //! - [`expect`]: judging a sender against a scenario's `expect:` block from
-//!   the transcripts (`dialogue` pairs commands with replies, `history`
-//!   follows each sender/recipient pair, one module per group of
-//!   judgements), `judge` (evidence from a running server) and the report
-//!   as text, JSON or JUnit XML (`render`).
+//!   the sessions' typed events (`exchanges` pairs each prompt with its
+//!   reply as the session recorded it, `history` follows each
+//!   sender/recipient pair, one module per group of judgements), `judge`
+//!   (evidence from a store) and the report as text, JSON or JUnit XML
+//!   (`render`). It reads no text and imports nothing from the transport.
 //! - [`fixture`]: [`TestServer`], the in-process server for Rust tests.
 //! - [`commands`]: what the `mailfault` binary's subcommands do (`run`
 //!   starts a server, runs the sender and grades it).
