@@ -69,10 +69,27 @@ pub struct Framer {
 }
 
 fn has_bare_cr(bytes: &[u8]) -> bool {
-    bytes
-        .iter()
-        .enumerate()
-        .any(|(i, &b)| b == b'\r' && bytes.get(i + 1) != Some(&b'\n'))
+    memchr::memchr_iter(b'\r', bytes).any(|i| bytes.get(i + 1) != Some(&b'\n'))
+}
+
+/// Where the run of ordinary content lines starting at `buf` ends: lines
+/// ended by CRLF, with no other CR, not starting with a dot. Such lines need
+/// no unstuffing and raise no flag, so they travel as one frame instead of
+/// one per line (the per-frame work, not the bytes, is what a message of
+/// short lines costs).
+fn plain_run(buf: &[u8]) -> usize {
+    let mut end = 0;
+    while let Some(rest) = buf.get(end..) {
+        if rest.first() == Some(&b'.') {
+            break;
+        }
+        let Some(i) = memchr(b'\n', rest) else { break };
+        if i == 0 || rest[i - 1] != b'\r' || memchr(b'\r', &rest[..i - 1]).is_some() {
+            break;
+        }
+        end += i + 1;
+    }
+    end
 }
 
 impl Framer {
@@ -190,6 +207,18 @@ impl Framer {
         };
         let line = &buf[..=i];
         let bare_lf = i == 0 || buf[i - 1] != b'\r';
+        if !dot && !bare_lf && !has_bare_cr(line) {
+            let end = i + 1 + plain_run(&buf[i + 1..]);
+            self.at_line_start = true;
+            self.prev_bare = false;
+            return Some((
+                Frame::Data {
+                    bytes: &buf[..end],
+                    flags: DataFlags::default(),
+                },
+                end,
+            ));
+        }
         if dot && line == b".\r\n" && !self.prev_bare {
             self.set_mode(Mode::Command);
             return Some((Frame::DataEnd, 3));

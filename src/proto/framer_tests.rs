@@ -180,3 +180,39 @@ fn random_bytes_never_panic_or_stall() {
         }
     }
 }
+
+/// Ordinary lines travel together; a dot line, a bare LF or a stray CR
+/// starts a frame of its own, so unstuffing and flags stay per line.
+#[test]
+fn plain_lines_travel_as_one_frame() {
+    let mut f = Framer::new(100);
+    f.set_mode(Mode::Data);
+    let input: &[u8] = b"a\r\nb\r\n..x\r\nc\r\nd\nq\r\n e\rf\r\n.\r\n";
+    let mut rest = input;
+    let mut frames = Vec::new();
+    while let Some((frame, used)) = f.next(rest) {
+        frames.push(match frame {
+            Frame::Data { bytes, flags } => format!(
+                "{:?} {}",
+                String::from_utf8_lossy(bytes),
+                flags.bare_lf as u8 + 2 * flags.bare_cr as u8
+            ),
+            Frame::DataEnd => "end".to_owned(),
+            other => format!("{other:?}"),
+        });
+        rest = &rest[used..];
+    }
+    assert_eq!(
+        frames,
+        [
+            "\"a\\r\\nb\\r\\n\" 0",
+            "\".x\\r\\n\" 0",
+            "\"c\\r\\n\" 0",
+            "\"d\\n\" 1",
+            "\"q\\r\\n\" 0",
+            "\" e\\rf\\r\\n\" 2",
+            "end",
+        ]
+    );
+    assert!(rest.is_empty());
+}

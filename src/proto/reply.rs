@@ -52,6 +52,31 @@ impl EnhancedCode {
     }
 }
 
+impl EnhancedCode {
+    /// `class.subject.detail` in digits, without the formatting machinery:
+    /// it goes into nearly every reply.
+    pub fn write_to(self, out: &mut Vec<u8>) {
+        fn number(out: &mut Vec<u8>, mut n: u16) {
+            let mut digits = [0u8; 5];
+            let mut i = digits.len();
+            loop {
+                i -= 1;
+                digits[i] = b'0' + (n % 10) as u8;
+                n /= 10;
+                if n == 0 {
+                    break;
+                }
+            }
+            out.extend_from_slice(&digits[i..]);
+        }
+        number(out, u16::from(self.class));
+        out.push(b'.');
+        number(out, self.subject);
+        out.push(b'.');
+        number(out, self.detail);
+    }
+}
+
 impl fmt::Display for EnhancedCode {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}.{}.{}", self.class, self.subject, self.detail)
@@ -178,8 +203,7 @@ impl Reply {
             out.push(if lines.peek().is_some() { b'-' } else { b' ' });
             let mut wrote_enhanced = false;
             if enhanced && let Some(e) = self.enhanced {
-                use std::io::Write;
-                let _ = write!(out, "{e}");
+                e.write_to(out);
                 wrote_enhanced = true;
             }
             if !line.is_empty() {
@@ -294,6 +318,22 @@ impl fmt::Display for Reply {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn enhanced_codes_write_as_they_display() {
+        for (class, subject, detail) in [
+            (2, 0, 0),
+            (4, 7, 26),
+            (5, 10, 999),
+            (5, 100, 1000),
+            (2, 65535, 9),
+        ] {
+            let e = EnhancedCode::new(class, subject, detail);
+            let mut out = Vec::new();
+            e.write_to(&mut out);
+            assert_eq!(String::from_utf8(out).unwrap(), e.to_string());
+        }
+    }
 
     #[test]
     fn single_line_with_enhanced() {

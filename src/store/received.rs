@@ -19,26 +19,86 @@ pub struct Trace<'a> {
 
 pub fn header(t: &Trace<'_>) -> String {
     let helo = t.helo.unwrap_or("unknown");
-    let ip = match t.client_ip {
-        IpAddr::V4(v4) => v4.to_string(),
+    let mut h = String::with_capacity(160 + helo.len() + t.hostname.len());
+    h.push_str("Received: from ");
+    h.push_str(helo);
+    h.push_str(" ([");
+    match t.client_ip {
+        IpAddr::V4(v4) => push_ipv4(&mut h, v4),
         IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
-            Some(v4) => v4.to_string(),
-            None => format!("IPv6:{v6}"),
+            Some(v4) => push_ipv4(&mut h, v4),
+            None => {
+                h.push_str("IPv6:");
+                h.push_str(&v6.to_string());
+            }
         },
-    };
-    let mut h = format!(
-        "Received: from {helo} ([{ip}])\r\n\tby {} (mailfault) with {} id {}",
-        t.hostname, t.protocol, t.id
-    );
+    }
+    h.push_str("])\r\n\tby ");
+    h.push_str(t.hostname);
+    h.push_str(" (mailfault) with ");
+    h.push_str(t.protocol);
+    h.push_str(" id ");
+    push_number(&mut h, t.id);
     if let Some(rcpt) = t.single_recipient {
         h.push_str("\r\n\tfor <");
         h.push_str(rcpt);
         h.push('>');
     }
     h.push_str(";\r\n\t");
-    h.push_str(&rfc5322_date(t.at));
+    DATE.with_borrow_mut(|cache| h.push_str(cache.at(t.at)));
     h.push_str("\r\n");
     h
+}
+
+/// Decimal digits without the formatting machinery: this header is built
+/// for every message.
+fn push_number(out: &mut String, mut n: u64) {
+    let mut digits = [0u8; 20];
+    let mut i = digits.len();
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    for &d in &digits[i..] {
+        out.push(char::from(d));
+    }
+}
+
+fn push_ipv4(out: &mut String, ip: std::net::Ipv4Addr) {
+    for (i, octet) in ip.octets().into_iter().enumerate() {
+        if i > 0 {
+            out.push('.');
+        }
+        push_number(out, u64::from(octet));
+    }
+}
+
+/// The date of the last second a header was built in, per thread: a busy
+/// server writes many headers a second and formats the date once.
+struct DateCache {
+    second: Option<u64>,
+    text: String,
+}
+
+impl DateCache {
+    fn at(&mut self, at: SystemTime) -> &str {
+        let second = at.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+        if self.second != Some(second) {
+            self.text = rfc5322_date(at);
+            self.second = Some(second);
+        }
+        &self.text
+    }
+}
+
+thread_local! {
+    static DATE: std::cell::RefCell<DateCache> = const {
+        std::cell::RefCell::new(DateCache { second: None, text: String::new() })
+    };
 }
 
 /// `Sun, 22 Nov 2026 13:41:59 +0000`, always in UTC.
@@ -116,5 +176,15 @@ mod tests {
         t.single_recipient = None;
         t.client_ip = "::1".parse().unwrap();
         assert!(header(&t).starts_with("Received: from client.test ([IPv6:::1])\r\n\tby mx.test"));
+        t.client_ip = "::ffff:10.200.3.45".parse().unwrap();
+        t.id = 18_446_744_073_709_551_615;
+        t.at = UNIX_EPOCH + Duration::from_secs(1_795_354_919);
+        assert_eq!(
+            header(&t),
+            "Received: from client.test ([10.200.3.45])\r\n\tby mx.test (mailfault) with ESMTP id 18446744073709551615;\r\n\tSun, 22 Nov 2026 13:41:59 +0000\r\n"
+        );
+        // The cached date moves on with the clock.
+        t.at += Duration::from_secs(1);
+        assert!(header(&t).ends_with("13:42:00 +0000\r\n"));
     }
 }
