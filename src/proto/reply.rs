@@ -56,25 +56,28 @@ impl EnhancedCode {
     /// `class.subject.detail` in digits, without the formatting machinery:
     /// it goes into nearly every reply.
     pub fn write_to(self, out: &mut Vec<u8>) {
-        fn number(out: &mut Vec<u8>, mut n: u16) {
-            let mut digits = [0u8; 5];
-            let mut i = digits.len();
-            loop {
-                i -= 1;
-                digits[i] = b'0' + (n % 10) as u8;
-                n /= 10;
-                if n == 0 {
-                    break;
-                }
-            }
-            out.extend_from_slice(&digits[i..]);
-        }
-        number(out, u16::from(self.class));
+        let mut buf = [0u8; 20];
+        out.extend_from_slice(decimal(u64::from(self.class), &mut buf).as_bytes());
         out.push(b'.');
-        number(out, self.subject);
+        out.extend_from_slice(decimal(u64::from(self.subject), &mut buf).as_bytes());
         out.push(b'.');
-        number(out, self.detail);
+        out.extend_from_slice(decimal(u64::from(self.detail), &mut buf).as_bytes());
     }
+}
+
+/// The decimal digits of `n`, written into `buf`: numbers that go into
+/// every reply and every message header skip the formatting machinery.
+pub fn decimal(mut n: u64, buf: &mut [u8; 20]) -> &str {
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    std::str::from_utf8(&buf[i..]).unwrap_or("0")
 }
 
 impl fmt::Display for EnhancedCode {

@@ -2,6 +2,8 @@
 //! and the RFC 5322 date it carries. Pure functions: the caller passes time.
 
 use std::net::IpAddr;
+
+use crate::proto::reply::decimal;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 /// What the trace header records about one delivery.
@@ -52,20 +54,8 @@ pub fn header(t: &Trace<'_>) -> String {
 
 /// Decimal digits without the formatting machinery: this header is built
 /// for every message.
-fn push_number(out: &mut String, mut n: u64) {
-    let mut digits = [0u8; 20];
-    let mut i = digits.len();
-    loop {
-        i -= 1;
-        digits[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    for &d in &digits[i..] {
-        out.push(char::from(d));
-    }
+fn push_number(out: &mut String, n: u64) {
+    out.push_str(decimal(n, &mut [0u8; 20]));
 }
 
 fn push_ipv4(out: &mut String, ip: std::net::Ipv4Addr) {
