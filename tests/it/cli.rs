@@ -84,7 +84,7 @@ async fn serve_catches_mail_and_stops_gracefully_on_sigterm() {
         .find_map(|l| l.strip_prefix("python3 -c '"))
         .and_then(|l| l.strip_suffix('\''))
         .expect("README shows a python3 -c example")
-        .replace("2525", &addr.port().to_string());
+        .replace("1025", &addr.port().to_string());
     let status = Command::new("python3")
         .args(["-c", &snippet])
         .status()

@@ -7,6 +7,7 @@ mod auth;
 mod browser;
 mod cli;
 mod clients;
+mod compat;
 mod dialogue;
 mod expect;
 mod explain;
