@@ -13,6 +13,7 @@ mod expect;
 mod explain;
 mod faults;
 mod http;
+mod mailpit_client;
 mod providers;
 mod report;
 mod run;
