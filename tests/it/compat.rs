@@ -94,6 +94,14 @@ async fn mailpit_list_has_mailpits_fields_and_pages() {
     );
     let bad = get(http, "/api/v1/messages?limit=lots").await;
     assert_eq!(bad.status, 400);
+    let old_filter = get(http, "/api/v1/messages?to=bob").await;
+    assert_eq!(old_filter.status, 400);
+    assert!(
+        old_filter.json()["error"]
+            .as_str()
+            .unwrap()
+            .contains("/api/v1/search?query=to:bob")
+    );
     server.shutdown().await;
 }
 

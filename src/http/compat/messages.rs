@@ -28,6 +28,11 @@ type QueryResult<T> = Result<QueryString<T>, axum::extract::rejection::QueryReje
 pub struct Paging {
     start: Option<usize>,
     limit: Option<usize>,
+    /// mailfault's earlier list filters: refused with the search that
+    /// replaces them, rather than ignored into an unfiltered list.
+    to: Option<String>,
+    from: Option<String>,
+    subject: Option<String>,
 }
 
 /// The message an `{ID}` path names: a number, or `latest`.
@@ -54,6 +59,12 @@ pub async fn list(
     query: QueryResult<Paging>,
 ) -> Result<Json<Page>, ApiError> {
     let QueryString(p) = query.map_err(|e| rejected("use ?start=0&limit=50")(&e))?;
+    let old = [("to", &p.to), ("from", &p.from), ("subject", &p.subject)];
+    if let Some((name, Some(value))) = old.iter().find(|(_, v)| v.is_some()) {
+        return Err(ApiError::bad_request(format!(
+            "the list takes no `{name}` filter; search instead: /api/v1/search?query={name}:{value}"
+        )));
+    }
     let store = control.store();
     let all = store.messages();
     let start = p.start.unwrap_or(0);
