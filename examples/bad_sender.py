@@ -13,7 +13,7 @@ import os
 import smtplib
 
 HOST = os.environ.get("MAILFAULT_SMTP_HOST", "127.0.0.1")
-PORT = int(os.environ.get("MAILFAULT_SMTP_PORT", "2525"))
+PORT = int(os.environ.get("MAILFAULT_SMTP_PORT", "1025"))
 SENDER = "app@example.test"
 RECIPIENTS = ["user@example.test", "unknown@example.test"]
 ATTEMPTS = 3

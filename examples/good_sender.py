@@ -17,7 +17,7 @@ from email import policy
 from email.message import EmailMessage
 
 HOST = os.environ.get("MAILFAULT_SMTP_HOST", "127.0.0.1")
-PORT = int(os.environ.get("MAILFAULT_SMTP_PORT", "2525"))
+PORT = int(os.environ.get("MAILFAULT_SMTP_PORT", "1025"))
 SENDER = "app@example.test"
 RECIPIENTS = ["user@example.test", "unknown@example.test"]
 # Greylisting asks for 2 s; wait a little longer than that.

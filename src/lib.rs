@@ -36,8 +36,10 @@
 //!   atomically; a connection keeps the one it started with), `metrics`
 //!   counters, and the `Control` handle the read side steers it by.
 //! - [`http`]: the JSON API (axum), the server-sent event stream,
-//!   `/metrics` and the embedded web page (`page/`), with `views` for the
-//!   JSON shapes; it only reads the store and steers through `Control`.
+//!   `/metrics`, `/livez`/`/readyz` and the embedded web page (`page/`);
+//!   messages have Mailpit's and MailHog's paths and shapes (`compat/`),
+//!   sessions mailfault's own (`views`); it only reads the store and steers
+//!   through `Control`.
 //! - [`tls`]: development CA and certificates (rcgen), the rustls acceptor;
 //!   the only module touching rustls.
 //! - [`codes`]: the reply-code and enhanced-status-code catalog, provider

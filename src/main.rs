@@ -27,7 +27,7 @@ enum Command {
     /// Run the SMTP server (an accept-all sink unless --scenario is given).
     Serve {
         /// Address of the SMTP listener.
-        #[arg(long, default_value = "127.0.0.1:2525", env = "MAILFAULT_SMTP")]
+        #[arg(long, default_value = "127.0.0.1:1025", env = "MAILFAULT_SMTP")]
         smtp: SocketAddr,
         /// Scenario file that decides the replies.
         #[arg(long, env = "MAILFAULT_SCENARIO")]
@@ -46,16 +46,24 @@ enum Command {
         #[arg(long, env = "MAILFAULT_HTTP_AUTH", hide_env_values = true)]
         http_auth: Option<mailfault::http::BasicAuth>,
         /// Where `--tls auto` keeps its certificates.
-        #[arg(long, default_value = "certs")]
+        #[arg(long, default_value = "certs", env = "MAILFAULT_CERTS_DIR")]
         certs_dir: PathBuf,
         /// Where captured messages go: `memory` or `maildir:DIR`.
-        #[arg(long, default_value = "memory")]
+        #[arg(long, default_value = "memory", env = "MAILFAULT_STORE")]
         store: StoreKind,
         /// How many messages (and sessions) to keep in memory; older ones are evicted.
-        #[arg(long, default_value_t = 10_000)]
+        #[arg(long, default_value_t = 10_000, env = "MAILFAULT_MAX_MESSAGES")]
         max_messages: usize,
-        #[arg(long, value_enum, default_value_t = LogFormat::Pretty)]
+        #[arg(long, value_enum, default_value_t = LogFormat::Pretty, env = "MAILFAULT_LOG_FORMAT")]
         log_format: LogFormat,
+    },
+    /// Exit 0 when a running server answers ready on /readyz, 1 otherwise
+    /// (for container health checks; no curl needed).
+    Healthcheck {
+        /// Base URL of the server's HTTP API; by default the address in
+        /// MAILFAULT_HTTP, else http://127.0.0.1:8025.
+        #[arg(long, env = "MAILFAULT_HEALTHCHECK_URL")]
+        url: Option<String>,
     },
     /// Serve a scenario, run a sender against it, and grade the sender with
     /// the scenario's `expect:` block (exit 0 all passed, 1 some failed).
@@ -220,6 +228,9 @@ fn main() -> ExitCode {
             };
             ExitCode::from(runtime.block_on(commands::run::run(opts)))
         }
+        Command::Healthcheck { url } => ExitCode::from(commands::healthcheck::run(
+            &url.unwrap_or_else(commands::healthcheck::default_url),
+        )),
         Command::Check { scenarios } => ExitCode::from(commands::check::run(
             &scenarios,
             &mut std::io::stdout(),

@@ -5,6 +5,7 @@ pub mod certs;
 pub mod check;
 pub mod codes;
 pub mod explain;
+pub mod healthcheck;
 pub mod run;
 pub mod serve;
 

@@ -139,7 +139,7 @@ pub async fn run(opts: Options) -> Result<(), Error> {
                 ""
             }
         );
-        if !addr.ip().is_loopback() {
+        if !addr.ip().is_loopback() && !crate::http::in_container() {
             say!(
                 "warning: the HTTP API on {addr} is reachable from other machines; it can read mail and change the scenario{}",
                 if opts.http_auth.is_some() {

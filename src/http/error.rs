@@ -45,7 +45,7 @@ impl IntoResponse for ApiError {
 
 pub async fn not_found(uri: axum::http::Uri) -> ApiError {
     ApiError::not_found(format!(
-        "no such endpoint: {}; the API lives under /api/v1 (messages, sessions, scenario, reset, report, wait, clock/advance, events) and /metrics",
+        "no such endpoint: {}; the API lives under /api/v1 (messages, message/{{ID}}, search, info, chaos, sessions, scenario, reset, report, wait, clock/advance, events), /api/v2 (MailHog's messages and search), /metrics, /livez and /readyz",
         uri.path()
     ))
 }

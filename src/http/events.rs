@@ -1,5 +1,6 @@
 //! `/api/v1/events`: server-sent events for the web page and scripts:
-//! `message`, `session_started` and `session` (summaries as in the lists),
+//! `message` (Mailpit's message summary), `session_started` and `session`
+//! (summaries as in the lists),
 //! `reset` and `scenario`. A reader that falls too far behind gets a `reset`, telling it
 //! to reload the lists instead of showing a silent gap.
 
@@ -12,7 +13,8 @@ use futures_util::Stream;
 use serde_json::json;
 use tokio::sync::broadcast::error::RecvError;
 
-use super::views::{MessageSummary, SessionSummary};
+use super::compat::mailpit::Summary;
+use super::views::SessionSummary;
 use crate::store::Event as StoreEvent;
 use crate::transport::Control;
 
@@ -20,7 +22,7 @@ fn render(event: &StoreEvent) -> Event {
     let (name, data) = match event {
         StoreEvent::Message(m) => (
             "message",
-            serde_json::to_string(&MessageSummary::of(m)).unwrap_or_default(),
+            serde_json::to_string(&Summary::of(m, false)).unwrap_or_default(),
         ),
         StoreEvent::SessionStarted(s) => (
             "session_started",

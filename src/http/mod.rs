@@ -3,15 +3,17 @@
 //!
 //! Everything here reads the store and steers the server through a
 //! [`Control`]; no SMTP decision is made in this module. The router is split
-//! by resource: `messages`, `sessions`, `control` (scenario, reset, clock,
-//! wait, report), `events`, `metrics` and `page`; `views` holds the JSON
+//! by resource: `compat` (messages in Mailpit's and MailHog's shapes, search,
+//! chaos), `sessions`, `control` (scenario, reset, clock, wait, report),
+//! `events`, `metrics`, `health` and `page`; `views` holds the session
 //! shapes and `error` the error body every endpoint shares.
 
 mod auth;
+pub mod compat;
 mod control;
 mod error;
 mod events;
-mod messages;
+mod health;
 mod metrics;
 mod page;
 mod session_events;
@@ -32,13 +34,7 @@ pub use auth::BasicAuth;
 
 /// Builds the router over a running server.
 pub fn router(control: Control, auth: Option<BasicAuth>) -> Router {
-    let api = Router::new()
-        .route(
-            "/api/v1/messages",
-            get(messages::list).delete(messages::delete_all),
-        )
-        .route("/api/v1/messages/{id}", get(messages::one))
-        .route("/api/v1/messages/{id}/raw", get(messages::raw))
+    let api = compat::routes()
         .route("/api/v1/sessions", get(sessions::list))
         .route("/api/v1/sessions/{id}", get(sessions::one))
         .route(
@@ -52,6 +48,8 @@ pub fn router(control: Control, auth: Option<BasicAuth>) -> Router {
         .route("/api/v1/clock", get(control::clock))
         .route("/api/v1/events", get(events::stream))
         .route("/metrics", get(metrics::render))
+        .route("/livez", get(health::live))
+        .route("/readyz", get(health::ready))
         .route("/", get(page::index))
         .route("/app.js", get(page::script))
         .route("/style.css", get(page::style))
@@ -69,7 +67,7 @@ pub async fn bind(addr: SocketAddr, auth: bool) -> Result<TcpListener, crate::Er
     let listener = TcpListener::bind(addr)
         .await
         .map_err(|source| crate::Error::HttpBind { addr, source })?;
-    if !addr.ip().is_loopback() {
+    if !addr.ip().is_loopback() && !in_container() {
         warn!(
             %addr,
             basic_auth = auth,
@@ -78,6 +76,13 @@ pub async fn bind(addr: SocketAddr, auth: bool) -> Result<TcpListener, crate::Er
         );
     }
     Ok(listener)
+}
+
+/// Inside a container (the image sets `MAILFAULT_IN_CONTAINER=1`) the
+/// listener must bind every interface to be reachable at all, and the
+/// container's port mapping decides who can connect: no warning there.
+pub fn in_container() -> bool {
+    std::env::var_os("MAILFAULT_IN_CONTAINER").is_some_and(|v| !v.is_empty() && v != "0")
 }
 
 /// Serves the API until the server's shutdown token fires.

@@ -1,18 +1,14 @@
-//! The JSON shapes of the API: what a message and a session look like to a
-//! client, in summary (lists, events) and in full.
-//!
-//! MIME is parsed here, lazily and per request: capture never depends on a
-//! parser, and a message that does not parse still shows its envelope with
-//! the failure as a field.
+//! The JSON shapes of mailfault's own resources: what a session looks like
+//! to a client, in summary (lists, events) and in full. Messages have
+//! Mailpit's shapes (`compat::mailpit`).
 
 use std::time::{Duration, SystemTime};
 
-use mail_parser::{MessageParser, MimeHeaders};
 use serde::Serialize;
 
 use crate::proto::event::Event;
 use crate::store::transcript::{self, Direction};
-use crate::store::{OpenSession, SessionRecord, StoredMessage};
+use crate::store::{OpenSession, SessionRecord};
 
 pub fn time(at: SystemTime) -> String {
     humantime::format_rfc3339_millis(at).to_string()
@@ -21,149 +17,6 @@ pub fn time(at: SystemTime) -> String {
 /// Scenario or session offsets as a person reads them: `12.031s`.
 pub fn seconds(d: Duration) -> String {
     format!("{}.{:03}s", d.as_secs(), d.subsec_millis())
-}
-
-/// The decoded Subject, from the client's own headers.
-fn subject(m: &StoredMessage) -> Option<String> {
-    MessageParser::new()
-        .parse_headers(&m.content)
-        .and_then(|p| p.subject().map(str::to_owned))
-}
-
-#[derive(Serialize)]
-pub struct MessageSummary {
-    pub id: u64,
-    pub session_id: u64,
-    pub received_at: String,
-    pub from: String,
-    pub to: Vec<String>,
-    pub subject: Option<String>,
-    pub size: usize,
-    pub tls: Option<String>,
-    pub auth_user: Option<String>,
-}
-
-impl MessageSummary {
-    pub fn of(m: &StoredMessage) -> Self {
-        Self {
-            id: m.id,
-            session_id: m.session_id,
-            received_at: time(m.received_at),
-            from: m.mail_from.clone(),
-            to: m.recipients.iter().map(|r| r.address.clone()).collect(),
-            subject: subject(m),
-            size: m.size(),
-            tls: m.tls.clone(),
-            auth_user: m.auth_user.clone(),
-        }
-    }
-}
-
-#[derive(Serialize)]
-pub struct Recipient {
-    pub address: String,
-    pub params: String,
-}
-
-#[derive(Serialize)]
-pub struct Header {
-    pub name: String,
-    pub value: String,
-}
-
-#[derive(Serialize)]
-pub struct Attachment {
-    pub filename: Option<String>,
-    pub content_type: String,
-    pub size: usize,
-}
-
-#[derive(Serialize)]
-pub struct MessageDetail {
-    #[serde(flatten)]
-    pub summary: MessageSummary,
-    pub client: String,
-    pub helo: Option<String>,
-    pub mail_params: String,
-    pub recipients: Vec<Recipient>,
-    pub headers: Vec<Header>,
-    pub text: Option<String>,
-    pub html: Option<String>,
-    pub attachments: Vec<Attachment>,
-    /// Why the MIME structure could not be read; the raw message is intact.
-    pub parse_error: Option<String>,
-    pub smuggling_attempts: u32,
-    pub bare_lf: bool,
-}
-
-/// A folded header value on one line, as a reader wants it.
-fn unfold(raw: &str) -> String {
-    raw.split(['\r', '\n'])
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .collect::<Vec<_>>()
-        .join(" ")
-}
-
-impl MessageDetail {
-    pub fn of(m: &StoredMessage) -> Self {
-        let raw = m.raw();
-        let parsed = MessageParser::default().parse(&raw);
-        let (headers, text, html, attachments, parse_error) = match &parsed {
-            None => (
-                Vec::new(),
-                None,
-                None,
-                Vec::new(),
-                Some("no header section found; see the raw message".to_owned()),
-            ),
-            Some(p) => (
-                p.headers_raw()
-                    .map(|(name, value)| Header {
-                        name: name.to_owned(),
-                        value: unfold(value),
-                    })
-                    .collect(),
-                p.body_text(0).map(|t| t.into_owned()),
-                p.body_html(0).map(|t| t.into_owned()),
-                p.attachments()
-                    .map(|a| Attachment {
-                        filename: a.attachment_name().map(str::to_owned),
-                        content_type: a.content_type().map_or_else(
-                            || "application/octet-stream".to_owned(),
-                            |ct| match ct.subtype() {
-                                Some(sub) => format!("{}/{sub}", ct.ctype()),
-                                None => ct.ctype().to_owned(),
-                            },
-                        ),
-                        size: a.contents().len(),
-                    })
-                    .collect(),
-                None,
-            ),
-        };
-        Self {
-            summary: MessageSummary::of(m),
-            client: m.client.to_string(),
-            helo: m.helo.clone(),
-            mail_params: m.mail_params.clone(),
-            recipients: m
-                .recipients
-                .iter()
-                .map(|r| Recipient {
-                    address: r.address.clone(),
-                    params: r.params.clone(),
-                })
-                .collect(),
-            headers,
-            text,
-            html,
-            attachments,
-            parse_error,
-            smuggling_attempts: m.smuggling_attempts,
-            bare_lf: m.bare_lf,
-        }
-    }
 }
 
 #[derive(Serialize)]

@@ -46,6 +46,14 @@ impl<T> Ring<T> {
         self.items.iter().cloned().collect()
     }
 
+    /// Drops the items `keep` refuses; returns how many went. Not counted
+    /// as evicted: the user asked for it.
+    pub fn retain(&mut self, mut keep: impl FnMut(&T) -> bool) -> usize {
+        let before = self.items.len();
+        self.items.retain(|item| keep(item));
+        before - self.items.len()
+    }
+
     pub fn clear(&mut self) {
         self.items.clear();
         self.evicted = 0;

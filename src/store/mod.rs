@@ -12,11 +12,11 @@ pub mod message;
 pub mod received;
 pub mod transcript;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use tokio::sync::{broadcast, watch};
 
@@ -94,6 +94,12 @@ pub struct Store {
     open: Mutex<BTreeMap<u64, OpenSession>>,
     maildir: Option<Arc<Maildir>>,
     next_id: AtomicU64,
+    /// Ids of messages a reader marked read (Mailpit's read status): a
+    /// reader's bookkeeping, kept apart from the immutable capture.
+    read: Mutex<HashSet<u64>>,
+    /// Messages deleted through the API since start.
+    deleted: AtomicU64,
+    started_at: SystemTime,
     /// Number of messages held, for waiters.
     count: watch::Sender<usize>,
     sessions_done: watch::Sender<u64>,
@@ -130,6 +136,9 @@ impl Store {
             open: Mutex::new(BTreeMap::new()),
             maildir,
             next_id: AtomicU64::new(1),
+            read: Mutex::new(HashSet::new()),
+            deleted: AtomicU64::new(0),
+            started_at: SystemTime::now(),
             count: watch::channel(0).0,
             sessions_done: watch::channel(0).0,
             events: broadcast::channel(EVENT_BACKLOG).0,
@@ -191,9 +200,53 @@ impl Store {
             ring.clear();
             n
         };
+        lock(&self.read).clear();
+        self.deleted.fetch_add(n as u64, Ordering::Relaxed);
         self.count.send_replace(0);
         let _ = self.events.send(Event::Reset);
         n
+    }
+
+    /// Forgets the messages with these ids; returns how many were held.
+    pub fn delete_messages(&self, ids: &HashSet<u64>) -> usize {
+        let (gone, len) = {
+            let mut ring = lock(&self.messages);
+            let gone = ring.retain(|m| !ids.contains(&m.id));
+            (gone, ring.len())
+        };
+        lock(&self.read).retain(|id| !ids.contains(id));
+        if gone > 0 {
+            self.deleted.fetch_add(gone as u64, Ordering::Relaxed);
+            self.count.send_replace(len);
+            let _ = self.events.send(Event::Reset);
+        }
+        gone
+    }
+
+    /// Marks messages read or unread.
+    pub fn set_read(&self, ids: impl IntoIterator<Item = u64>, read: bool) {
+        let mut set = lock(&self.read);
+        for id in ids {
+            if read {
+                set.insert(id);
+            } else {
+                set.remove(&id);
+            }
+        }
+    }
+
+    pub fn is_read(&self, id: u64) -> bool {
+        lock(&self.read).contains(&id)
+    }
+
+    /// Messages deleted through the API since the server started.
+    pub fn deleted(&self) -> u64 {
+        self.deleted.load(Ordering::Relaxed)
+    }
+
+    /// When this store (and so the server) started.
+    pub fn started_at(&self) -> SystemTime {
+        self.started_at
     }
 
     pub fn session_started(&self, session: OpenSession) {
@@ -224,6 +277,7 @@ impl Store {
     /// Forgets messages and sessions (a maildir keeps its files).
     pub fn reset(&self) {
         lock(&self.messages).clear();
+        lock(&self.read).clear();
         lock(&self.sessions).clear();
         self.count.send_replace(0);
         let _ = self.events.send(Event::Reset);

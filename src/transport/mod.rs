@@ -262,7 +262,7 @@ pub async fn start_with(
 ) -> Result<ServerHandle, crate::Error> {
     let smtp = listen
         .smtp
-        .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 2525)));
+        .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 1025)));
     let listener = bind(smtp).await?;
     let smtp_addr = listener.local_addr()?;
     let smtps = match (listen.smtps, &listen.tls) {

@@ -84,7 +84,7 @@ async fn serve_catches_mail_and_stops_gracefully_on_sigterm() {
         .find_map(|l| l.strip_prefix("python3 -c '"))
         .and_then(|l| l.strip_suffix('\''))
         .expect("README shows a python3 -c example")
-        .replace("2525", &addr.port().to_string());
+        .replace("1025", &addr.port().to_string());
     let status = Command::new("python3")
         .args(["-c", &snippet])
         .status()
@@ -348,5 +348,42 @@ fn serve_explains_a_busy_http_port() {
     assert!(
         err.contains(&format!("cannot serve HTTP on {addr}")) && err.contains("--http off"),
         "{err}"
+    );
+}
+
+#[test]
+fn healthcheck_exits_0_for_a_ready_server_and_1_for_none() {
+    let (_server, _, lines) = serve(&[]);
+    let http = lines
+        .iter()
+        .find_map(|l| l.strip_prefix("web page and API on "))
+        .map(|url| url.trim_end_matches('/').to_owned())
+        .unwrap_or_else(|| panic!("no HTTP line in {lines:?}"));
+    let ok = Command::new(BIN)
+        .args(["healthcheck", "--url", &http])
+        .output()
+        .unwrap();
+    assert_eq!(
+        ok.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    assert!(String::from_utf8_lossy(&ok.stdout).starts_with("healthy"));
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let down = Command::new(BIN)
+        .args(["healthcheck"])
+        .env("MAILFAULT_HTTP", format!("0.0.0.0:{port}"))
+        .output()
+        .unwrap();
+    assert_eq!(down.status.code(), Some(1));
+    let why = String::from_utf8_lossy(&down.stderr);
+    assert!(
+        why.contains(&format!("127.0.0.1:{port}")),
+        "loopback for 0.0.0.0: {why}"
     );
 }

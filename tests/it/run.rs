@@ -181,7 +181,7 @@ fn the_command_gets_the_server_in_its_environment() {
     );
     let seen = std::fs::read_to_string(&seen).unwrap();
     assert!(seen.starts_with("smtp://127.0.0.1:"), "{seen}");
-    assert!(seen.contains("\"subject\":\"env\""), "{seen}");
+    assert!(seen.contains("\"Subject\":\"env\""), "{seen}");
 }
 
 #[test]

@@ -55,7 +55,8 @@ fn every_scenario_file_has_a_test() {
     assert!(seen >= 15, "only {seen} scenario files found");
 }
 
-/// The README's YAML examples are real scenarios.
+/// The README's YAML examples are real scenarios (a block labelled after
+/// `yaml`, such as `yaml compose`, is some other file and is not loaded).
 #[test]
 fn readme_yaml_examples_load() {
     let readme =

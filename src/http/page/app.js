@@ -96,6 +96,65 @@
 
   const list = (v) => (Array.isArray(v) ? v : []);
 
+  // ---------- message shapes ----------
+  // The API sends messages in Mailpit's shapes (string IDs, PascalCase,
+  // mailfault's envelope as extra fields); the page keeps the few facts it
+  // shows under its own names, with numeric ids to order by.
+
+  function messageId(v) {
+    const id = typeof v === "string" ? Number(v) : NaN;
+    return Number.isSafeInteger(id) && id > 0 ? id : null;
+  }
+
+  const bodyPart = (v) => (typeof v === "string" && v !== "" ? v : null);
+
+  function fromSummary(s) {
+    const id = s ? messageId(s.ID) : null;
+    if (id === null) return null;
+    const env = s.Envelope || {};
+    return {
+      id,
+      subject: s.Subject,
+      received_at: s.Created,
+      from: env.From,
+      to: list(env.To),
+      tls: s.TLS,
+      auth_user: s.Username,
+      size: s.Size,
+    };
+  }
+
+  function fromMessage(m, headers) {
+    const id = m ? messageId(m.ID) : null;
+    if (id === null) throw new Error("the server sent a message without an ID");
+    const rows = [];
+    for (const [name, values] of Object.entries(headers || {})) {
+      for (const value of list(values)) rows.push({ name, value: String(value) });
+    }
+    return {
+      id,
+      subject: m.Subject,
+      from: m.ReturnPath,
+      to: [],
+      recipients: list(m.Recipients).map((r) => ({ address: r.Address, params: r.Params })),
+      received_at: m.Created,
+      size: m.Size,
+      client: m.Client,
+      helo: m.Helo,
+      mail_params: m.MailParams,
+      tls: m.TLS,
+      auth_user: m.Username,
+      session_id: m.SessionID,
+      parse_error: m.ParseError,
+      attachments: list(m.Attachments)
+        .concat(list(m.Inline))
+        .map((a) => ({ filename: a.FileName, content_type: a.ContentType, size: a.Size })),
+      headers: rows,
+      text: bodyPart(m.Text),
+      html: bodyPart(m.HTML),
+    };
+  }
+
   // ---------- messages list ----------
 
   function matchesFilter(m) {
@@ -164,8 +223,9 @@
     }
   }
 
-  function addMessage(m) {
-    if (!m || typeof m.id !== "number") return;
+  function addMessage(summary) {
+    const m = fromSummary(summary);
+    if (!m) return;
     if (state.messages.some((x) => x.id === m.id)) return;
     state.messagesTotal++;
     if (state.messages.length && m.id < state.messages[0].id) {
@@ -187,7 +247,7 @@
 
   async function loadMessages() {
     const body = await getJSON(`/messages?limit=${MAX_ITEMS}`);
-    const fetched = list(body.messages);
+    const fetched = list(body.messages).map(fromSummary).filter(Boolean);
     // Keep anything the event stream delivered while the request was out.
     const seen = new Set(fetched.map((m) => m.id));
     const newest = fetched.length ? fetched[0].id : 0;
@@ -325,7 +385,10 @@
     state.selected = { kind, id };
     markSelected();
     try {
-      const data = await getJSON(`/${kind}s/${id}`);
+      const data =
+        kind === "message"
+          ? fromMessage(...(await Promise.all([getJSON(`/message/${id}`), getJSON(`/message/${id}/headers`)])))
+          : await getJSON(`/sessions/${id}`);
       if (seq !== routeSeq) return; // a newer click won
       if (kind === "message") renderMessage(data);
       else renderSession(data);
@@ -402,7 +465,7 @@
     frame.srcdoc =
       typeof m.html === "string" ? csp + m.html : csp + "<p style=\"font-family:sans-serif;color:#777\">(no HTML part)</p>";
 
-    $("mv-download").href = `${API}/messages/${m.id}/raw`;
+    $("mv-download").href = `${API}/message/${m.id}/raw`;
     $("mv-download").setAttribute("download", `message-${m.id}.eml`);
 
     state.rawFor = null;
@@ -431,7 +494,7 @@
     const pre = $("mv-raw");
     pre.textContent = "loading\u2026";
     try {
-      const res = await api("GET", `/messages/${id}/raw`);
+      const res = await api("GET", `/message/${id}/raw`);
       const text = await res.text();
       if (state.rawFor === id) pre.textContent = text;
     } catch (err) {
