@@ -12,6 +12,9 @@ pub mod serve;
 pub mod exit {
     pub const OK: u8 = 0;
     pub const EXPECTATIONS_FAILED: u8 = 1;
+    /// `serve` stopped by the system (a port in use, a disk that refuses):
+    /// the command line was fine and may work on a second try.
+    pub const FAILURE: u8 = 1;
     pub const USAGE: u8 = 2;
 }
 
