@@ -8,7 +8,8 @@ pub mod explain;
 pub mod run;
 pub mod serve;
 
-/// Process exit codes shared by every subcommand (DESIGN.md).
+/// Process exit codes shared by every subcommand, as the README and each
+/// command's help state them: scripts and CI branch on them.
 pub mod exit {
     pub const OK: u8 = 0;
     pub const EXPECTATIONS_FAILED: u8 = 1;
