@@ -184,7 +184,7 @@ fn main() -> ExitCode {
         } => {
             init_tracing(log_format);
             let Some(runtime) = runtime() else {
-                return ExitCode::from(exit::USAGE);
+                return ExitCode::from(exit::FAILURE);
             };
             let opts = commands::serve::Options {
                 smtp,
@@ -201,7 +201,7 @@ fn main() -> ExitCode {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
                     eprintln!("error: {e}");
-                    ExitCode::from(exit::USAGE)
+                    ExitCode::from(e.exit_code())
                 }
             }
         }

@@ -9,10 +9,14 @@ pub mod healthcheck;
 pub mod run;
 pub mod serve;
 
-/// Process exit codes shared by every subcommand (DESIGN.md).
+/// Process exit codes shared by every subcommand, as the README and each
+/// command's help state them: scripts and CI branch on them.
 pub mod exit {
     pub const OK: u8 = 0;
     pub const EXPECTATIONS_FAILED: u8 = 1;
+    /// `serve` stopped by the system (a port in use, a disk that refuses):
+    /// the command line was fine and may work on a second try.
+    pub const FAILURE: u8 = 1;
     pub const USAGE: u8 = 2;
 }
 

@@ -164,7 +164,7 @@ pub fn evaluate(expect: &Expectations, evidence: &Evidence<'_>) -> Report {
         verdicts: Vec::new(),
         not_judged: Vec::new(),
     };
-    // In the order the design lists them, so reports read the same way.
+    // In the order the README lists them, so reports read the same way.
     if let Some(d) = &expect.delivered {
         j.verdicts.push(delivery::delivered(d.value, &seen));
     }

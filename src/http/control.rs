@@ -161,25 +161,49 @@ pub struct ReportFormat {
 
 /// The scenario's `expect:` block judged against the sessions it has seen
 /// so far: JSON by default, `?format=junit` or `?format=text` for CI logs.
+/// Judging walks every session and message held, so it and the rendering
+/// run on the blocking pool, off the threads that serve SMTP and HTTP.
 pub async fn report(
     State(control): State<Control>,
     query: Result<Query<ReportFormat>, axum::extract::rejection::QueryRejection>,
 ) -> Result<axum::response::Response, ApiError> {
     let Query(q) = query.map_err(|e| rejected("use ?format=json|junit|text")(&e))?;
-    let (scenario, epoch) = control.scenario_and_epoch();
-    let report = crate::expect::judge(&scenario, epoch, control.store(), None);
-    let (content_type, body) = match q.format.as_deref().unwrap_or("json") {
-        "json" => ("application/json", report.to_json()),
-        "junit" => (
-            "application/xml; charset=utf-8",
-            report.to_junit(&control.scenario().name),
-        ),
-        "text" => ("text/plain; charset=utf-8", report.to_text()),
+    let format = match q.format.as_deref().unwrap_or("json") {
+        "json" => Format::Json,
+        "junit" => Format::Junit,
+        "text" => Format::Text,
         other => {
             return Err(ApiError::bad_request(format!(
                 "unknown report format `{other}`; use json, junit or text"
             )));
         }
     };
+    let (content_type, body) = tokio::task::spawn_blocking(move || {
+        let (scenario, epoch) = control.scenario_and_epoch();
+        let report = crate::expect::judge(&scenario, epoch, control.store(), None);
+        match format {
+            Format::Json => ("application/json", report.to_json()),
+            Format::Junit => (
+                "application/xml; charset=utf-8",
+                report.to_junit(&scenario.name),
+            ),
+            Format::Text => ("text/plain; charset=utf-8", report.to_text()),
+        }
+    })
+    .await
+    .map_err(|e| {
+        tracing::error!(error = %e, "judging the report failed");
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("judging the report failed ({e}); the server log has details, and GET /api/v1/report can be retried"),
+        )
+    })?;
     Ok(([(header::CONTENT_TYPE, content_type)], body).into_response())
+}
+
+#[derive(Clone, Copy)]
+enum Format {
+    Json,
+    Junit,
+    Text,
 }

@@ -16,7 +16,7 @@ use rand::{RngExt, SeedableRng};
 
 use super::clock::Clock;
 use super::greylist::{self, Verdict};
-use super::matcher::{body, header_values};
+use super::mime::{self, MessageView};
 use super::rate;
 use super::{RateLimit, Rule, Scenario};
 use crate::proto::policy::{Context, Decision, Policy, Stage};
@@ -47,6 +47,10 @@ pub struct Engine {
     connections: AtomicU64,
     accepted: AtomicU64,
     uses_attempts: bool,
+    /// Whether a rule reads the body: if none does, a message's header
+    /// section is all that is parsed.
+    reads_body: bool,
+    parser: mail_parser::MessageParser,
     shared: Mutex<Shared>,
 }
 
@@ -66,6 +70,8 @@ impl Engine {
                 .rules
                 .iter()
                 .any(|r| r.conditions.attempt.is_some()),
+            reads_body: scenario.rules.iter().any(|r| r.conditions.body.is_some()),
+            parser: mime::parser(),
             shared: Mutex::new(Shared {
                 rng: StdRng::seed_from_u64(scenario.seed),
                 attempts: HashMap::new(),
@@ -124,7 +130,13 @@ impl Engine {
         *n
     }
 
-    fn applies(&self, rule: &Rule, ctx: &Context<'_>, attempt: u32) -> bool {
+    fn applies(
+        &self,
+        rule: &Rule,
+        ctx: &Context<'_>,
+        message: &MessageView<'_, '_>,
+        attempt: u32,
+    ) -> bool {
         let c = &rule.conditions;
         let text = |m: &Option<super::TextMatcher>, v: Option<&str>| {
             m.as_ref().is_none_or(|m| v.is_some_and(|v| m.matches(v)))
@@ -134,7 +146,6 @@ impl Engine {
             (Some(m), Some(to)) => m.matches(to),
             (Some(m), None) => ctx.recipients.iter().any(|r| m.matches(&r.address)),
         };
-        let message = ctx.message.unwrap_or(&[]);
         let ok = to_ok
             && text(&c.from, ctx.from)
             && text(&c.helo, ctx.helo)
@@ -147,11 +158,10 @@ impl Engine {
                 .is_none_or(|a| a == (ctx.auth_user.is_some() && ctx.stage != Stage::Auth))
             && c.header
                 .iter()
-                .all(|(name, glob)| header_values(message, name).iter().any(|v| glob.matches(v)))
-            && c.body
-                .as_ref()
-                .is_none_or(|g| g.matches(&String::from_utf8_lossy(body(message))))
-            && c.size.is_none_or(|s| s.matches(message.len() as u64))
+                .all(|(name, glob)| message.any_header(name, |v| glob.matches(v)))
+            && c.body.as_ref().is_none_or(|g| g.matches(message.body()))
+            && c.size
+                .is_none_or(|s| s.matches(ctx.message.map_or(0, <[u8]>::len) as u64))
             && c.connection
                 .as_ref()
                 .is_none_or(|k| k.matches(ctx.connection))
@@ -349,12 +359,25 @@ impl Policy for ScenarioPolicy {
 
 impl ScenarioPolicy {
     fn first_match(&mut self, ctx: &Context<'_>, attempt: u32) -> Option<Decision> {
+        let engine = Arc::clone(&self.engine);
+        let raw = ctx.message.unwrap_or_default();
+        MessageView::with(raw, &engine.parser, engine.reads_body, |message| {
+            self.first_match_in(ctx, message, attempt)
+        })
+    }
+
+    fn first_match_in(
+        &mut self,
+        ctx: &Context<'_>,
+        message: &MessageView<'_, '_>,
+        attempt: u32,
+    ) -> Option<Decision> {
         let engine = &*self.engine;
         for (i, rule) in engine.scenario.rules.iter().enumerate() {
             if !rule.stages.contains(&ctx.stage) || engine.retired(i, rule.times) {
                 continue;
             }
-            if !engine.applies(rule, ctx, attempt) {
+            if !engine.applies(rule, ctx, message, attempt) {
                 continue;
             }
             let (applies, note) = engine.stateful(i, rule, ctx, &mut self.held);

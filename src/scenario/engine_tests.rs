@@ -297,3 +297,44 @@ fn at_the_auth_stage_the_user_tried_is_not_yet_authenticated() {
     };
     assert_eq!(fired(&mut p, &mailing), None);
 }
+
+/// Rules read the message as the API shows it: an RFC 2047 Subject, a
+/// quoted-printable body.
+#[test]
+fn message_conditions_read_decoded_mime() {
+    let e = engine(
+        "version: 1\nrules:\n  - {name: invoice, on: message, match: { header: { Subject: \"*invoice*\" } }}\n  - {name: unsub, on: message, match: { body: \"*unsubscribe*\" }}\n",
+    );
+    let mut p = e.session_policy();
+    let mut c = ctx(Stage::Message);
+    c.to = None;
+    c.message = Some(b"Subject: =?UTF-8?B?WW91ciBpbnZvaWNlIDQy?=\r\n\r\nhello\r\n");
+    assert_eq!(fired(&mut p, &c).as_deref(), Some("invoice"));
+    c.message = Some(
+        b"Subject: news\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\nTo unsub=\r\nscribe, reply\r\n",
+    );
+    assert_eq!(fired(&mut p, &c).as_deref(), Some("unsub"));
+    c.message = Some(b"Subject: news\r\n\r\nnothing to see\r\n");
+    assert_eq!(fired(&mut p, &c), None);
+}
+
+/// However many rules read headers and body, one decision parses the
+/// message once; stages before `message` never parse it.
+#[test]
+fn one_decision_parses_the_message_once() {
+    let e = engine(
+        "version: 1\nrules:\n  - {on: message, match: { header: { Subject: \"*a*\" } }}\n  - {on: message, match: { header: { X-B: \"*b*\" } }}\n  - {on: message, match: { body: \"*c*\" }}\n  - {on: message, match: { header: { Subject: \"*d*\" }, body: \"*d*\" }}\n  - {on: rcpt, match: { from: \"*@nowhere.test\" }}\n",
+    );
+    let mut p = e.session_policy();
+    let mut c = ctx(Stage::Message);
+    c.to = None;
+    c.message = Some(b"Subject: zzz\r\nX-B: zzz\r\n\r\nzzz\r\n");
+    let before = super::mime::parses();
+    assert_eq!(fired(&mut p, &c), None);
+    assert_eq!(super::mime::parses() - before, 1);
+    assert_eq!(fired(&mut p, &c), None);
+    assert_eq!(super::mime::parses() - before, 2, "once per decision");
+    let before = super::mime::parses();
+    assert_eq!(fired(&mut p, &ctx(Stage::Rcpt)), None);
+    assert_eq!(super::mime::parses(), before);
+}

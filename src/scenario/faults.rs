@@ -26,7 +26,8 @@ const fn reply(code: u16, (c, s, d): (u8, u16, u16), text: &'static str) -> Repl
     }
 }
 
-/// The reply of a rate limit without `reply:`, by what it counts (DESIGN.md).
+/// The reply of a rate limit without `reply:`, by what it counts: the codes
+/// real receivers use for each kind of limit (listed in the README).
 pub fn rate_reply(limit: RateLimit) -> Reply {
     match limit {
         RateLimit::Concurrent { .. } => reply(

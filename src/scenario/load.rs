@@ -321,13 +321,24 @@ fn reply(r: &Spanned<model::ReplyText>, errors: &mut Errors<'_>) -> Option<Reply
     }
 }
 
+/// A glob compiled, or an error at `at` saying why it cannot be.
+fn glob(pattern: &str, at: Location, errors: &mut Errors<'_>) -> Option<Glob> {
+    Glob::new(pattern)
+        .map_err(|e| errors.at(at, e.to_string()))
+        .ok()
+}
+
 fn text(t: &Option<Spanned<model::Text>>, errors: &mut Errors<'_>) -> Option<TextMatcher> {
     let t = t.as_ref()?;
     match &t.value {
-        model::Text::Glob(g) => Some(TextMatcher::Globs(vec![Glob::new(g)])),
-        model::Text::Globs(gs) => Some(TextMatcher::Globs(
-            gs.iter().map(|g| Glob::new(g)).collect(),
-        )),
+        model::Text::Glob(g) => glob(g, loc(t), errors).map(|g| TextMatcher::Globs(vec![g])),
+        model::Text::Globs(gs) => {
+            let globs: Vec<Option<Glob>> = gs.iter().map(|g| glob(g, loc(t), errors)).collect();
+            globs
+                .into_iter()
+                .collect::<Option<_>>()
+                .map(TextMatcher::Globs)
+        }
         model::Text::Regex(r) => match regex::RegexBuilder::new(&r.regex)
             .case_insensitive(true)
             .build()
@@ -421,11 +432,11 @@ fn conditions(m: &model::Match, errors: &mut Errors<'_>) -> Conditions {
             .map(|h| {
                 h.value
                     .iter()
-                    .map(|(k, v)| (k.clone(), Glob::new(v)))
+                    .filter_map(|(k, v)| Some((k.clone(), glob(&v.value, loc(v), errors)?)))
                     .collect()
             })
             .unwrap_or_default(),
-        body: m.body.as_ref().map(|b| Glob::new(&b.value)),
+        body: m.body.as_ref().and_then(|b| glob(&b.value, loc(b), errors)),
         size,
         connection: counter(&m.connection, errors),
         message: counter(&m.message, errors),

@@ -265,3 +265,35 @@ fn an_auth_block_with_users_turns_the_auth_extension_on() {
     .unwrap();
     assert!(!without.server.extensions.contains(Extension::Auth));
 }
+
+/// A glob past the regex size limit is a load error at its own line and
+/// column, like any other mistake in the file, wherever the glob sits.
+#[test]
+fn oversized_globs_are_load_errors_with_their_place() {
+    let huge = "?".repeat(20_000);
+    let cases = [
+        (
+            format!(
+                "version: 1\nrules:\n  - on: message\n    match:\n      header: {{ Subject: \"*x*\", X-Big: \"{huge}\" }}\n"
+            ),
+            "t.yaml:5:40: the glob `????",
+        ),
+        (
+            format!("version: 1\nrules:\n  - on: message\n    match: {{ body: \"{huge}\" }}\n"),
+            "t.yaml:4:20: the glob `????",
+        ),
+        (
+            format!(
+                "version: 1\nrules:\n  - on: rcpt\n    match: {{ to: [\"*@a.test\", \"{huge}\"] }}\n"
+            ),
+            "t.yaml:4:18: the glob `????",
+        ),
+    ];
+    for (yaml, want) in cases {
+        let errors = err(&yaml);
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert!(errors[0].starts_with(want), "{}", errors[0]);
+        assert!(errors[0].contains("is too big"), "{}", errors[0]);
+        assert!(errors[0].len() < 300, "{}", errors[0]);
+    }
+}

@@ -4,7 +4,8 @@
 //! `model` is the file format, `load` validates and compiles it (every error
 //! names file, line and column) with `faults` for the fault effects and
 //! `extends` for profiles a scenario builds on; `matcher` holds the compiled
-//! conditions and `engine` evaluates rules with the state shared across
+//! conditions, `mime` the message as `header:` and `body:` conditions read
+//! it, and `engine` evaluates rules with the state shared across
 //! connections: `greylist` tables and `rate` windows, keyed by `key` and
 //! timed by the scenario's `clock` (real or virtual).
 
@@ -16,6 +17,7 @@ mod greylist;
 mod key;
 mod load;
 mod matcher;
+mod mime;
 mod model;
 mod rate;
 

@@ -263,7 +263,7 @@ pub struct Match {
     pub client_ip: Option<S<OneOrMany<String>>>,
     pub tls: Option<bool>,
     pub authenticated: Option<bool>,
-    pub header: Option<S<BTreeMap<String, String>>>,
+    pub header: Option<S<BTreeMap<String, S<String>>>>,
     pub body: Option<S<String>>,
     pub size: Option<S<String>>,
     pub connection: Option<S<Counter>>,

@@ -248,10 +248,11 @@ pub async fn start(
     start_with(listen, scenario, store).await
 }
 
-async fn bind(addr: SocketAddr) -> Result<TcpListener, crate::Error> {
+/// Binds one SMTP listener; `flag` names it in the error.
+async fn bind(addr: SocketAddr, flag: &'static str) -> Result<TcpListener, crate::Error> {
     TcpListener::bind(addr)
         .await
-        .map_err(|source| crate::Error::Bind { addr, source })
+        .map_err(|source| crate::Error::Bind { flag, addr, source })
 }
 
 /// Binds every listener `listen` names and starts serving.
@@ -263,10 +264,10 @@ pub async fn start_with(
     let smtp = listen
         .smtp
         .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 1025)));
-    let listener = bind(smtp).await?;
+    let listener = bind(smtp, "--smtp").await?;
     let smtp_addr = listener.local_addr()?;
     let smtps = match (listen.smtps, &listen.tls) {
-        (Some(addr), Some(_)) => Some(bind(addr).await?),
+        (Some(addr), Some(_)) => Some(bind(addr, "--smtps").await?),
         (Some(_), None) => return Err(crate::Error::SmtpsWithoutTls),
         (None, _) => None,
     };

@@ -216,20 +216,95 @@ fn check_names_file_line_and_column() {
     }
 }
 
-#[test]
-fn serve_explains_a_busy_port() {
-    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = taken.local_addr().unwrap().to_string();
-    let out = Command::new(BIN)
-        .args(["serve", "--smtp", &addr, "--http", "off"])
-        .output()
+/// Runs `mailfault serve ARGS` that is expected to fail at start; a server
+/// that starts instead is killed after a while, so the test fails rather
+/// than hangs.
+fn serve_failing(args: &[&str]) -> (Option<i32>, String) {
+    let mut child = Command::new(BIN)
+        .arg("serve")
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
         .unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        err.contains(&format!("cannot listen on {addr}")) && err.contains("--smtp"),
-        "{err}"
-    );
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while child.try_wait().unwrap().is_none() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let _ = child.kill();
+    let out = child.wait_with_output().unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// A listener that cannot bind names its flag, the address, what the
+/// system said and what to do, and exits 1: the command line was right,
+/// the port was not free.
+#[test]
+fn serve_explains_a_busy_port_by_its_flag() {
+    let certs = tempfile::tempdir().unwrap();
+    let certs = certs.path().to_str().unwrap();
+    for flag in ["--smtp", "--smtps", "--http"] {
+        let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = taken.local_addr().unwrap().to_string();
+        let mut args = vec![flag, &addr];
+        if flag != "--smtp" {
+            args.extend(["--smtp", "127.0.0.1:0"]);
+        }
+        if flag != "--http" {
+            args.extend(["--http", "off"]);
+        }
+        if flag == "--smtps" {
+            args.extend(["--tls", "auto", "--certs-dir", certs]);
+        }
+        let (code, err) = serve_failing(&args);
+        assert_eq!(code, Some(1), "{flag}: {err}");
+        let what = if flag == "--http" {
+            "cannot serve HTTP on"
+        } else {
+            "cannot listen on"
+        };
+        let said = format!("{what} {addr} ({flag}): ");
+        assert!(err.contains(&said), "{flag}: wanted {said:?} in {err}");
+        assert!(err.contains("os error"), "{flag}: no OS error in {err}");
+        let hint = format!("choose another address with {flag}");
+        assert!(err.contains(&hint), "{flag}: wanted {hint:?} in {err}");
+        assert!(err.contains("another program"), "{flag}: {err}");
+        assert_eq!(err.lines().count(), 1, "{flag}: one line: {err}");
+        drop(taken);
+    }
+}
+
+/// Usage and configuration errors exit 2, runtime failures 1 (above).
+#[test]
+fn serve_exits_2_when_the_command_line_must_change() {
+    let cases: &[(&[&str], &str)] = &[
+        (&["--smtps", "127.0.0.1:0"], "--smtps needs a certificate"),
+        (
+            &["--tls", "/nonexistent/c.pem,/nonexistent/k.pem"],
+            "cannot read /nonexistent/c.pem",
+        ),
+        (
+            &["--smtp", "localhost:x"],
+            "invalid value 'localhost:x' for '--smtp",
+        ),
+        (
+            &["--scenario", "/nonexistent/x.yaml"],
+            "cannot read scenario",
+        ),
+    ];
+    for (extra, want) in cases {
+        let mut args = extra.to_vec();
+        if !extra.contains(&"--smtp") {
+            args.extend(["--smtp", "127.0.0.1:0"]);
+        }
+        args.extend(["--http", "off"]);
+        let (code, err) = serve_failing(&args);
+        assert_eq!(code, Some(2), "{extra:?}: {err}");
+        assert!(err.contains(want), "{extra:?}: wanted {want:?} in {err}");
+    }
 }
 
 #[test]
@@ -333,22 +408,6 @@ async fn serve_puts_the_api_behind_basic_auth_when_asked() {
     .await;
     assert_eq!(ok.status, 200, "{}", ok.text());
     assert_eq!(ok.json()["total"], 0);
-}
-
-#[test]
-fn serve_explains_a_busy_http_port() {
-    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = taken.local_addr().unwrap().to_string();
-    let out = Command::new(BIN)
-        .args(["serve", "--smtp", "127.0.0.1:0", "--http", &addr])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        err.contains(&format!("cannot serve HTTP on {addr}")) && err.contains("--http off"),
-        "{err}"
-    );
 }
 
 #[test]

@@ -154,6 +154,16 @@ async fn spam_reject_refuses_after_the_content() {
     )
     .await;
     assert!(reply.starts_with("554 5.7.1 "), "{reply}");
+    // The filter reads the Subject as the API shows it: RFC 2047-decoded
+    // ("Cheap SPAM offer").
+    let encoded = send_message(
+        server.smtp_addr(),
+        "a@b.test",
+        &["c@d.test"],
+        "Subject: =?UTF-8?B?Q2hlYXAgU1BBTSBvZmZlcg==?=\r\n\r\nbuy\r\n",
+    )
+    .await;
+    assert!(encoded.starts_with("554 5.7.1 "), "{encoded}");
     let ok = send_message(
         server.smtp_addr(),
         "a@b.test",
