@@ -1,0 +1,48 @@
+// CommonJS: require('mailfault'), STARTTLS with the development CA, stop() by PID.
+const { test } = require('node:test');
+const assert = require('node:assert/strict');
+const fs = require('node:fs');
+const nodemailer = require('nodemailer');
+const { startMailfault, findBinary } = require('mailfault');
+
+test('require() works, tls: true gives a CA file a verifying client can trust', async () => {
+  const mf = await startMailfault({ tls: true });
+  try {
+    assert.equal(mf.smtpHost, '127.0.0.1');
+    assert.match(mf.apiUrl, /^http:\/\/127\.0\.0\.1:\d+$/);
+    assert.ok(fs.readFileSync(mf.caFile, 'utf8').includes('BEGIN CERTIFICATE'));
+    const mailer = nodemailer.createTransport({
+      host: mf.smtpHost,
+      port: mf.smtpPort,
+      requireTLS: true,
+      tls: { ca: fs.readFileSync(mf.caFile), servername: 'localhost' },
+    });
+    await mailer.sendMail({ from: 'app@example.test', to: 'user@example.test', subject: 'over tls', text: 'hi' });
+    const msg = await mf.waitForMessage('subject:"over tls"');
+    assert.ok(msg.TLS, `the message records its TLS session: ${JSON.stringify(msg)}`);
+  } finally {
+    await mf.stop();
+  }
+});
+
+test('stop() ends the process; two servers get different free ports', async () => {
+  const [a, b] = await Promise.all([startMailfault(), startMailfault()]);
+  assert.notEqual(a.smtpPort, b.smtpPort);
+  assert.notEqual(a.apiUrl, b.apiUrl);
+  await a.stop();
+  assert.throws(() => process.kill(a.pid, 0), { code: 'ESRCH' });
+  assert.doesNotThrow(() => process.kill(b.pid, 0));
+  await b.stop();
+  await b.stop(); // twice is fine
+  await assert.rejects(b.messages(), /the mailfault process has exited/);
+});
+
+test('the binary comes from the installed platform package', () => {
+  assert.match(findBinary(), /@mailfault[/\\]cli-linux-x64-gnu[/\\]bin[/\\]mailfault$/);
+  assert.throws(() => findBinary('/nonexistent/mailfault'), /not an executable file/);
+});
+
+test('start-up errors quote the server', async () => {
+  await assert.rejects(startMailfault({ scenario: '/nonexistent.yaml' }), /scenario file \/nonexistent\.yaml does not exist/);
+  await assert.rejects(startMailfault({ args: ['--no-such-flag'] }), /exited during start-up[\s\S]*no-such-flag/);
+});
