@@ -36,7 +36,7 @@ cli_tgz="$work/tarballs/mailfault-cli-linux-x64-gnu-$version.tgz"
 main_tgz="$work/tarballs/mailfault-$version.tgz"
 ls -l "$cli_tgz" "$main_tgz"
 
-echo "-- fresh project: npm install the tarballs and nodemailer"
+echo "-- fresh project: npm install the tarballs, nodemailer, jest and vitest"
 app="$work/app"
 mkdir -p "$app/test"
 cat >"$app/package.json" <<JSON
@@ -44,10 +44,21 @@ cat >"$app/package.json" <<JSON
 JSON
 # The platform package is installed from its tarball first, so the main
 # package's optionalDependencies pin is satisfied without the registry.
-(cd "$app" && npm install --no-audit --no-fund --loglevel=error "$cli_tgz" "$main_tgz" nodemailer@6)
+(cd "$app" && npm install --no-audit --no-fund --loglevel=error "$cli_tgz" "$main_tgz" nodemailer@6 jest@29 vitest@2)
 cp "$js"/test/*.mjs "$js"/test/*.cjs "$app/test/"
-test ! -e "$app/test/../../packages" # nothing from the source tree is reachable
+cp -r "$js/test/frameworks" "$app/test/"
+resolved="$(cd "$app" && node -p 'require.resolve("mailfault") + " " + require.resolve("@mailfault/cli-linux-x64-gnu/package.json")')"
+case "$resolved" in
+  "$app/node_modules/mailfault/index.cjs $app/node_modules/@mailfault/cli-linux-x64-gnu/package.json") ;;
+  *) echo "js/ci.sh: mailfault resolved to $resolved, not to the installed tarballs" >&2; exit 1 ;;
+esac
 
 echo "-- node --test (in $app)"
 cd "$app"
-MAILFAULT_SCENARIOS="$root/scenarios" MAILFAULT_BIN= node --test test/*.test.mjs test/*.test.cjs
+export MAILFAULT_SCENARIOS="$root/scenarios" MAILFAULT_BIN=
+node --test test/*.test.mjs test/*.test.cjs
+
+echo "-- the README's Jest and Vitest examples"
+npx --no-install jest --ci test/frameworks/password-reset.jest
+npx --no-install vitest run test/frameworks/password-reset.vitest
+echo "js/ci.sh: the installed packages pass"

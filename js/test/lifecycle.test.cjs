@@ -46,3 +46,18 @@ test('start-up errors quote the server', async () => {
   await assert.rejects(startMailfault({ scenario: '/nonexistent.yaml' }), /scenario file \/nonexistent\.yaml does not exist/);
   await assert.rejects(startMailfault({ args: ['--no-such-flag'] }), /exited during start-up[\s\S]*no-such-flag/);
 });
+
+test('a script that never calls stop() leaves no server behind', async () => {
+  const { execFileSync } = require('node:child_process');
+  const script = "require('mailfault').startMailfault().then((mf) => console.log(mf.pid))";
+  const pid = Number(execFileSync(process.execPath, ['-e', script], { cwd: __dirname, encoding: 'utf8', timeout: 20000 }).trim());
+  assert.ok(pid > 0);
+  // Gone, or a zombie waiting for a reaper (its parent has exited).
+  let state = 'gone';
+  try {
+    state = /^State:\s+(\S)/m.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))[1];
+  } catch {
+    // no such process
+  }
+  assert.ok(state === 'gone' || state === 'Z', `mailfault ${pid} is still running (state ${state})`);
+});
