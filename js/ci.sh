@@ -36,7 +36,7 @@ cli_tgz="$work/tarballs/mailfault-cli-linux-x64-gnu-$version.tgz"
 main_tgz="$work/tarballs/mailfault-$version.tgz"
 ls -l "$cli_tgz" "$main_tgz"
 
-echo "-- fresh project: npm install the tarballs, nodemailer, jest and vitest"
+echo "-- fresh project: npm install the tarballs, nodemailer, jest, vitest and typescript"
 app="$work/app"
 mkdir -p "$app/test"
 cat >"$app/package.json" <<JSON
@@ -44,9 +44,9 @@ cat >"$app/package.json" <<JSON
 JSON
 # The platform package is installed from its tarball first, so the main
 # package's optionalDependencies pin is satisfied without the registry.
-(cd "$app" && npm install --no-audit --no-fund --loglevel=error "$cli_tgz" "$main_tgz" nodemailer@6 jest@29 vitest@2)
+(cd "$app" && npm install --no-audit --no-fund --loglevel=error "$cli_tgz" "$main_tgz" nodemailer@6 jest@29 vitest@2 typescript@5 @types/node@20)
 cp "$js"/test/*.mjs "$js"/test/*.cjs "$app/test/"
-cp -r "$js/test/frameworks" "$app/test/"
+cp -r "$js/test/frameworks" "$js/test/types" "$app/test/"
 resolved="$(cd "$app" && node -p 'require.resolve("mailfault") + " " + require.resolve("@mailfault/cli-linux-x64-gnu/package.json")')"
 case "$resolved" in
   "$app/node_modules/mailfault/index.cjs $app/node_modules/@mailfault/cli-linux-x64-gnu/package.json") ;;
@@ -61,4 +61,6 @@ node --test test/*.test.mjs test/*.test.cjs
 echo "-- the README's Jest and Vitest examples"
 npx --no-install jest --ci test/frameworks/password-reset.jest
 npx --no-install vitest run test/frameworks/password-reset.vitest
+echo "-- TypeScript: both entries' types (tsc, module nodenext)"
+npx --no-install tsc -p test/types
 echo "js/ci.sh: the installed packages pass"
