@@ -47,6 +47,7 @@ JSON
 (cd "$app" && npm install --no-audit --no-fund --loglevel=error "$cli_tgz" "$main_tgz" nodemailer@6 jest@29 vitest@2 typescript@5 @types/node@20)
 cp "$js"/test/*.mjs "$js"/test/*.cjs "$app/test/"
 cp -r "$js/test/frameworks" "$js/test/types" "$app/test/"
+cp -r "$root/scenarios" "$app/" # the README examples name scenarios/... relative to the project
 resolved="$(cd "$app" && node -p 'require.resolve("mailfault") + " " + require.resolve("@mailfault/cli-linux-x64-gnu/package.json")')"
 case "$resolved" in
   "$app/node_modules/mailfault/index.cjs $app/node_modules/@mailfault/cli-linux-x64-gnu/package.json") ;;
@@ -55,12 +56,19 @@ esac
 
 echo "-- node --test (in $app)"
 cd "$app"
-export MAILFAULT_SCENARIOS="$root/scenarios" MAILFAULT_BIN=
-node --test test/*.test.mjs test/*.test.cjs
+export MAILFAULT_SCENARIOS="$app/scenarios" MAILFAULT_BIN=
+node --test test/*.test.mjs test/*.test.cjs test/frameworks/password-reset.node.test.mjs
 
 echo "-- the README's Jest and Vitest examples"
 npx --no-install jest --ci test/frameworks/password-reset.jest
 npx --no-install vitest run test/frameworks/password-reset.vitest
+echo "-- the README's five lines (after its npm install, which these tarballs stand in for)"
+five="$(awk '/^## Node:/{n=1} n&&/^```sh$/{b=1;next} b&&/^```$/{exit} b' "$root/README.md")"
+[ "$(printf '%s\n' "$five" | wc -l)" = 5 ] || { echo "js/ci.sh: the README's Node section should open with a five-line sh block" >&2; exit 1; }
+out="$(printf '%s\n' "$five" | tail -n +2 | bash 2>&1)" || { echo "$out" >&2; exit 1; }
+echo "$out"
+grep -q '^first try: 450 4.2.0' <<<"$out" && grep -q 'FAIL  retried_after_temporary' <<<"$out" \
+  || { echo "js/ci.sh: the README's five lines did not print the 450 and the failed verdict" >&2; exit 1; }
 echo "-- TypeScript: both entries' types (tsc, module nodenext)"
 npx --no-install tsc -p test/types
 echo "js/ci.sh: the installed packages pass"

@@ -79,3 +79,14 @@ test('waitForMessage says what it held when nothing matches', async () => {
   await mf.reset();
   await assert.rejects(mf.waitForMessage('subject:nothing-like-this', { timeout: 200 }), /no message matched "subject:nothing-like-this" within 200 ms; no message was captured at all/);
 });
+
+test('report() right after the sender hangs up judges that session (no vacuous pass)', async () => {
+  // The server judges finished sessions only; report() waits for open ones.
+  for (let i = 0; i < 5; i++) {
+    await mf.reset();
+    await transport(mf).sendMail(resetMail).catch(() => {});
+    const report = await mf.report();
+    assert.equal(report.summary.sessions, 1, `round ${i}: ${JSON.stringify(report.summary)}`);
+    assert.equal(report.passed, false);
+  }
+});

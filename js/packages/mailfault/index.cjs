@@ -232,8 +232,19 @@ class Mailfault {
     ).json;
   }
 
-  /** The scenario's `expect:` verdicts; `.assertPassed()` throws an AssertionError listing the failures. */
-  async report() {
+  /**
+   * The scenario's `expect:` verdicts; `.assertPassed()` throws an AssertionError listing the failures.
+   * The server judges finished sessions only, and a session the client has just
+   * hung up on can still be open there for a moment; so this first waits (up to
+   * `settle` ms, default 2000) until no session is open.
+   */
+  async report({ settle = 2000 } = {}) {
+    const deadline = Date.now() + settle;
+    while (settle > 0) {
+      const open = (await this.sessions()).filter((s) => s.open);
+      if (open.length === 0 || Date.now() >= deadline) break;
+      await new Promise((r) => setTimeout(r, 20));
+    }
     return withAssert((await this._request('GET', '/api/v1/report')).json);
   }
 

@@ -123,7 +123,8 @@ export declare class Mailfault {
   reset(): Promise<unknown>;
   /** "5m", "30s", or milliseconds. Only for `clock: virtual` scenarios. */
   advanceClock(by: string | number): Promise<{ clock: string; now: string; now_ms: number }>;
-  report(): Promise<Report>;
+  /** Waits up to `settle` ms (default 2000) for open SMTP sessions to end, then fetches the verdicts. */
+  report(options?: { settle?: number }): Promise<Report>;
   stop(options?: { timeout?: number }): Promise<void>;
 }
 
