@@ -61,3 +61,33 @@ test('a script that never calls stop() leaves no server behind', async () => {
   }
   assert.ok(state === 'gone' || state === 'Z', `mailfault ${pid} is still running (state ${state})`);
 });
+
+test('without the platform package: MAILFAULT_BIN, then PATH, then an error saying how to fix it', () => {
+  const { execFileSync } = require('node:child_process');
+  const os = require('node:os');
+  const path = require('node:path');
+  const installed = path.dirname(require.resolve('mailfault/package.json'));
+  const bin = findBinary();
+  // A project holding the main package only, as on a platform with no prebuilt binary.
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mailfault-nobin-'));
+  try {
+    fs.cpSync(installed, path.join(dir, 'node_modules', 'mailfault'), { recursive: true });
+    const onPath = path.join(dir, 'pathbin');
+    fs.mkdirSync(onPath);
+    fs.symlinkSync(bin, path.join(onPath, 'mailfault'));
+    const find = (env) =>
+      execFileSync(process.execPath, ['-e', "try { console.log(require('mailfault').findBinary()) } catch (e) { console.log(e.message) }"], {
+        cwd: dir,
+        encoding: 'utf8',
+        env: { PATH: '/usr/bin:/bin', ...env },
+      }).trim();
+    assert.equal(find({ MAILFAULT_BIN: bin }), bin);
+    assert.equal(find({ PATH: `${onPath}:/usr/bin:/bin` }), path.join(onPath, 'mailfault'));
+    const err = find({});
+    assert.match(err, /cannot find the mailfault binary/);
+    assert.match(err, /@mailfault\/cli-linux-x64-gnu is not installed; MAILFAULT_BIN is not set; no mailfault on PATH/);
+    assert.match(err, /set MAILFAULT_BIN to its path/);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -285,7 +285,9 @@ function readScenarioFile(file) {
 async function startMailfault(options = {}) {
   const { scenario, tls = false, binary, certsDir, args = [], env, startTimeout = 15000 } = options;
   const bin = findBinary(binary);
-  const argv = ['serve', '--smtp', '127.0.0.1:0', '--http', '127.0.0.1:0', '--log-format', 'json'];
+  const argv = ['serve', '--smtp', '127.0.0.1:0', '--http', '127.0.0.1:0'];
+  // JSON logs on stderr: no terminal colours in the start-up errors quoted below.
+  if (!args.some((a) => a.startsWith('--log-format'))) argv.push('--log-format', 'json');
   let scenarioText;
   if (scenario !== undefined && scenario !== null) {
     if (isYamlText(scenario)) {
