@@ -23,6 +23,7 @@ test('require() works, tls: true gives a CA file a verifying client can trust', 
   } finally {
     await mf.stop();
   }
+  assert.equal(fs.existsSync(mf.caFile), false, 'the temporary CA is removed on stop()');
 });
 
 test('stop() ends the process; two servers get different free ports', async () => {

@@ -141,6 +141,7 @@ class Mailfault {
     this.binary = info.binary;
     this._stderr = info.stderr;
     this._exited = info.exited;
+    this._ownCertsDir = info.ownCertsDir;
   }
 
   async _request(method, route, { body, headers, okStatus } = {}) {
@@ -267,6 +268,11 @@ class Mailfault {
       clearTimeout(timer);
     }
     live.delete(this.process);
+    if (this._ownCertsDir) {
+      // the temporary CA made for `tls: true` goes with the server
+      fs.rmSync(this._ownCertsDir, { recursive: true, force: true });
+      this._ownCertsDir = undefined;
+    }
   }
 }
 
@@ -366,7 +372,7 @@ async function startMailfault(options = {}) {
   child.stdout.unref?.();
   child.stderr.unref?.();
 
-  const mf = new Mailfault(child, { ...info, stderr: () => stderr, exited });
+  const mf = new Mailfault(child, { ...info, stderr: () => stderr, exited, ownCertsDir: tls && !certsDir ? caDir : undefined });
   const deadline = Date.now() + startTimeout;
   for (;;) {
     try {
