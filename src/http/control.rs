@@ -157,7 +157,13 @@ pub async fn wait(
 #[serde(deny_unknown_fields)]
 pub struct ReportFormat {
     format: Option<String>,
+    /// How long to wait for sessions still in progress (default 500ms).
+    settle: Option<String>,
 }
+
+/// Long enough for a client's hang-up to be seen, short enough not to
+/// hold a report for a sender that keeps its connection open.
+const SETTLE: std::time::Duration = std::time::Duration::from_millis(500);
 
 /// The scenario's `expect:` block judged against the sessions it has seen
 /// so far: JSON by default, `?format=junit` or `?format=text` for CI logs.
@@ -178,6 +184,18 @@ pub async fn report(
             )));
         }
     };
+    let settle = match q.settle.as_deref() {
+        None => SETTLE,
+        Some(text) => humantime::parse_duration(text)
+            .ok()
+            .filter(|d| *d <= std::time::Duration::from_secs(60))
+            .ok_or_else(|| {
+                ApiError::bad_request(format!(
+                    "settle `{text}` is not a duration up to 60s; use e.g. ?settle=2s (or 0s)"
+                ))
+            })?,
+    };
+    control.store().settle(settle).await;
     let (content_type, body) = tokio::task::spawn_blocking(move || {
         let (scenario, epoch) = control.scenario_and_epoch();
         let report = crate::expect::judge(&scenario, epoch, control.store(), None);

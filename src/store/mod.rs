@@ -313,6 +313,21 @@ impl Store {
             .is_ok_and(|r| r.is_ok())
     }
 
+    /// Waits, at most `timeout`, until no session is in progress: a client
+    /// that just hung up may not have been seen to, and a report judged
+    /// now would leave its session out. `false` if some are still open.
+    pub async fn settle(&self, timeout: Duration) -> bool {
+        let mut rx = self.sessions_done.subscribe();
+        let idle = async {
+            while !lock(&self.open).is_empty() {
+                if rx.changed().await.is_err() {
+                    return;
+                }
+            }
+        };
+        tokio::time::timeout(timeout, idle).await.is_ok()
+    }
+
     pub fn maildir(&self) -> Option<&std::path::Path> {
         self.maildir.as_deref().map(Maildir::root)
     }

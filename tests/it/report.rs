@@ -309,3 +309,35 @@ async fn a_source_routed_rcpt_counts_as_the_same_recipient() {
     assert!(verdict(&report, "quit").passed, "{}", report.to_text());
     server.shutdown().await;
 }
+
+const GREYLIST_RETRY: &str = "version: 1
+name: greylist-now
+rules:
+  - name: greylist
+    on: rcpt
+    greylist: { retry_after: 30s }
+expect:
+  retried_after_temporary: true
+";
+
+/// A report asked for the moment a client hangs up still judges that
+/// client's session: the endpoint waits for sessions in progress to end.
+#[tokio::test]
+async fn a_report_right_after_a_hang_up_judges_that_session() {
+    let server = TestServer::with_scenario_str(GREYLIST_RETRY).await.unwrap();
+    let (mut c, _) = Raw::greeted(server.smtp_addr()).await;
+    c.cmd("EHLO client.test").await;
+    c.cmd("MAIL FROM:<a@x.test>").await;
+    assert!(c.cmd("RCPT TO:<b@y.test>").await.starts_with("450"));
+    c.cmd("QUIT").await;
+    drop(c);
+    let report = get(server.http_addr(), "/api/v1/report").await.json();
+    assert_eq!(report["summary"]["sessions"], 1, "{report}");
+    assert_eq!(
+        report["passed"], false,
+        "the deferral was never retried: {report}"
+    );
+    let bad = get(server.http_addr(), "/api/v1/report?settle=forever").await;
+    assert_eq!(bad.status, 400);
+    server.shutdown().await;
+}
