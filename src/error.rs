@@ -6,46 +6,67 @@ use crate::scenario::{NotVirtual, ScenarioErrors};
 use crate::store::StoreError;
 
 #[derive(Debug, thiserror::Error)]
+/// Everything that can stop a server or a fixture from starting or running.
+#[non_exhaustive]
 pub enum Error {
     #[error("{0}")]
+    /// The scenario did not load or validate; each problem with its place.
     Scenario(#[from] ScenarioErrors),
     #[error("{0}")]
+    /// The store could not be opened or written.
     Store(#[from] StoreError),
     #[error(
         "cannot listen on {addr} ({flag}): {source}; {}",
         bind_hint(source, addr, flag)
     )]
+    /// A listener could not bind.
     Bind {
         /// The command-line flag that names this listener: `--smtp` or `--smtps`.
         flag: &'static str,
+        /// The address asked for.
         addr: std::net::SocketAddr,
+        /// Why the OS refused.
         source: std::io::Error,
     },
     #[error(
         "cannot serve HTTP on {addr} (--http): {source}; {}, or --http off",
         bind_hint(source, addr, "--http")
     )]
+    /// The HTTP listener could not bind.
     HttpBind {
+        /// The address asked for.
         addr: std::net::SocketAddr,
+        /// Why the OS refused.
         source: std::io::Error,
     },
     #[error("{0}")]
+    /// The clock was told to advance but the scenario's clock is real.
     Clock(#[from] NotVirtual),
     #[error("{0}")]
+    /// Certificates could not be generated, read or used.
     Tls(#[from] crate::tls::TlsError),
     #[error("--smtps needs a certificate: add --tls auto (or --tls CERT,KEY)")]
+    /// `--smtps` needs certificates: `--tls auto` or `--tls CERT,KEY`.
     SmtpsWithoutTls,
     #[error("cannot write the report {}: {source}", path.display())]
+    /// A report file could not be written.
     Report {
+        /// The file asked for.
         path: std::path::PathBuf,
+        /// Why it failed.
         source: std::io::Error,
     },
     #[error("network error: {0}")]
+    /// Any other I/O failure.
     Io(#[from] std::io::Error),
     #[error("timed out after {timeout:?} waiting for {what} (got {got})")]
+    /// A wait ended before what it waited for arrived.
     Timeout {
+        /// What was waited for (`messages`, `sessions`).
         what: String,
+        /// How many had arrived.
         got: usize,
+        /// How long it waited.
         timeout: Duration,
     },
 }

@@ -26,6 +26,8 @@ use crate::{http, tls};
 /// How many messages a fixture keeps; tests rarely need more.
 const FIXTURE_MAX_MESSAGES: usize = 100_000;
 
+/// A mailfault server running inside the test's own tokio runtime, on free
+/// loopback ports; shut it down with [`TestServer::shutdown`].
 pub struct TestServer {
     handle: ServerHandle,
     /// The HTTP API and web page, on a port of its own.
@@ -40,14 +42,17 @@ impl TestServer {
         Self::with_scenario(Scenario::accept_all()).await
     }
 
+    /// Starts with the scenario in a YAML file.
     pub async fn with_scenario_file(path: impl AsRef<Path>) -> Result<Self, Error> {
         Self::with_scenario(Scenario::from_file(path.as_ref())?).await
     }
 
+    /// Starts with a scenario written inline.
     pub async fn with_scenario_str(yaml: &str) -> Result<Self, Error> {
         Self::with_scenario(Scenario::from_str(yaml, "<string>")?).await
     }
 
+    /// Starts with a scenario already loaded.
     pub async fn with_scenario(scenario: Scenario) -> Result<Self, Error> {
         let store = Arc::new(Store::memory(FIXTURE_MAX_MESSAGES));
         let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, 0));
@@ -99,6 +104,7 @@ impl TestServer {
         self.ca.as_deref()
     }
 
+    /// Where to send mail.
     pub fn smtp_addr(&self) -> SocketAddr {
         self.handle.smtp_addr()
     }
@@ -134,15 +140,12 @@ impl TestServer {
         self.handle.reset();
     }
 
-    /// The handle the HTTP API uses: scenario, clock, metrics, store.
-    pub fn control(&self) -> transport::Control {
-        self.handle.control()
-    }
-
+    /// The capture store behind the server.
     pub fn store(&self) -> &Arc<Store> {
         self.handle.store()
     }
 
+    /// Captured messages, oldest first.
     pub fn messages(&self) -> Vec<Arc<StoredMessage>> {
         self.handle.store().messages()
     }
@@ -198,6 +201,7 @@ impl TestServer {
         Ok(self.handle.advance_clock(by)?)
     }
 
+    /// Stops accepting, lets sessions finish, and waits for the server to end.
     pub async fn shutdown(self) {
         self.handle.shutdown().await;
     }

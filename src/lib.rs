@@ -29,20 +29,20 @@
 //!   session's `log` of events (bounded by count and bytes, never cut in a
 //!   way that changes a verdict) and the `transcript` text rendered from it
 //!   on demand.
-//! - [`transport`]: listeners (plain with STARTTLS, implicit TLS), the
+//! - `transport`: listeners (plain with STARTTLS, implicit TLS), the
 //!   connection driver (a read loop, an executor of the session's actions
 //!   and the TLS upgrade; it records what only the I/O sees) and its byte
 //!   stream, the scenario in force (swapped
 //!   atomically; a connection keeps the one it started with), `metrics`
 //!   counters, and the `Control` handle the read side steers it by.
-//! - [`http`]: the JSON API (axum), the server-sent event stream,
+//! - `http`: the JSON API (axum), the server-sent event stream,
 //!   `/metrics`, `/livez`/`/readyz` and the embedded web page (`page/`);
 //!   messages have Mailpit's and MailHog's paths and shapes (`compat/`),
 //!   sessions mailfault's own (`views`); it only reads the store and steers
 //!   through `Control`.
-//! - [`tls`]: development CA and certificates (rcgen), the rustls acceptor;
+//! - `tls`: development CA and certificates (rcgen), the rustls acceptor;
 //!   the only module touching rustls.
-//! - [`codes`]: the reply-code and enhanced-status-code catalog, provider
+//! - `codes`: the reply-code and enhanced-status-code catalog, provider
 //!   texts and `explain`, shared by the `explain`, `codes` and `check`
 //!   subcommands.
 //! - [`expect`]: judging a sender against a scenario's `expect:` block from
@@ -51,27 +51,28 @@
 //!   sender/recipient pair, one module per group of judgements), `judge`
 //!   (evidence from a store) and the report as text, JSON or JUnit XML
 //!   (`render`). It reads no text and imports nothing from the transport.
-//! - [`fixture`]: [`TestServer`], the in-process server for Rust tests.
-//! - [`commands`]: what the `mailfault` binary's subcommands do (`run`
+//! - `fixture`: [`TestServer`], the in-process server for Rust tests.
+//! - `commands`: what the `mailfault` binary's subcommands do (`run`
 //!   starts a server, runs the sender and grades it).
 
-pub mod codes;
+pub(crate) mod codes;
+#[doc(hidden)]
 pub mod commands;
-pub mod error;
+mod error;
 pub mod expect;
-pub mod fixture;
-pub mod http;
+mod fixture;
+pub(crate) mod http;
 pub mod proto;
 pub mod scenario;
 pub mod store;
-pub mod tls;
-pub mod transport;
+pub(crate) mod tls;
+pub(crate) mod transport;
 
 pub use error::Error;
 pub use fixture::TestServer;
 pub use scenario::Scenario;
 pub use store::{SessionRecord, Store, StoredMessage};
-pub use transport::ServerHandle;
+pub use transport::{ServerHandle, start};
 
 /// The README's Rust examples, compiled (and the fixture example run) by
 /// `cargo test`, so the README cannot drift from the library.

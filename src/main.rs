@@ -44,7 +44,7 @@ enum Command {
         http: commands::serve::HttpAddr,
         /// Require HTTP basic authentication (USER:PASSWORD) for the API and page.
         #[arg(long, env = "MAILFAULT_HTTP_AUTH", hide_env_values = true)]
-        http_auth: Option<mailfault::http::BasicAuth>,
+        http_auth: Option<commands::serve::BasicAuth>,
         /// Where `--tls auto` keeps its certificates.
         #[arg(long, default_value = "certs", env = "MAILFAULT_CERTS_DIR")]
         certs_dir: PathBuf,

@@ -17,8 +17,8 @@ use rcgen::{
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 
-pub use tokio_rustls::TlsAcceptor;
-pub use tokio_rustls::server::TlsStream;
+pub(crate) use tokio_rustls::TlsAcceptor;
+pub(crate) use tokio_rustls::server::TlsStream;
 
 /// What went wrong while making or loading certificates.
 #[derive(Debug, thiserror::Error)]
@@ -38,14 +38,14 @@ pub enum TlsError {
 
 /// The files of a development certificate set.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CertFiles {
+pub(crate) struct CertFiles {
     pub ca: PathBuf,
     pub cert: PathBuf,
     pub key: PathBuf,
 }
 
 impl CertFiles {
-    pub fn in_dir(dir: &Path) -> Self {
+    pub(crate) fn in_dir(dir: &Path) -> Self {
         Self {
             ca: dir.join("ca.pem"),
             cert: dir.join("server.pem"),
@@ -59,7 +59,7 @@ impl CertFiles {
 }
 
 /// The names every development certificate covers, plus the extra ones.
-pub fn default_hosts(extra: &[String]) -> Vec<String> {
+pub(crate) fn default_hosts(extra: &[String]) -> Vec<String> {
     let mut hosts: Vec<String> = ["localhost", "127.0.0.1", "::1"]
         .into_iter()
         .map(String::from)
@@ -75,7 +75,7 @@ pub fn default_hosts(extra: &[String]) -> Vec<String> {
 /// Makes a new CA and a server certificate for `hosts` in `dir`, replacing
 /// what is there. The CA key is kept beside it (`ca.key`, 0600) so more
 /// certificates can be signed later.
-pub fn generate(dir: &Path, hosts: &[String]) -> Result<CertFiles, TlsError> {
+pub(crate) fn generate(dir: &Path, hosts: &[String]) -> Result<CertFiles, TlsError> {
     let write_err = |path: &Path| {
         let path = path.to_path_buf();
         move |source| TlsError::Write { path, source }
@@ -126,7 +126,7 @@ fn leaf_params(hosts: &[String]) -> Result<CertificateParams, rcgen::Error> {
 }
 
 /// Reuses the certificates in `dir`, or makes them on first use.
-pub fn auto(dir: &Path, hosts: &[String]) -> Result<CertFiles, TlsError> {
+pub(crate) fn auto(dir: &Path, hosts: &[String]) -> Result<CertFiles, TlsError> {
     let files = CertFiles::in_dir(dir);
     if files.exist() {
         return Ok(files);
@@ -150,7 +150,7 @@ fn write_file(path: &Path, bytes: &[u8], secret: bool) -> std::io::Result<()> {
 }
 
 /// A TLS acceptor serving the certificate chain and key in these PEM files.
-pub fn acceptor(cert: &Path, key: &Path) -> Result<TlsAcceptor, TlsError> {
+pub(crate) fn acceptor(cert: &Path, key: &Path) -> Result<TlsAcceptor, TlsError> {
     let read_err = |path: &Path| {
         let path = path.to_path_buf();
         move |e: rustls::pki_types::pem::Error| TlsError::Read {
@@ -252,7 +252,7 @@ impl FaultAcceptors {
 
 /// TLS version (`TLSv1.3`) and cipher suite of an established connection,
 /// for the session's record and the captured message.
-pub fn describe<IO>(stream: &TlsStream<IO>) -> (String, String) {
+pub(crate) fn describe<IO>(stream: &TlsStream<IO>) -> (String, String) {
     let (_, conn) = stream.get_ref();
     let version = conn
         .protocol_version()

@@ -6,7 +6,7 @@ use super::kinds::{Category, Class};
 
 /// Advice for a failure in `category`; `class` separates "wait and retry"
 /// from "change something first".
-pub fn advice(category: Category, class: Class) -> &'static str {
+pub(super) fn advice(category: Category, class: Class) -> &'static str {
     use Category::*;
     match class {
         Class::Success => return "Nothing to do: the receiver accepted this step.",

@@ -193,12 +193,12 @@ fn first(line: &str, table: &[(Category, &[Clue])]) -> Option<Category> {
 }
 
 /// A category the text states outright.
-pub fn strong_category(line: &str) -> Option<Category> {
+pub(super) fn strong_category(line: &str) -> Option<Category> {
     first(line, STRONG)
 }
 
 /// A category the text hints at.
-pub fn weak_category(line: &str) -> Option<Category> {
+pub(super) fn weak_category(line: &str) -> Option<Category> {
     first(line, WEAK)
 }
 
@@ -229,7 +229,7 @@ static PERMANENT: &[Clue] = &[
 ];
 
 /// The first phrase in `line` that says "temporary", if any.
-pub fn transient_phrase(line: &str) -> Option<&'static str> {
+pub(super) fn transient_phrase(line: &str) -> Option<&'static str> {
     TRANSIENT
         .iter()
         .find(|c| any(line, std::slice::from_ref(*c)))
@@ -237,7 +237,7 @@ pub fn transient_phrase(line: &str) -> Option<&'static str> {
 }
 
 /// The first phrase in `line` that says "permanent", if any.
-pub fn permanent_phrase(line: &str) -> Option<&'static str> {
+pub(super) fn permanent_phrase(line: &str) -> Option<&'static str> {
     PERMANENT
         .iter()
         .find(|c| any(line, std::slice::from_ref(*c)))
@@ -285,7 +285,7 @@ static PROVIDERS: &[(Provider, &[Clue])] = &[
 ];
 
 /// The mailbox provider the line names, if it names one.
-pub fn provider(line: &str) -> Option<Provider> {
+pub(super) fn provider(line: &str) -> Option<Provider> {
     PROVIDERS
         .iter()
         .find(|(_, clues)| any(line, clues))

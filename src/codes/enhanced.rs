@@ -6,12 +6,11 @@
 use serde::ser::{Serialize, SerializeStruct, Serializer};
 
 use super::kinds::Category;
-use crate::proto::reply::EnhancedCode;
 
 /// One registry entry, `X.subject.detail`: the class digit is left open
 /// because most entries apply to success, transient and permanent alike.
 #[derive(Debug, PartialEq, Eq)]
-pub struct EnhancedEntry {
+pub(crate) struct EnhancedEntry {
     pub subject: u16,
     pub detail: u16,
     /// The class digits the code is meant to be used with, ascending. A code
@@ -26,16 +25,12 @@ pub struct EnhancedEntry {
 
 impl EnhancedEntry {
     /// `X.7.26`: the registry's own spelling.
-    pub fn pattern(&self) -> String {
+    pub(crate) fn pattern(&self) -> String {
         format!("X.{}.{}", self.subject, self.detail)
     }
 
-    pub fn allows_class(&self, class: u8) -> bool {
+    pub(crate) fn allows_class(&self, class: u8) -> bool {
         self.classes.contains(&class)
-    }
-
-    pub fn matches(&self, code: EnhancedCode) -> bool {
-        self.subject == code.subject && self.detail == code.detail
     }
 }
 
@@ -56,14 +51,14 @@ impl Serialize for EnhancedEntry {
 /// The middle digit of an enhanced code: what part of the mail system the
 /// status is about (RFC 3463 §3).
 #[derive(Debug, PartialEq, Eq, serde::Serialize)]
-pub struct SubjectEntry {
+pub(crate) struct SubjectEntry {
     pub subject: u16,
     pub title: &'static str,
     pub meaning: &'static str,
 }
 
 #[rustfmt::skip]
-pub static SUBJECTS: &[SubjectEntry] = &[
+pub(crate) static SUBJECTS: &[SubjectEntry] = &[
     SubjectEntry { subject: 0, title: "Other or undefined status", meaning: "No finer classification is available." },
     SubjectEntry { subject: 1, title: "Addressing status", meaning: "About the sender or recipient address." },
     SubjectEntry { subject: 2, title: "Mailbox status", meaning: "About the recipient's mailbox, which exists." },
@@ -104,7 +99,7 @@ use Category::*;
 
 /// Every registry entry, in registry order (subject, then detail).
 #[rustfmt::skip]
-pub static ENHANCED_CODES: &[EnhancedEntry] = &[
+pub(crate) static ENHANCED_CODES: &[EnhancedEntry] = &[
     e(0, 0, ANY, "Other undefined Status",
         "Only the class is known: success, transient or permanent, with nothing more specific to say.",
         "RFC 3463", Other),

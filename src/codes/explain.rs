@@ -16,7 +16,7 @@ use crate::proto::reply::EnhancedCode;
 
 /// Everything `explain` found out about one line.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Explanation {
+pub(crate) struct Explanation {
     pub line: String,
     pub code: Option<u16>,
     pub enhanced: Option<EnhancedCode>,
@@ -39,7 +39,7 @@ pub struct Explanation {
 }
 
 /// Explains one reply line; see the module documentation.
-pub fn explain(line: &str) -> Explanation {
+pub(crate) fn explain(line: &str) -> Explanation {
     let Some(found) = locate(line) else {
         return Explanation {
             line: line.to_owned(),

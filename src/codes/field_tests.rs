@@ -3,6 +3,7 @@
 //! guides and public provider documentation), and what `explain` must make of
 //! each. Addresses are replaced by documentation ones.
 
+use super::kinds::{Bounce, Category, Provider};
 use super::*;
 
 struct Case {

@@ -6,7 +6,7 @@ use serde::Serialize;
 /// What the first digit of a reply code promises the sender (RFC 5321 §4.2.1).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
-pub enum Class {
+pub(crate) enum Class {
     Success,
     Intermediate,
     Transient,
@@ -16,7 +16,7 @@ pub enum Class {
 impl Class {
     /// The class a reply-code or enhanced-code digit stands for; `None` for
     /// digits SMTP does not use.
-    pub const fn from_digit(digit: u8) -> Option<Self> {
+    pub(crate) const fn from_digit(digit: u8) -> Option<Self> {
         match digit {
             2 => Some(Self::Success),
             3 => Some(Self::Intermediate),
@@ -26,7 +26,7 @@ impl Class {
         }
     }
 
-    pub const fn digit(self) -> u8 {
+    pub(crate) const fn digit(self) -> u8 {
         match self {
             Self::Success => 2,
             Self::Intermediate => 3,
@@ -35,7 +35,7 @@ impl Class {
         }
     }
 
-    pub const fn as_str(self) -> &'static str {
+    pub(crate) const fn as_str(self) -> &'static str {
         match self {
             Self::Success => "success",
             Self::Intermediate => "intermediate",
@@ -49,7 +49,7 @@ impl Class {
 /// for a different fix (clean the list, slow down, fix DNS records, ...).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
-pub enum Category {
+pub(crate) enum Category {
     UnknownRecipient,
     MailboxFull,
     PolicySpam,
@@ -65,21 +65,7 @@ pub enum Category {
 }
 
 impl Category {
-    pub const ALL: [Self; 11] = [
-        Self::UnknownRecipient,
-        Self::MailboxFull,
-        Self::PolicySpam,
-        Self::Authentication,
-        Self::Blocklist,
-        Self::Throttling,
-        Self::Greylisting,
-        Self::SyntaxProtocol,
-        Self::Tls,
-        Self::Size,
-        Self::Other,
-    ];
-
-    pub const fn as_str(self) -> &'static str {
+    pub(crate) const fn as_str(self) -> &'static str {
         match self {
             Self::UnknownRecipient => "unknown_recipient",
             Self::MailboxFull => "mailbox_full",
@@ -100,7 +86,7 @@ impl Category {
 /// away by itself, a soft one may.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
-pub enum Bounce {
+pub(crate) enum Bounce {
     Hard,
     Soft,
     /// The reply is not a failure.
@@ -108,7 +94,7 @@ pub enum Bounce {
 }
 
 impl Bounce {
-    pub const fn as_str(self) -> &'static str {
+    pub(crate) const fn as_str(self) -> &'static str {
         match self {
             Self::Hard => "hard",
             Self::Soft => "soft",
@@ -120,7 +106,7 @@ impl Bounce {
 /// The mailbox providers whose wording the catalog recognises.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
-pub enum Provider {
+pub(crate) enum Provider {
     Google,
     Microsoft,
     /// Yahoo and AOL share one mail platform and one set of texts.
@@ -128,7 +114,7 @@ pub enum Provider {
 }
 
 impl Provider {
-    pub const fn as_str(self) -> &'static str {
+    pub(crate) const fn as_str(self) -> &'static str {
         match self {
             Self::Google => "google",
             Self::Microsoft => "microsoft",
@@ -141,7 +127,7 @@ impl Provider {
 /// rejecting server quotes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
-pub enum Source {
+pub(crate) enum Source {
     Google,
     Microsoft,
     Yahoo,
@@ -151,7 +137,7 @@ pub enum Source {
 }
 
 impl Source {
-    pub const fn as_str(self) -> &'static str {
+    pub(crate) const fn as_str(self) -> &'static str {
         match self {
             Self::Google => "google",
             Self::Microsoft => "microsoft",
@@ -164,7 +150,7 @@ impl Source {
 
     /// The mailbox provider behind the text, if it is one (a blocklist
     /// message can come from any receiver).
-    pub const fn provider(self) -> Option<Provider> {
+    pub(crate) const fn provider(self) -> Option<Provider> {
         match self {
             Self::Google => Some(Provider::Google),
             Self::Microsoft => Some(Provider::Microsoft),

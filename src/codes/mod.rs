@@ -25,16 +25,15 @@ mod field_tests;
 #[cfg(test)]
 mod tests;
 
-pub use enhanced::{ENHANCED_CODES, EnhancedEntry, SUBJECTS, SubjectEntry};
-pub use explain::{Explanation, explain};
-pub use kinds::{Bounce, Category, Class, Provider, Source};
-pub use providers::{CodeRange, ProviderEntry, provider_code, provider_texts};
-pub use reply_codes::{REPLY_CODES, ReplyCodeEntry};
+pub(crate) use enhanced::{ENHANCED_CODES, EnhancedEntry, SUBJECTS, SubjectEntry};
+pub(crate) use explain::{Explanation, explain};
+pub(crate) use providers::{ProviderEntry, provider_code, provider_texts};
+pub(crate) use reply_codes::{REPLY_CODES, ReplyCodeEntry};
 
 use crate::proto::reply::EnhancedCode;
 
 /// The catalog entry for a basic reply code such as 550.
-pub fn reply_code(code: u16) -> Option<&'static ReplyCodeEntry> {
+pub(crate) fn reply_code(code: u16) -> Option<&'static ReplyCodeEntry> {
     REPLY_CODES
         .binary_search_by_key(&code, |e| e.code)
         .ok()
@@ -44,7 +43,7 @@ pub fn reply_code(code: u16) -> Option<&'static ReplyCodeEntry> {
 /// The IANA registry entry for an enhanced code, whatever its class digit:
 /// `5.1.1` and `4.1.1` are both X.1.1. Check [`EnhancedEntry::allows_class`]
 /// to see whether the class fits.
-pub fn enhanced(code: EnhancedCode) -> Option<&'static EnhancedEntry> {
+pub(crate) fn enhanced(code: EnhancedCode) -> Option<&'static EnhancedEntry> {
     ENHANCED_CODES
         .binary_search_by_key(&(code.subject, code.detail), |e| (e.subject, e.detail))
         .ok()
@@ -52,21 +51,13 @@ pub fn enhanced(code: EnhancedCode) -> Option<&'static EnhancedEntry> {
 }
 
 /// The subject (middle digit) of an enhanced code: X.1.X is addressing.
-pub fn subject(subject: u16) -> Option<&'static SubjectEntry> {
+pub(crate) fn subject(subject: u16) -> Option<&'static SubjectEntry> {
     SUBJECTS.iter().find(|s| s.subject == subject)
-}
-
-pub fn reply_codes() -> std::slice::Iter<'static, ReplyCodeEntry> {
-    REPLY_CODES.iter()
-}
-
-pub fn enhanced_codes() -> std::slice::Iter<'static, EnhancedEntry> {
-    ENHANCED_CODES.iter()
 }
 
 /// Where the catalog knows an enhanced code from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum KnownEnhanced {
+pub(crate) enum KnownEnhanced {
     /// In the IANA registry.
     Registry(&'static EnhancedEntry),
     /// Outside the registry, but a provider is known to use it.
@@ -74,14 +65,15 @@ pub enum KnownEnhanced {
 }
 
 impl KnownEnhanced {
-    pub fn standard(self) -> bool {
+    #[cfg(test)]
+    pub(crate) fn standard(self) -> bool {
         matches!(self, Self::Registry(_))
     }
 }
 
 /// Whether the catalog knows an enhanced code at all, which is what
 /// `mailfault check` asks before it warns about a scenario's reply.
-pub fn known_enhanced(code: EnhancedCode) -> Option<KnownEnhanced> {
+pub(crate) fn known_enhanced(code: EnhancedCode) -> Option<KnownEnhanced> {
     enhanced(code)
         .map(KnownEnhanced::Registry)
         .or_else(|| provider_code(code).map(KnownEnhanced::Provider))

@@ -7,7 +7,7 @@ use crate::proto::reply::EnhancedCode;
 
 /// The reply parts found in a line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Located<'a> {
+pub(super) struct Located<'a> {
     pub code: u16,
     pub enhanced: Option<EnhancedCode>,
     /// The text after the code(s), without a closing quote that belonged to
@@ -75,7 +75,7 @@ fn split_enhanced(rest: &str) -> (Option<EnhancedCode>, &str) {
 }
 
 /// The reply in `line`, or `None` when it holds no reply code.
-pub fn locate(line: &str) -> Option<Located<'_>> {
+pub(super) fn locate(line: &str) -> Option<Located<'_>> {
     let trimmed = line.trim();
     let bytes = trimmed.as_bytes();
     let (start, code) = find_code(bytes)?;

@@ -19,7 +19,7 @@ use crate::proto::reply::EnhancedCode;
 /// A run of enhanced codes one provider uses for one purpose, such as
 /// Microsoft's 5.7.606 to 5.7.649 for banned sending IPs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct CodeRange {
+pub(crate) struct CodeRange {
     pub class: u8,
     pub subject: u16,
     pub first: u16,
@@ -27,7 +27,7 @@ pub struct CodeRange {
 }
 
 impl CodeRange {
-    pub const fn one(class: u8, subject: u16, detail: u16) -> Self {
+    pub(crate) const fn one(class: u8, subject: u16, detail: u16) -> Self {
         Self {
             class,
             subject,
@@ -36,7 +36,7 @@ impl CodeRange {
         }
     }
 
-    pub const fn span(class: u8, subject: u16, first: u16, last: u16) -> Self {
+    pub(crate) const fn span(class: u8, subject: u16, first: u16, last: u16) -> Self {
         Self {
             class,
             subject,
@@ -45,7 +45,7 @@ impl CodeRange {
         }
     }
 
-    pub fn contains(&self, code: EnhancedCode) -> bool {
+    pub(crate) fn contains(&self, code: EnhancedCode) -> bool {
         code.class == self.class
             && code.subject == self.subject
             && (self.first..=self.last).contains(&code.detail)
@@ -66,7 +66,7 @@ impl fmt::Display for CodeRange {
 /// that is set holds: the enhanced code lies in `enhanced`, the reply class
 /// is `class`, and the text contains one of `texts` (ignoring ASCII case).
 #[derive(Debug, PartialEq, Eq)]
-pub struct ProviderEntry {
+pub(crate) struct ProviderEntry {
     /// Stable name, for tests and JSON consumers.
     pub id: &'static str,
     pub source: Source,
@@ -125,7 +125,12 @@ impl ProviderEntry {
 
     /// Whether this entry describes a reply with these parts; `line` is the
     /// whole line, so clues outside the reply text (a host name) count too.
-    pub fn applies(&self, class: Option<u8>, enhanced: Option<EnhancedCode>, line: &str) -> bool {
+    pub(crate) fn applies(
+        &self,
+        class: Option<u8>,
+        enhanced: Option<EnhancedCode>,
+        line: &str,
+    ) -> bool {
         let code_fits = self
             .enhanced
             .is_none_or(|range| enhanced.is_some_and(|e| range.contains(e)));
@@ -163,12 +168,12 @@ static GROUPS: [&[ProviderEntry]; 4] = [
 ];
 
 /// Every field text, in matching order.
-pub fn provider_texts() -> impl Iterator<Item = &'static ProviderEntry> {
+pub(crate) fn provider_texts() -> impl Iterator<Item = &'static ProviderEntry> {
     GROUPS.iter().flat_map(|group| group.iter())
 }
 
 /// The first field text that describes this reply.
-pub fn match_line(
+pub(super) fn match_line(
     class: Option<u8>,
     enhanced: Option<EnhancedCode>,
     line: &str,
@@ -178,7 +183,7 @@ pub fn match_line(
 
 /// The provider entry that owns a private enhanced code (one outside the
 /// IANA registry), such as Microsoft's 5.7.708.
-pub fn provider_code(code: EnhancedCode) -> Option<&'static ProviderEntry> {
+pub(crate) fn provider_code(code: EnhancedCode) -> Option<&'static ProviderEntry> {
     provider_texts().find(|p| p.enhanced.is_some_and(|r| r.contains(code)))
 }
 

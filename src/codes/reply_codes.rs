@@ -8,7 +8,7 @@ use super::kinds::{Category, Class};
 
 /// One reply code and what it tells a sender.
 #[derive(Debug, PartialEq, Eq, Serialize)]
-pub struct ReplyCodeEntry {
+pub(crate) struct ReplyCodeEntry {
     pub code: u16,
     /// The wording the defining document gives the code (or, for
     /// non-standard codes, the wording receivers use).
@@ -25,13 +25,13 @@ pub struct ReplyCodeEntry {
 impl ReplyCodeEntry {
     /// Every catalog code starts with 2, 3, 4 or 5, so this never fails for
     /// catalog entries; it is `Option` for codes built by hand.
-    pub const fn class(&self) -> Option<Class> {
+    pub(crate) const fn class(&self) -> Option<Class> {
         Class::from_digit((self.code / 100) as u8)
     }
 
     /// `RFC 5321`, or `non-standard` for codes no RFC defines: the short
     /// form for tables.
-    pub fn rfc_short(&self) -> &'static str {
+    pub(crate) fn rfc_short(&self) -> &'static str {
         if self.standard {
             self.rfc
         } else {
@@ -74,7 +74,7 @@ use Category::*;
 
 /// Sorted by code; `reply_code` relies on that for its binary search.
 #[rustfmt::skip]
-pub static REPLY_CODES: &[ReplyCodeEntry] = &[
+pub(crate) static REPLY_CODES: &[ReplyCodeEntry] = &[
     std(211, "System status, or system help reply",
         "Answer to a HELP or status request; carries no verdict on any message.",
         "RFC 5321", Other),

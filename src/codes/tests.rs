@@ -7,6 +7,7 @@ use std::collections::HashSet;
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 
+use super::kinds::{Bounce, Category, Class};
 use super::*;
 
 fn code(text: &str) -> EnhancedCode {
@@ -347,5 +348,35 @@ fn explain_never_panics_on_arbitrary_input() {
         let len = rng.random_range(0..64);
         let bytes: Vec<u8> = (0..len).map(|_| rng.random::<u8>()).collect();
         check_invariants(&String::from_utf8_lossy(&bytes));
+    }
+}
+
+/// The profiles and the code catalog agree: every reply a profile sends is
+/// explained without a warning (known enhanced code, class matching the
+/// reply code, no text contradicting it), except Yahoo's TSS09, whose text
+/// contradicts its 4xx on purpose.
+#[test]
+fn explain_understands_every_profile_reply() {
+    for name in ["gmail", "microsoft365", "yahoo"] {
+        let s = crate::scenario::Scenario::from_file(&std::path::PathBuf::from(format!(
+            "{}/scenarios/providers/{name}.yaml",
+            env!("CARGO_MANIFEST_DIR")
+        )))
+        .unwrap();
+        for rule in &s.rules {
+            let crate::proto::policy::ReplyChoice::Custom(reply) = &rule.reply else {
+                panic!("{name}: rule {} has no reply of its own", rule.name);
+            };
+            let last = reply.to_string();
+            let e = super::explain(last.lines().last().unwrap_or(""));
+            assert_eq!(e.code, Some(reply.code), "{name}: {last}");
+            let expected = usize::from(rule.name.contains("TSS09"));
+            assert_eq!(
+                e.warnings.len(),
+                expected,
+                "{name}: {last}: {:?}",
+                e.warnings
+            );
+        }
     }
 }

@@ -15,6 +15,7 @@ macro_rules! say {
         let _ = writeln!(std::io::stdout(), $($arg)*);
     }};
 }
+pub use crate::http::BasicAuth;
 use crate::scenario::Scenario;
 use crate::store::{Store, StoreKind};
 use crate::tls;

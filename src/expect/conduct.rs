@@ -39,7 +39,7 @@ fn close<'a>(s: &Session<'a>) -> Close<'a> {
 /// Every session ends with the client's QUIT. Sessions the server ended (a
 /// 421, a `disconnect` fault, a failed TLS handshake) are excused: the
 /// client never had the chance.
-pub fn quit(seen: &Seen<'_>) -> Verdict {
+pub(super) fn quit(seen: &Seen<'_>) -> Verdict {
     let (mut quit, mut excused, mut dropped) = (0, 0, 0);
     let mut evidence = Vec::new();
     for s in &seen.sessions {
@@ -78,7 +78,7 @@ pub fn quit(seen: &Seen<'_>) -> Verdict {
 /// The client never caused a 500, 501, 503 or 504. Replies a scenario rule
 /// produced are faults on purpose, and a 503 to RCPT, DATA or BDAT behind a
 /// refused MAIL is what a pipelining client gets by design (RFC 2920 §3.1).
-pub fn no_protocol_errors(seen: &Seen<'_>) -> Verdict {
+pub(super) fn no_protocol_errors(seen: &Seen<'_>) -> Verdict {
     let mut evidence = Vec::new();
     let mut count = 0;
     for s in &seen.sessions {
@@ -130,7 +130,7 @@ fn caused_error(e: &Exchange<'_>) -> bool {
 /// moment (bytes pipelined before the 421 went out are excused), so a client
 /// that keeps talking shows up here. A QUIT is a polite goodbye, not a
 /// violation.
-pub fn closed_after_421(seen: &Seen<'_>) -> Verdict {
+pub(super) fn closed_after_421(seen: &Seen<'_>) -> Verdict {
     let mut evidence = Vec::new();
     let (mut replies, mut offending) = (0, 0);
     for s in &seen.sessions {

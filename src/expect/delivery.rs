@@ -12,7 +12,7 @@ use crate::proto::event::{Event, Fate};
 
 /// A captured message as an evidence line, timed by the session's record
 /// of storing it.
-pub fn message_line(seen: &Seen<'_>, m: &StoredMessage, why: &str) -> EvidenceLine {
+pub(super) fn message_line(seen: &Seen<'_>, m: &StoredMessage, why: &str) -> EvidenceLine {
     let stored = seen
         .sessions
         .iter()
@@ -39,7 +39,7 @@ pub fn message_line(seen: &Seen<'_>, m: &StoredMessage, why: &str) -> EvidenceLi
     }
 }
 
-pub fn delivered(expect: Delivered, seen: &Seen<'_>) -> Verdict {
+pub(super) fn delivered(expect: Delivered, seen: &Seen<'_>) -> Verdict {
     let n = seen.evidence.messages.len() as u64;
     let (expected, ok) = match expect {
         Delivered::Exactly(k) => (format!("exactly {k} message(s) delivered"), n == k),
@@ -75,7 +75,7 @@ fn bare(address: &str) -> String {
 /// The set of recipients over all captured messages equals `expected`
 /// (case-insensitive). A missing recipient's RCPT lines and replies are
 /// the evidence: they show whether it was never tried or refused.
-pub fn recipients(expected: &[String], seen: &Seen<'_>) -> Verdict {
+pub(super) fn recipients(expected: &[String], seen: &Seen<'_>) -> Verdict {
     let want: BTreeSet<String> = expected.iter().map(|a| bare(a)).collect();
     let got: BTreeSet<String> = seen
         .evidence

@@ -18,7 +18,7 @@ fn first_private<'a>(s: &Session<'a>) -> Option<Command<'a>> {
         .find(|c| matches!(c.verb(), Some(Verb::Mail | Verb::Auth)))
 }
 
-pub fn starttls(seen: &Seen<'_>) -> Verdict {
+pub(super) fn starttls(seen: &Seen<'_>) -> Verdict {
     let mut evidence = Vec::new();
     let (mut judged, mut plaintext) = (0, 0);
     for d in &seen.sessions {
@@ -68,7 +68,7 @@ fn harmless(verb: Option<Verb>) -> bool {
     )
 }
 
-pub fn ehlo_after_starttls(seen: &Seen<'_>) -> Verdict {
+pub(super) fn ehlo_after_starttls(seen: &Seen<'_>) -> Verdict {
     let mut evidence = Vec::new();
     let (mut upgraded, mut skipped) = (0, 0);
     for d in &seen.sessions {

@@ -18,7 +18,7 @@ use super::EvidenceLine;
 
 /// One event of one session, with what a report needs to quote it.
 #[derive(Clone, Copy, Debug)]
-pub struct Said<'a> {
+pub(crate) struct Said<'a> {
     pub record: &'a SessionRecord,
     /// Position in the session's record: orders the events of a session.
     pub index: usize,
@@ -41,11 +41,11 @@ impl<'a> Said<'a> {
     }
 
     /// The event the way a transcript shows it: `C: ...`, `S: ... [rule: x]`.
-    pub fn shown(&self) -> String {
+    pub(crate) fn shown(&self) -> String {
         transcript::quote(&self.record.log, self.index).map_or_else(String::new, |l| l.shown())
     }
 
-    pub fn evidence(&self, why: impl Into<String>) -> EvidenceLine {
+    pub(crate) fn evidence(&self, why: impl Into<String>) -> EvidenceLine {
         EvidenceLine {
             session: self.record.id,
             at: seconds(self.at),
@@ -55,62 +55,62 @@ impl<'a> Said<'a> {
     }
 
     /// Sort key across sessions: scenario time, then session, then event.
-    pub fn order(&self) -> (Duration, u64, usize) {
+    pub(crate) fn order(&self) -> (Duration, u64, usize) {
         (self.at, self.record.id, self.index)
     }
 }
 
 /// Scenario time the way reports print it: `12.031s`.
-pub fn seconds(d: Duration) -> String {
+pub(super) fn seconds(d: Duration) -> String {
     format!("{}.{:03}s", d.as_secs(), d.subsec_millis())
 }
 
 #[derive(Clone, Copy, Debug)]
-pub struct Command<'a> {
+pub(crate) struct Command<'a> {
     pub event: &'a CommandEvent,
     pub said: Said<'a>,
 }
 
 impl Command<'_> {
-    pub fn verb(&self) -> Option<Verb> {
+    pub(crate) fn verb(&self) -> Option<Verb> {
         self.event.verb
     }
 
-    pub fn is(&self, verb: Verb) -> bool {
+    pub(crate) fn is(&self, verb: Verb) -> bool {
         self.event.verb == Some(verb)
     }
 
     /// The MAIL FROM / RCPT TO path, lower-cased so addresses compare
     /// case-insensitively (`<>` is the empty string).
-    pub fn address(&self) -> Option<String> {
+    pub(crate) fn address(&self) -> Option<String> {
         self.event.address.as_deref().map(str::to_lowercase)
     }
 }
 
 #[derive(Clone, Copy, Debug)]
-pub struct Reply<'a> {
+pub(crate) struct Reply<'a> {
     pub event: &'a ReplyEvent,
     pub said: Said<'a>,
 }
 
 impl Reply<'_> {
-    pub fn code(&self) -> u16 {
+    pub(crate) fn code(&self) -> u16 {
         self.event.reply.code
     }
 
-    pub fn class(&self) -> u16 {
+    pub(crate) fn class(&self) -> u16 {
         self.event.reply.code / 100
     }
 
     /// A scenario rule produced it (a fault on purpose).
-    pub fn by_rule(&self) -> bool {
+    pub(crate) fn by_rule(&self) -> bool {
         self.event.rule.is_some()
     }
 }
 
 /// What a reply answered.
 #[derive(Clone, Copy, Debug)]
-pub enum Prompt<'a> {
+pub(crate) enum Prompt<'a> {
     Greeting,
     Command(Command<'a>),
     /// The end of DATA content: the reply that decides the message.
@@ -121,7 +121,7 @@ pub enum Prompt<'a> {
 }
 
 #[derive(Clone, Copy, Debug)]
-pub struct Exchange<'a> {
+pub(crate) struct Exchange<'a> {
     pub prompt: Prompt<'a>,
     /// `None`: no reply (the connection closed, `reply: none`, or a line
     /// read after a 421).
@@ -129,21 +129,21 @@ pub struct Exchange<'a> {
 }
 
 impl<'a> Exchange<'a> {
-    pub fn command(&self) -> Option<Command<'a>> {
+    pub(crate) fn command(&self) -> Option<Command<'a>> {
         match self.prompt {
             Prompt::Command(c) => Some(c),
             _ => None,
         }
     }
 
-    pub fn code(&self) -> Option<u16> {
+    pub(crate) fn code(&self) -> Option<u16> {
         self.reply.map(|r| r.code())
     }
 }
 
 /// How a session ended.
 #[derive(Clone, Copy, Debug)]
-pub enum Ending<'a> {
+pub(crate) enum Ending<'a> {
     Server(CloseReason),
     /// The client closed the socket (or it broke).
     Client(Said<'a>),
@@ -153,13 +153,13 @@ pub enum Ending<'a> {
 
 /// One session, read for judging.
 #[derive(Clone, Debug)]
-pub struct Session<'a> {
+pub(crate) struct Session<'a> {
     pub record: &'a SessionRecord,
     pub exchanges: Vec<Exchange<'a>>,
 }
 
 impl<'a> Session<'a> {
-    pub fn of(record: &'a SessionRecord) -> Self {
+    pub(crate) fn of(record: &'a SessionRecord) -> Self {
         let mut exchanges: Vec<Exchange<'a>> = Vec::new();
         // The exchange of the latest command, while it may still get its reply.
         let mut open: Option<usize> = None;
@@ -202,16 +202,16 @@ impl<'a> Session<'a> {
         Session { record, exchanges }
     }
 
-    pub fn id(&self) -> u64 {
+    pub(crate) fn id(&self) -> u64 {
         self.record.id
     }
 
-    pub fn commands(&self) -> impl Iterator<Item = Command<'a>> + '_ {
+    pub(crate) fn commands(&self) -> impl Iterator<Item = Command<'a>> + '_ {
         self.exchanges.iter().filter_map(Exchange::command)
     }
 
     /// Events of one kind, with where they are.
-    pub fn events(&self) -> impl Iterator<Item = (Said<'a>, &'a Event)> + 'a {
+    pub(crate) fn events(&self) -> impl Iterator<Item = (Said<'a>, &'a Event)> + 'a {
         let record = self.record;
         record
             .log
@@ -223,13 +223,13 @@ impl<'a> Session<'a> {
 
     /// The first TLS handshake that succeeded (STARTTLS, or before the
     /// greeting on an implicit-TLS port).
-    pub fn tls_established(&self) -> Option<Said<'a>> {
+    pub(crate) fn tls_established(&self) -> Option<Said<'a>> {
         self.events()
             .find(|(_, e)| matches!(e, Event::TlsEstablished { .. }))
             .map(|(s, _)| s)
     }
 
-    pub fn ending(&self) -> Ending<'a> {
+    pub(crate) fn ending(&self) -> Ending<'a> {
         self.events()
             .filter_map(|(said, e)| match e {
                 Event::ServerClosed(reason) => Some(Ending::Server(*reason)),

@@ -21,14 +21,14 @@ use super::exchanges::{Prompt, Reply, Said, Session};
 use crate::proto::command::Verb;
 
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub struct Pair {
+pub(super) struct Pair {
     pub from: String,
     pub to: Option<String>,
 }
 
 impl Pair {
     /// `<a@b> -> <c@d>`, or `<a@b> (no recipient named)`.
-    pub fn describe(&self) -> String {
+    pub(super) fn describe(&self) -> String {
         match &self.to {
             Some(to) => format!("<{}> -> <{to}>", self.from),
             None => format!("<{}> (before any RCPT)", self.from),
@@ -37,13 +37,13 @@ impl Pair {
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Fate {
+pub(super) enum Fate {
     Deferred,
     Refused,
 }
 
 #[derive(Clone, Copy, Debug)]
-pub enum Mark<'a> {
+pub(super) enum Mark<'a> {
     /// The RCPT TO (or, for a sender alone, the MAIL FROM) command.
     Tried(Said<'a>),
     /// The reply that decided it, with the time it takes effect: a MAIL
@@ -56,7 +56,7 @@ pub enum Mark<'a> {
 }
 
 impl Mark<'_> {
-    pub fn order(&self) -> (Duration, u64, usize) {
+    pub(super) fn order(&self) -> (Duration, u64, usize) {
         match self {
             Mark::Tried(s) => s.order(),
             Mark::Failed { order, .. } => *order,
@@ -65,9 +65,9 @@ impl Mark<'_> {
 }
 
 /// Every pair's marks in time order.
-pub type History<'a> = BTreeMap<Pair, Vec<Mark<'a>>>;
+pub(super) type History<'a> = BTreeMap<Pair, Vec<Mark<'a>>>;
 
-pub fn history<'a>(sessions: &[Session<'a>]) -> History<'a> {
+pub(super) fn history<'a>(sessions: &[Session<'a>]) -> History<'a> {
     let mut h = History::new();
     for s in sessions {
         walk(s, &mut h);

@@ -5,7 +5,6 @@
 use std::collections::HashSet;
 
 use super::{Evidence, Report, RunFacts, evaluate};
-use crate::proto::extensions::Extension;
 use crate::scenario::{Expectations, Scenario};
 use crate::store::Store;
 
@@ -25,11 +24,7 @@ pub fn judge(scenario: &Scenario, epoch: u64, store: &Store, run: Option<RunFact
         .into_iter()
         .filter(|m| ids.contains(&m.session_id))
         .collect();
-    let max_message_size = if scenario.server.extensions.contains(Extension::Size) {
-        scenario.server.limits.max_message_size
-    } else {
-        0
-    };
+    let max_message_size = scenario.max_message_size();
     let none = Expectations::default();
     let expect = scenario.expect.as_ref().unwrap_or(&none);
     evaluate(

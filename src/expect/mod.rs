@@ -46,6 +46,7 @@ pub use judge::judge;
 pub struct Evidence<'a> {
     /// Finished sessions of the current scenario, oldest first.
     pub sessions: &'a [Arc<SessionRecord>],
+    /// Captured messages of those sessions.
     pub messages: &'a [Arc<StoredMessage>],
     /// The SIZE the server advertised; 0 when it advertised none.
     pub max_message_size: u64,
@@ -57,9 +58,11 @@ pub struct Evidence<'a> {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 pub struct RunFacts {
     #[serde(serialize_with = "serialize_seconds")]
+    /// How long the sender ran.
     pub elapsed: Duration,
     /// `None`: killed (by a signal, or by mailfault on time-out).
     pub exit: Option<i32>,
+    /// Stopped at the run's time limit.
     pub timed_out: bool,
 }
 
@@ -68,28 +71,41 @@ fn serialize_seconds<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, 
 }
 
 #[derive(Clone, Debug, Serialize)]
+/// The verdicts on one scenario's `expect:` block.
 pub struct Report {
+    /// Every verdict passed.
     pub passed: bool,
+    /// One per expectation judged, in the README's order.
     pub verdicts: Vec<Verdict>,
+    /// Counts for the summary line.
     pub summary: Summary,
 }
 
 #[derive(Clone, Debug, Serialize)]
+/// What a report was judged from, and how it came out.
 pub struct Summary {
+    /// Sessions judged.
     pub sessions: usize,
+    /// Messages captured in them.
     pub messages: usize,
+    /// Verdicts that passed.
     pub passed: usize,
+    /// Verdicts that failed.
     pub failed: usize,
     /// Expectations set to `false`: deliberately not judged.
     pub not_judged: Vec<&'static str>,
+    /// Present when `mailfault run` ran the sender.
     pub run: Option<RunFacts>,
 }
 
 #[derive(Clone, Debug, Serialize)]
+/// One expectation, judged.
 pub struct Verdict {
     /// The expectation's key in the scenario, e.g. `no_retry_after_permanent`.
     pub name: &'static str,
+    /// Whether the sender met it.
     pub passed: bool,
+    /// What a well-behaved sender does, in words.
     pub expected: String,
     /// One sentence a developer reads to know what happened.
     pub found: String,
@@ -98,12 +114,15 @@ pub struct Verdict {
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+/// One line of evidence: what was said, where and when, and why it matters.
 pub struct EvidenceLine {
+    /// The session it comes from.
     pub session: u64,
     /// Scenario time, e.g. `12.031s`.
     pub at: String,
     /// As the transcript shows it: `C: RCPT TO:<a@b>`, `S: 450 ... [rule: greylist]`.
     pub line: String,
+    /// Why this line is evidence.
     pub why: String,
 }
 

@@ -42,7 +42,7 @@ fn plural(n: usize, one: &str, many: &str) -> String {
     }
 }
 
-pub fn no_retry_after_permanent(seen: &Seen<'_>) -> Verdict {
+pub(super) fn no_retry_after_permanent(seen: &Seen<'_>) -> Verdict {
     let h = history(&seen.sessions);
     let mut evidence: Vec<EvidenceLine> = Vec::new();
     let mut refused = 0;
@@ -102,7 +102,7 @@ pub fn no_retry_after_permanent(seen: &Seen<'_>) -> Verdict {
     Verdict::new("no_retry_after_permanent", false, expected, found, evidence)
 }
 
-pub fn retried_after_temporary(seen: &Seen<'_>) -> Verdict {
+pub(super) fn retried_after_temporary(seen: &Seen<'_>) -> Verdict {
     let h = history(&seen.sessions);
     let mut evidence = Vec::new();
     let mut deferred = 0;
@@ -139,7 +139,7 @@ pub fn retried_after_temporary(seen: &Seen<'_>) -> Verdict {
 
 /// Each first try after a 4xx must come at least `interval` (scenario time)
 /// after the deferral; later tries are judged against their own deferral.
-pub fn min_retry_interval(interval: Duration, seen: &Seen<'_>) -> Verdict {
+pub(super) fn min_retry_interval(interval: Duration, seen: &Seen<'_>) -> Verdict {
     let h = history(&seen.sessions);
     let mut evidence = Vec::new();
     let mut measured = 0;

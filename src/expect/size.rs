@@ -8,7 +8,7 @@ use super::{Seen, Verdict, delivery};
 use crate::proto::command::Verb;
 use crate::proto::event::Event;
 
-pub fn honours_size(seen: &Seen<'_>) -> Verdict {
+pub(super) fn honours_size(seen: &Seen<'_>) -> Verdict {
     let max = seen.evidence.max_message_size;
     if max == 0 {
         return Verdict::new(

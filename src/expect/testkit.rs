@@ -15,7 +15,7 @@ use crate::store::{EventLog, SessionRecord, StoredMessage};
 
 use super::{Evidence, Report, evaluate};
 
-pub struct Script {
+pub(super) struct Script {
     id: u64,
     started: Duration,
     at: Duration,
@@ -75,7 +75,7 @@ fn reply(wire: &str) -> Reply {
 
 impl Script {
     /// Session `id` starting at `started` seconds of scenario time.
-    pub fn new(id: u64, started: f64) -> Script {
+    pub(super) fn new(id: u64, started: f64) -> Script {
         Script {
             id,
             started: Duration::from_secs_f64(started),
@@ -88,7 +88,7 @@ impl Script {
     }
 
     /// The usual opening: greeting, EHLO and its reply.
-    pub fn greeted(id: u64, started: f64) -> Script {
+    pub(super) fn greeted(id: u64, started: f64) -> Script {
         Script::new(id, started)
             .s("220 mx.test ESMTP")
             .c("EHLO client.test")
@@ -101,13 +101,13 @@ impl Script {
         self
     }
 
-    pub fn c(mut self, line: &str) -> Script {
+    pub(super) fn c(mut self, line: &str) -> Script {
         self.commands += 1;
         self.push(Event::Command(command_event(line)))
     }
 
     /// A line the client sent after a 421, read while closing.
-    pub fn late(self, line: &str) -> Script {
+    pub(super) fn late(self, line: &str) -> Script {
         let mut event = command_event(line);
         event.late = true;
         self.push(Event::Command(event))
@@ -131,17 +131,17 @@ impl Script {
     }
 
     /// A reply; `\r\n` separates the lines of a multiline one.
-    pub fn s(self, wire: &str) -> Script {
+    pub(super) fn s(self, wire: &str) -> Script {
         self.reply(wire, None)
     }
 
     /// A reply a scenario rule produced.
-    pub fn rule(self, wire: &str, rule: &str) -> Script {
+    pub(super) fn rule(self, wire: &str, rule: &str) -> Script {
         self.reply(wire, Some(rule))
     }
 
     /// Message content of `bytes` arrived; the next reply answers it.
-    pub fn content(mut self, bytes: u64) -> Script {
+    pub(super) fn content(mut self, bytes: u64) -> Script {
         self.content = true;
         self.push(Event::Content {
             bytes,
@@ -151,20 +151,20 @@ impl Script {
     }
 
     /// A TLS handshake succeeded.
-    pub fn tls(self) -> Script {
+    pub(super) fn tls(self) -> Script {
         self.push(Event::TlsEstablished {
             version: "TLSv1.3".into(),
             cipher: "TLS13_AES_256_GCM_SHA384".into(),
         })
     }
 
-    pub fn wait(mut self, secs: f64) -> Script {
+    pub(super) fn wait(mut self, secs: f64) -> Script {
         self.at += Duration::from_secs_f64(secs);
         self
     }
 
     /// A one-recipient message accepted as message `id`.
-    pub fn send(mut self, from: &str, to: &str, id: u64) -> Script {
+    pub(super) fn send(mut self, from: &str, to: &str, id: u64) -> Script {
         self.messages.push(id);
         self.c(&format!("MAIL FROM:<{from}>"))
             .s("250 2.1.0 Sender ok")
@@ -177,17 +177,17 @@ impl Script {
             .s(&format!("250 2.0.0 Ok: queued as {id}"))
     }
 
-    pub fn quit(self) -> Script {
+    pub(super) fn quit(self) -> Script {
         self.c("QUIT")
             .s("221 2.0.0 Bye")
             .push(Event::ServerClosed(CloseReason::Quit))
     }
 
-    pub fn dropped(self) -> Script {
+    pub(super) fn dropped(self) -> Script {
         self.push(Event::ClientClosed { in_content: false })
     }
 
-    pub fn done(self) -> Arc<SessionRecord> {
+    pub(super) fn done(self) -> Arc<SessionRecord> {
         let now = SystemTime::now();
         Arc::new(SessionRecord {
             id: self.id,
@@ -204,7 +204,13 @@ impl Script {
     }
 }
 
-pub fn message(id: u64, session: u64, from: &str, to: &[&str], bytes: usize) -> Arc<StoredMessage> {
+pub(super) fn message(
+    id: u64,
+    session: u64,
+    from: &str,
+    to: &[&str],
+    bytes: usize,
+) -> Arc<StoredMessage> {
     Arc::new(StoredMessage {
         id,
         session_id: session,
@@ -230,7 +236,7 @@ pub fn message(id: u64, session: u64, from: &str, to: &[&str], bytes: usize) -> 
 }
 
 /// The `expect:` block of a scenario, written as YAML lines.
-pub fn expectations(block: &str) -> Expectations {
+pub(super) fn expectations(block: &str) -> Expectations {
     let yaml = format!("version: 1\nexpect:\n{block}");
     Scenario::from_str(&yaml, "t.yaml")
         .ok()
@@ -238,7 +244,7 @@ pub fn expectations(block: &str) -> Expectations {
         .unwrap_or_else(|| panic!("test scenario does not load: {yaml}"))
 }
 
-pub fn judge(
+pub(super) fn judge(
     block: &str,
     sessions: &[Arc<SessionRecord>],
     messages: &[Arc<StoredMessage>],

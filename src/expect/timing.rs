@@ -8,7 +8,7 @@ use std::time::Duration;
 use super::exchanges::seconds;
 use super::{Seen, Verdict};
 
-pub fn within(limit: Duration, seen: &Seen<'_>) -> Verdict {
+pub(super) fn within(limit: Duration, seen: &Seen<'_>) -> Verdict {
     let expected = format!(
         "the sender finishes within {}",
         humantime::format_duration(limit)

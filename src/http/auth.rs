@@ -41,7 +41,11 @@ fn same(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
-pub async fn require(State(auth): State<BasicAuth>, request: Request, next: Next) -> Response {
+pub(super) async fn require(
+    State(auth): State<BasicAuth>,
+    request: Request,
+    next: Next,
+) -> Response {
     let given = request
         .headers()
         .get(header::AUTHORIZATION)

@@ -19,7 +19,7 @@ use crate::transport::Control;
 /// The longest a `wait` may hold a connection.
 const MAX_WAIT: Duration = Duration::from_secs(600);
 
-pub async fn scenario(State(control): State<Control>) -> impl IntoResponse {
+pub(super) async fn scenario(State(control): State<Control>) -> impl IntoResponse {
     let scenario = control.scenario();
     (
         [
@@ -32,7 +32,7 @@ pub async fn scenario(State(control): State<Control>) -> impl IntoResponse {
 
 /// Validates the YAML first; a bad one changes nothing and comes back with
 /// every problem at its line and column of the request body.
-pub async fn put_scenario(
+pub(super) async fn put_scenario(
     State(control): State<Control>,
     body: String,
 ) -> Result<Json<Value>, ApiError> {
@@ -63,14 +63,14 @@ pub async fn put_scenario(
     ))
 }
 
-pub async fn reset(State(control): State<Control>) -> Json<Value> {
+pub(super) async fn reset(State(control): State<Control>) -> Json<Value> {
     let epoch = control.reset();
     Json(json!({ "reset": true, "epoch": epoch }))
 }
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Advance {
+pub(super) struct Advance {
     by: String,
 }
 
@@ -82,12 +82,12 @@ fn clock_json(mode: ClockMode, now: Duration) -> Value {
     })
 }
 
-pub async fn clock(State(control): State<Control>) -> Json<Value> {
+pub(super) async fn clock(State(control): State<Control>) -> Json<Value> {
     let engine = control.engine();
     Json(clock_json(engine.clock().mode(), engine.clock().now()))
 }
 
-pub async fn advance_clock(
+pub(super) async fn advance_clock(
     State(control): State<Control>,
     body: Result<Json<Advance>, axum::extract::rejection::JsonRejection>,
 ) -> Result<Json<Value>, ApiError> {
@@ -107,13 +107,13 @@ pub async fn advance_clock(
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct WaitFor {
+pub(super) struct WaitFor {
     messages: usize,
     timeout: Option<String>,
 }
 
 /// Long poll: answers once `messages` are held, or 408 at the time-out.
-pub async fn wait(
+pub(super) async fn wait(
     State(control): State<Control>,
     query: Result<Query<WaitFor>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<Value>, ApiError> {
@@ -155,7 +155,7 @@ pub async fn wait(
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct ReportFormat {
+pub(super) struct ReportFormat {
     format: Option<String>,
     /// How long to wait for sessions still in progress (default 500ms).
     settle: Option<String>,
@@ -169,7 +169,7 @@ const SETTLE: std::time::Duration = std::time::Duration::from_millis(500);
 /// so far: JSON by default, `?format=junit` or `?format=text` for CI logs.
 /// Judging walks every session and message held, so it and the rendering
 /// run on the blocking pool, off the threads that serve SMTP and HTTP.
-pub async fn report(
+pub(super) async fn report(
     State(control): State<Control>,
     query: Result<Query<ReportFormat>, axum::extract::rejection::QueryRejection>,
 ) -> Result<axum::response::Response, ApiError> {

@@ -7,29 +7,29 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
 #[derive(Debug)]
-pub struct ApiError {
+pub(super) struct ApiError {
     status: StatusCode,
     body: Value,
 }
 
 impl ApiError {
-    pub fn new(status: StatusCode, message: impl Into<String>) -> Self {
+    pub(super) fn new(status: StatusCode, message: impl Into<String>) -> Self {
         Self {
             status,
             body: json!({ "error": message.into() }),
         }
     }
 
-    pub fn bad_request(message: impl Into<String>) -> Self {
+    pub(super) fn bad_request(message: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, message)
     }
 
-    pub fn not_found(message: impl Into<String>) -> Self {
+    pub(super) fn not_found(message: impl Into<String>) -> Self {
         Self::new(StatusCode::NOT_FOUND, message)
     }
 
     /// Adds a field beside `error` (e.g. the list of scenario problems).
-    pub fn with(mut self, key: &str, value: Value) -> Self {
+    pub(super) fn with(mut self, key: &str, value: Value) -> Self {
         if let Some(map) = self.body.as_object_mut() {
             map.insert(key.to_owned(), value);
         }
@@ -43,7 +43,7 @@ impl IntoResponse for ApiError {
     }
 }
 
-pub async fn not_found(uri: axum::http::Uri) -> ApiError {
+pub(super) async fn not_found(uri: axum::http::Uri) -> ApiError {
     ApiError::not_found(format!(
         "no such endpoint: {}; the API lives under /api/v1 (messages, message/{{ID}}, search, info, chaos, sessions, scenario, reset, report, wait, clock/advance, events), /api/v2 (MailHog's messages and search), /metrics, /livez and /readyz",
         uri.path()
@@ -51,18 +51,18 @@ pub async fn not_found(uri: axum::http::Uri) -> ApiError {
 }
 
 /// Path ids are numbers; anything else is the client's mistake, said plainly.
-pub fn parse_id(raw: &str, what: &str) -> Result<u64, ApiError> {
+pub(super) fn parse_id(raw: &str, what: &str) -> Result<u64, ApiError> {
     raw.parse()
         .map_err(|_| ApiError::bad_request(format!("`{raw}` is not a {what} id (ids are numbers)")))
 }
 
 /// A rejected query string or body, with the usage that would have worked.
-pub fn rejected(hint: &'static str) -> impl Fn(&dyn RejectionText) -> ApiError {
+pub(super) fn rejected(hint: &'static str) -> impl Fn(&dyn RejectionText) -> ApiError {
     move |e| ApiError::bad_request(format!("{}; {hint}", e.text()))
 }
 
 /// What axum's extractor rejections say about themselves.
-pub trait RejectionText {
+pub(super) trait RejectionText {
     fn text(&self) -> String;
 }
 

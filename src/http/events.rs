@@ -74,7 +74,7 @@ fn frames(
     })
 }
 
-pub async fn stream(
+pub(super) async fn stream(
     State(control): State<Control>,
 ) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
     let events = frames(control.store().subscribe(), control.shutdown_token());

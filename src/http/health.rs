@@ -12,11 +12,11 @@ use axum::response::IntoResponse;
 
 use crate::transport::Control;
 
-pub async fn live() -> impl IntoResponse {
+pub(super) async fn live() -> impl IntoResponse {
     "ok\n"
 }
 
-pub async fn ready(State(control): State<Control>) -> impl IntoResponse {
+pub(super) async fn ready(State(control): State<Control>) -> impl IntoResponse {
     if control.shutdown_token().is_cancelled() {
         (StatusCode::SERVICE_UNAVAILABLE, "shutting down\n")
     } else {

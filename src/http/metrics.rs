@@ -16,7 +16,7 @@ fn label(value: &str) -> String {
         .replace('\n', "\\n")
 }
 
-pub fn text(control: &Control) -> String {
+pub(super) fn text(control: &Control) -> String {
     let m = control.metrics();
     let store = control.store();
     let mut out = String::with_capacity(2048);
@@ -85,7 +85,7 @@ pub fn text(control: &Control) -> String {
     out
 }
 
-pub async fn render(axum::extract::State(control): State<Control>) -> impl IntoResponse {
+pub(super) async fn render(axum::extract::State(control): State<Control>) -> impl IntoResponse {
     (
         [(
             header::CONTENT_TYPE,

@@ -9,7 +9,7 @@
 //! shapes and `error` the error body every endpoint shares.
 
 mod auth;
-pub mod compat;
+pub(crate) mod compat;
 mod control;
 mod error;
 mod events;
@@ -33,7 +33,7 @@ use crate::transport::Control;
 pub use auth::BasicAuth;
 
 /// Builds the router over a running server.
-pub fn router(control: Control, auth: Option<BasicAuth>) -> Router {
+pub(crate) fn router(control: Control, auth: Option<BasicAuth>) -> Router {
     let api = compat::routes()
         .route("/api/v1/sessions", get(sessions::list))
         .route("/api/v1/sessions/{id}", get(sessions::one))
@@ -63,7 +63,7 @@ pub fn router(control: Control, auth: Option<BasicAuth>) -> Router {
 
 /// Binds the HTTP listener; a non-loopback address gets a warning, since
 /// the API can swap scenarios and delete mail.
-pub async fn bind(addr: SocketAddr, auth: bool) -> Result<TcpListener, crate::Error> {
+pub(crate) async fn bind(addr: SocketAddr, auth: bool) -> Result<TcpListener, crate::Error> {
     let listener = TcpListener::bind(addr)
         .await
         .map_err(|source| crate::Error::HttpBind { addr, source })?;
@@ -81,12 +81,16 @@ pub async fn bind(addr: SocketAddr, auth: bool) -> Result<TcpListener, crate::Er
 /// Inside a container (the image sets `MAILFAULT_IN_CONTAINER=1`) the
 /// listener must bind every interface to be reachable at all, and the
 /// container's port mapping decides who can connect: no warning there.
-pub fn in_container() -> bool {
+pub(crate) fn in_container() -> bool {
     std::env::var_os("MAILFAULT_IN_CONTAINER").is_some_and(|v| !v.is_empty() && v != "0")
 }
 
 /// Serves the API until the server's shutdown token fires.
-pub fn serve(listener: TcpListener, control: Control, auth: Option<BasicAuth>) -> JoinHandle<()> {
+pub(crate) fn serve(
+    listener: TcpListener,
+    control: Control,
+    auth: Option<BasicAuth>,
+) -> JoinHandle<()> {
     let token = control.shutdown_token();
     let app = router(control, auth);
     tokio::spawn(async move {

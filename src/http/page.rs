@@ -8,7 +8,7 @@ const INDEX: &str = include_str!("page/index.html");
 const SCRIPT: &str = include_str!("page/app.js");
 const STYLE: &str = include_str!("page/style.css");
 
-pub async fn index() -> impl IntoResponse {
+pub(super) async fn index() -> impl IntoResponse {
     (
         [
             (header::CONTENT_TYPE, "text/html; charset=utf-8"),
@@ -23,13 +23,13 @@ pub async fn index() -> impl IntoResponse {
     )
 }
 
-pub async fn script() -> impl IntoResponse {
+pub(super) async fn script() -> impl IntoResponse {
     (
         [(header::CONTENT_TYPE, "text/javascript; charset=utf-8")],
         SCRIPT,
     )
 }
 
-pub async fn style() -> impl IntoResponse {
+pub(super) async fn style() -> impl IntoResponse {
     ([(header::CONTENT_TYPE, "text/css; charset=utf-8")], STYLE)
 }

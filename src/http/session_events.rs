@@ -10,7 +10,7 @@ use crate::proto::reply::Wire;
 use crate::store::transcript::printable;
 use crate::store::{SessionRecord, Stamped};
 
-pub fn events(s: &SessionRecord) -> Vec<Value> {
+pub(super) fn events(s: &SessionRecord) -> Vec<Value> {
     s.log.events().iter().map(|e| event(s, e)).collect()
 }
 

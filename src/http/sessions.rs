@@ -10,12 +10,12 @@ use super::views::{SessionDetail, SessionSummary};
 use crate::transport::Control;
 
 #[derive(Serialize)]
-pub struct List {
+pub(super) struct List {
     sessions: Vec<SessionSummary>,
 }
 
 /// Sessions in progress first (newest first), then finished ones.
-pub async fn list(State(control): State<Control>) -> Json<List> {
+pub(super) async fn list(State(control): State<Control>) -> Json<List> {
     let store = control.store();
     let mut sessions: Vec<SessionSummary> = store
         .open_sessions()
@@ -27,7 +27,7 @@ pub async fn list(State(control): State<Control>) -> Json<List> {
     Json(List { sessions })
 }
 
-pub async fn one(
+pub(super) async fn one(
     State(control): State<Control>,
     Path(id): Path<String>,
 ) -> Result<Json<SessionDetail>, ApiError> {

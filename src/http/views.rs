@@ -10,17 +10,17 @@ use crate::proto::event::Event;
 use crate::store::transcript::{self, Direction};
 use crate::store::{OpenSession, SessionRecord};
 
-pub fn time(at: SystemTime) -> String {
+pub(super) fn time(at: SystemTime) -> String {
     humantime::format_rfc3339_millis(at).to_string()
 }
 
 /// Scenario or session offsets as a person reads them: `12.031s`.
-pub fn seconds(d: Duration) -> String {
+pub(super) fn seconds(d: Duration) -> String {
     format!("{}.{:03}s", d.as_secs(), d.subsec_millis())
 }
 
 #[derive(Serialize)]
-pub struct SessionSummary {
+pub(super) struct SessionSummary {
     pub id: u64,
     pub client: String,
     pub connection: u64,
@@ -43,7 +43,7 @@ pub struct SessionSummary {
 }
 
 impl SessionSummary {
-    pub fn of(s: &SessionRecord) -> Self {
+    pub(super) fn of(s: &SessionRecord) -> Self {
         let events = s.log.events();
         let faults = events
             .iter()
@@ -73,7 +73,7 @@ impl SessionSummary {
 }
 
 impl SessionSummary {
-    pub fn open(s: &OpenSession) -> Self {
+    pub(super) fn open(s: &OpenSession) -> Self {
         Self {
             id: s.id,
             client: s.client.to_string(),
@@ -92,7 +92,7 @@ impl SessionSummary {
 }
 
 #[derive(Serialize)]
-pub struct TranscriptLine {
+pub(super) struct TranscriptLine {
     pub at: String,
     pub at_ms: f64,
     /// Scenario time (virtual when the scenario's clock is).
@@ -103,7 +103,7 @@ pub struct TranscriptLine {
 }
 
 #[derive(Serialize)]
-pub struct SessionDetail {
+pub(super) struct SessionDetail {
     #[serde(flatten)]
     pub summary: SessionSummary,
     /// Rendered from `events`, for people.
@@ -113,7 +113,7 @@ pub struct SessionDetail {
 }
 
 impl SessionDetail {
-    pub fn of(s: &SessionRecord) -> Self {
+    pub(super) fn of(s: &SessionRecord) -> Self {
         Self {
             summary: SessionSummary::of(s),
             events: super::session_events::events(s),

@@ -6,24 +6,40 @@
 
 /// The command verbs, used to count occurrences per session.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum Verb {
+    /// `EHLO`
     Ehlo,
+    /// `HELO`
     Helo,
+    /// `MAIL FROM`
     Mail,
+    /// `RCPT TO`
     Rcpt,
+    /// `DATA`
     Data,
+    /// `BDAT` (RFC 3030)
     Bdat,
+    /// `RSET`
     Rset,
+    /// `NOOP`
     Noop,
+    /// `QUIT`
     Quit,
+    /// `VRFY`
     Vrfy,
+    /// `EXPN`
     Expn,
+    /// `HELP`
     Help,
+    /// `STARTTLS` (RFC 3207)
     StartTls,
+    /// `AUTH` (RFC 4954)
     Auth,
 }
 
 impl Verb {
+    /// How many verbs there are.
     pub const COUNT: usize = 14;
     const ALL: [Verb; Self::COUNT] = [
         Verb::Ehlo,
@@ -42,6 +58,7 @@ impl Verb {
         Verb::Auth,
     ];
 
+    /// The verb as written on the wire, upper case.
     pub fn name(self) -> &'static str {
         match self {
             Verb::Ehlo => "EHLO",
@@ -69,21 +86,21 @@ impl Verb {
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Body {
+pub(crate) enum Body {
     SevenBit,
     EightBitMime,
     BinaryMime,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Ret {
+pub(crate) enum Ret {
     Full,
     Hdrs,
 }
 
 /// DSN `NOTIFY=`: `NEVER`, or any of success/failure/delay.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Notify {
+pub(crate) enum Notify {
     Never,
     On {
         success: bool,
@@ -93,7 +110,7 @@ pub enum Notify {
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct MailParams<'a> {
+pub(crate) struct MailParams<'a> {
     pub raw: &'a str,
     pub size: Option<u64>,
     pub body: Option<Body>,
@@ -106,7 +123,7 @@ pub struct MailParams<'a> {
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct RcptParams<'a> {
+pub(crate) struct RcptParams<'a> {
     pub raw: &'a str,
     pub notify: Option<Notify>,
     pub orcpt: Option<&'a str>,
@@ -114,7 +131,7 @@ pub struct RcptParams<'a> {
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Command<'a> {
+pub(crate) enum Command<'a> {
     Ehlo(&'a str),
     Helo(&'a str),
     Mail {
@@ -144,7 +161,7 @@ pub enum Command<'a> {
 }
 
 impl Command<'_> {
-    pub fn verb(&self) -> Verb {
+    pub(crate) fn verb(&self) -> Verb {
         match self {
             Command::Ehlo(_) => Verb::Ehlo,
             Command::Helo(_) => Verb::Helo,
@@ -166,13 +183,13 @@ impl Command<'_> {
 
 /// Tolerated departures from RFC 5321 syntax, as a bit set.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Deviations(u8);
+pub(crate) struct Deviations(u8);
 
 impl Deviations {
-    pub const SPACE_AFTER_COLON: u8 = 1;
-    pub const NO_ANGLE_BRACKETS: u8 = 2;
-    pub const TRAILING_WHITESPACE: u8 = 4;
-    pub const EXTRA_SPACES: u8 = 8;
+    pub(crate) const SPACE_AFTER_COLON: u8 = 1;
+    pub(crate) const NO_ANGLE_BRACKETS: u8 = 2;
+    pub(crate) const TRAILING_WHITESPACE: u8 = 4;
+    pub(crate) const EXTRA_SPACES: u8 = 8;
 
     const NAMES: [(u8, &'static str); 4] = [
         (
@@ -190,16 +207,12 @@ impl Deviations {
         ),
     ];
 
-    pub fn contains(self, flag: u8) -> bool {
+    pub(crate) fn contains(self, flag: u8) -> bool {
         self.0 & flag != 0
     }
 
-    pub fn is_empty(self) -> bool {
-        self.0 == 0
-    }
-
     /// Human descriptions of the flags that are set, for the transcript.
-    pub fn iter(self) -> impl Iterator<Item = &'static str> {
+    pub(crate) fn iter(self) -> impl Iterator<Item = &'static str> {
         Self::NAMES
             .into_iter()
             .filter(move |(f, _)| self.contains(*f))
@@ -208,13 +221,13 @@ impl Deviations {
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Parsed<'a> {
+pub(crate) struct Parsed<'a> {
     pub command: Command<'a>,
     pub deviations: Deviations,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ParseError {
+pub(crate) enum ParseError {
     /// 500 5.5.2
     UnknownCommand,
     /// 501 5.5.4
@@ -225,7 +238,7 @@ pub enum ParseError {
 
 use ParseError::{BadParameter, Syntax};
 
-pub fn parse(line: &[u8]) -> Result<Parsed<'_>, ParseError> {
+pub(crate) fn parse(line: &[u8]) -> Result<Parsed<'_>, ParseError> {
     let verb_end = line.iter().position(|&b| b == b' ').unwrap_or(line.len());
     let verb = Verb::from_bytes(&line[..verb_end]).ok_or(ParseError::UnknownCommand)?;
     let rest = &line[verb_end..];

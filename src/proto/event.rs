@@ -67,7 +67,9 @@ impl CommandEvent {
 /// A reply as the session decided it; its wire form is rendered on demand.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ReplyEvent {
+    /// What the reply answered.
     pub answers: Answer,
+    /// Code, enhanced code and text.
     pub reply: Reply,
     /// Whether the enhanced status code went on the wire.
     pub enhanced: bool,
@@ -100,11 +102,17 @@ pub enum Discard {
     /// `disconnect: before_reply` at the message stage.
     ClosedBeforeReply,
     /// `disconnect_after_bytes`: cut after this many content bytes.
-    Cut { bytes: u64 },
+    Cut {
+        /// Content bytes read before the cut.
+        bytes: u64,
+    },
     /// The client went away in the middle of the content.
     ConnectionLost,
     /// The store could not write it; the client got a 451.
-    StoreFailed { error: Box<str> },
+    StoreFailed {
+        /// Why the write failed.
+        error: Box<str>,
+    },
 }
 
 /// How a transaction that reached its content ended.
@@ -113,12 +121,15 @@ pub enum Discard {
 pub enum Fate {
     /// Stored, and the client got its 2xx.
     Stored {
+        /// The message's id in the store.
         id: u64,
     },
     /// The final reply refused it (4xx or 5xx); nothing was stored.
     Refused {
+        /// The final reply's code.
         code: u16,
     },
+    /// Content arrived but was not kept.
     Discarded(Discard),
 }
 
@@ -155,6 +166,7 @@ impl CloseReason {
         matches!(self, Self::Reply421 | Self::Timeout | Self::TooManyErrors)
     }
 
+    /// A few words for people: `after QUIT`, `time-out`, ...
     pub fn describe(self) -> &'static str {
         match self {
             Self::Quit => "after QUIT",
@@ -175,21 +187,30 @@ impl CloseReason {
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Event {
+    /// The client connected.
     Connected {
+        /// Its address and port.
         peer: SocketAddr,
         /// On the implicit-TLS port: the handshake comes first.
         implicit_tls: bool,
     },
+    /// A command line.
     Command(CommandEvent),
+    /// A reply as sent.
     Reply(ReplyEvent),
+    /// Sloppy input the server let pass.
     Tolerated(Deviation),
     /// A TLS handshake is made broken on purpose (or, for
     /// `abort_handshake`, never made).
     TlsFault(TlsFault),
+    /// TLS is up (after STARTTLS, or before the greeting on the implicit-TLS port).
     TlsEstablished {
+        /// `TLSv1.3`, `TLSv1.2`.
         version: Box<str>,
+        /// The negotiated cipher suite.
         cipher: Box<str>,
     },
+    /// The TLS handshake did not complete.
     TlsFailed {
         /// `None`: it timed out.
         error: Option<Box<str>>,
@@ -197,40 +218,55 @@ pub enum Event {
     /// Plaintext the client pipelined behind STARTTLS, thrown away before
     /// the handshake (RFC 3207 §4.2; the CVE-2011-0411 class).
     PlaintextDiscarded {
+        /// How many bytes were thrown away.
         bytes: usize,
     },
+    /// An AUTH attempt and its outcome.
     Auth {
+        /// The SASL mechanism.
         mechanism: Mechanism,
+        /// The user name tried (never a secret).
         user: Box<str>,
+        /// The reply was a 2xx.
         granted: bool,
     },
     /// Message content arrived (DATA or the last BDAT chunk).
     Content {
+        /// Bytes of content after dot-unstuffing.
         bytes: u64,
+        /// Lines ended in LF alone.
         bare_lf: bool,
         /// Dot lines next to a bare LF or CR inside the content.
         smuggling: u32,
     },
     /// Why a rule applied (a greylist's wait, a rate window).
     RuleNote(Box<str>),
+    /// How a transaction that reached its content ended.
     TransactionEnded(Fate),
+    /// The client closed its end.
     ClientClosed {
         /// In the middle of message content.
         in_content: bool,
     },
+    /// Reading from the client failed.
     ReadFailed {
+        /// The OS error.
         error: Box<str>,
     },
+    /// The server closed the connection.
     ServerClosed(CloseReason),
     /// After a 421: bytes the client had pipelined before it, left unread,
     /// and bytes it sent after it (recorded as late commands before this).
     Lingered {
+        /// Bytes pipelined before the 421, left unread.
         unread: usize,
+        /// Bytes sent after it.
         late: usize,
     },
     /// Past the record's size cap: how many events were left out from
     /// here on (only what verdicts need was kept).
     Truncated {
+        /// Events left out.
         dropped: u64,
     },
 }

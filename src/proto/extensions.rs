@@ -3,7 +3,7 @@
 
 /// One advertisable extension.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Extension {
+pub(crate) enum Extension {
     Pipelining,
     EightBitMime,
     SmtpUtf8,
@@ -16,7 +16,7 @@ pub enum Extension {
 }
 
 impl Extension {
-    pub const ALL: [Extension; 9] = [
+    pub(crate) const ALL: [Extension; 9] = [
         Extension::Pipelining,
         Extension::EightBitMime,
         Extension::SmtpUtf8,
@@ -29,7 +29,7 @@ impl Extension {
     ];
 
     /// The EHLO keyword (also the name used in scenario files).
-    pub fn keyword(self) -> &'static str {
+    pub(crate) fn keyword(self) -> &'static str {
         match self {
             Extension::Pipelining => "PIPELINING",
             Extension::EightBitMime => "8BITMIME",
@@ -43,7 +43,7 @@ impl Extension {
         }
     }
 
-    pub fn from_keyword(name: &str) -> Option<Self> {
+    pub(crate) fn from_keyword(name: &str) -> Option<Self> {
         Self::ALL
             .into_iter()
             .find(|e| e.keyword().eq_ignore_ascii_case(name))
@@ -55,15 +55,15 @@ impl Extension {
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
-pub struct Extensions(u16);
+pub(crate) struct Extensions(u16);
 
 impl Extensions {
-    pub const fn empty() -> Self {
+    pub(crate) const fn empty() -> Self {
         Self(0)
     }
 
     /// What a plain sink advertises: everything that needs no TLS or AUTH setup.
-    pub fn default_set() -> Self {
+    pub(crate) fn default_set() -> Self {
         [
             Extension::Pipelining,
             Extension::EightBitMime,
@@ -77,19 +77,20 @@ impl Extensions {
         .collect()
     }
 
-    pub fn contains(self, e: Extension) -> bool {
+    pub(crate) fn contains(self, e: Extension) -> bool {
         self.0 & e.bit() != 0
     }
 
-    pub fn insert(&mut self, e: Extension) {
+    pub(crate) fn insert(&mut self, e: Extension) {
         self.0 |= e.bit();
     }
 
-    pub fn remove(&mut self, e: Extension) {
+    #[cfg(test)]
+    pub(crate) fn remove(&mut self, e: Extension) {
         self.0 &= !e.bit();
     }
 
-    pub fn iter(self) -> impl Iterator<Item = Extension> {
+    pub(crate) fn iter(self) -> impl Iterator<Item = Extension> {
         Extension::ALL
             .into_iter()
             .filter(move |e| self.contains(*e))

@@ -12,26 +12,26 @@ use memchr::memchr;
 /// What to do with lines ending in LF alone (a session setting; the framer
 /// only reports them).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum BareLf {
+pub(crate) enum BareLf {
     Accept,
     Reject,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Mode {
+pub(crate) enum Mode {
     Command,
     Data,
     Chunk { remaining: u64 },
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Ending {
+pub(crate) enum Ending {
     CrLf,
     BareLf,
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct DataFlags {
+pub(crate) struct DataFlags {
     pub bare_lf: bool,
     pub bare_cr: bool,
     /// A dot line next to a bare LF/CR: an end-of-data a lenient server
@@ -40,7 +40,7 @@ pub struct DataFlags {
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Frame<'b> {
+pub(crate) enum Frame<'b> {
     Line {
         line: &'b [u8],
         ending: Ending,
@@ -60,7 +60,7 @@ pub enum Frame<'b> {
 }
 
 #[derive(Debug)]
-pub struct Framer {
+pub(crate) struct Framer {
     mode: Mode,
     max_line: usize,
     discarding: bool,
@@ -93,7 +93,7 @@ fn plain_run(buf: &[u8]) -> usize {
 }
 
 impl Framer {
-    pub fn new(max_line: usize) -> Self {
+    pub(crate) fn new(max_line: usize) -> Self {
         Self {
             mode: Mode::Command,
             max_line: max_line.max(16),
@@ -103,11 +103,11 @@ impl Framer {
         }
     }
 
-    pub fn mode(&self) -> Mode {
+    pub(crate) fn mode(&self) -> Mode {
         self.mode
     }
 
-    pub fn set_mode(&mut self, mode: Mode) {
+    pub(crate) fn set_mode(&mut self, mode: Mode) {
         self.mode = mode;
         self.at_line_start = true;
         self.prev_bare = false;
@@ -115,7 +115,7 @@ impl Framer {
 
     /// The next frame in `buf` and how many bytes it used; `None` when more
     /// bytes are needed.
-    pub fn next<'b>(&mut self, buf: &'b [u8]) -> Option<(Frame<'b>, usize)> {
+    pub(crate) fn next<'b>(&mut self, buf: &'b [u8]) -> Option<(Frame<'b>, usize)> {
         match self.mode {
             Mode::Command => self.command(buf),
             Mode::Data => self.data(buf),

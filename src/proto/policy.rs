@@ -11,12 +11,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::reply::Reply;
-pub use super::reply::{Malformed, Wire};
+pub(crate) use super::reply::{Malformed, Wire};
 use super::transaction::Recipient;
 
 /// Where in the SMTP dialogue a decision is being made.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Stage {
+pub(crate) enum Stage {
     /// The greeting.
     Connect,
     /// EHLO or HELO.
@@ -37,7 +37,7 @@ pub enum Stage {
 }
 
 impl Stage {
-    pub const ALL: [Stage; 12] = [
+    pub(crate) const ALL: [Stage; 12] = [
         Stage::Connect,
         Stage::Helo,
         Stage::StartTls,
@@ -53,7 +53,7 @@ impl Stage {
     ];
 
     /// The name used in scenario files (`on: rcpt`).
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             Stage::Connect => "connect",
             Stage::Helo => "helo",
@@ -74,7 +74,7 @@ impl Stage {
 /// What a rule may look at. Borrowed from the session; nothing is copied to
 /// ask the policy.
 #[derive(Clone, Copy, Debug)]
-pub struct Context<'a> {
+pub(crate) struct Context<'a> {
     pub stage: Stage,
     pub client_ip: IpAddr,
     /// The EHLO/HELO argument, once given (at the `helo` stage: the one being sent).
@@ -101,14 +101,14 @@ pub struct Context<'a> {
 
 /// Whether and when a rule closes the connection.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Disconnect {
+pub(crate) enum Disconnect {
     BeforeReply,
     AfterReply,
 }
 
 /// What to send instead of the normal reply.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum ReplyChoice {
+pub(crate) enum ReplyChoice {
     /// The reply the protocol would have sent anyway (a rule that only delays).
     Default,
     /// Send nothing at all.
@@ -118,7 +118,8 @@ pub enum ReplyChoice {
 
 impl ReplyChoice {
     /// The code of a custom reply, if this is one.
-    pub fn custom_code(&self) -> Option<u16> {
+    #[cfg(test)]
+    pub(crate) fn custom_code(&self) -> Option<u16> {
         match self {
             ReplyChoice::Custom(r) => Some(r.code),
             _ => None,
@@ -128,16 +129,22 @@ impl ReplyChoice {
 
 /// A broken TLS upgrade (`tls_fault:` at `starttls`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum TlsFault {
     /// `220`, then the connection closes before any handshake.
     AbortHandshake,
+    /// A certificate past its validity.
     ExpiredCert,
+    /// A certificate for another host name.
     WrongHostCert,
+    /// A certificate no CA signed.
     SelfSigned,
+    /// TLS 1.2 only, no 1.3.
     Tls12Only,
 }
 
 impl TlsFault {
+    /// The name a scenario uses for it.
     pub fn name(self) -> &'static str {
         match self {
             TlsFault::AbortHandshake => "abort_handshake",
@@ -151,7 +158,7 @@ impl TlsFault {
 
 /// A policy's answer at one stage.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Decision {
+pub(crate) struct Decision {
     /// The rule's name, kept in the transcript beside the reply it produced.
     pub rule: Arc<str>,
     pub reply: ReplyChoice,
@@ -171,7 +178,8 @@ pub struct Decision {
 }
 
 impl Decision {
-    pub fn reply(rule: &str, reply: Reply) -> Self {
+    #[cfg(test)]
+    pub(crate) fn reply(rule: &str, reply: Reply) -> Self {
         Self {
             rule: Arc::from(rule),
             reply: ReplyChoice::Custom(reply),
@@ -188,17 +196,19 @@ impl Decision {
 
 /// Decides replies. Called once per stage, after the session has found the
 /// command well-formed and in sequence.
-pub trait Policy: Send {
+pub(crate) trait Policy: Send {
     fn decide(&mut self, ctx: &Context<'_>) -> Option<Decision>;
 
     /// A message got its 2xx and was stored; counters such as `message:` move on.
     fn message_accepted(&mut self) {}
 }
 
-/// Accepts everything: the policy when no scenario is given.
+/// Accepts everything: the session tests' policy.
+#[cfg(test)]
 #[derive(Clone, Copy, Debug, Default)]
-pub struct AcceptAll;
+pub(crate) struct AcceptAll;
 
+#[cfg(test)]
 impl Policy for AcceptAll {
     fn decide(&mut self, _ctx: &Context<'_>) -> Option<Decision> {
         None

@@ -10,12 +10,16 @@ use std::fmt;
 /// An RFC 3463 enhanced status code such as `5.1.1`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct EnhancedCode {
+    /// 2, 4 or 5.
     pub class: u8,
+    /// The subject (`X.1.X` addressing, `X.7.X` policy, ...).
     pub subject: u16,
+    /// The detail within the subject.
     pub detail: u16,
 }
 
 impl EnhancedCode {
+    /// `class.subject.detail`.
     pub const fn new(class: u8, subject: u16, detail: u16) -> Self {
         Self {
             class,
@@ -67,7 +71,7 @@ impl EnhancedCode {
 
 /// The decimal digits of `n`, written into `buf`: numbers that go into
 /// every reply and every message header skip the formatting machinery.
-pub fn decimal(mut n: u64, buf: &mut [u8; 20]) -> &str {
+pub(crate) fn decimal(mut n: u64, buf: &mut [u8; 20]) -> &str {
     let mut i = buf.len();
     loop {
         i -= 1;
@@ -90,8 +94,11 @@ impl fmt::Display for EnhancedCode {
 /// still produces one line holding only the code.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Reply {
+    /// The three-digit reply code.
     pub code: u16,
+    /// The RFC 3463 code, written when the server advertises ENHANCEDSTATUSCODES.
     pub enhanced: Option<EnhancedCode>,
+    /// The text; `\n` separates the lines of a multiline reply.
     pub text: Cow<'static, str>,
 }
 
@@ -111,6 +118,7 @@ pub enum ReplyError {
 }
 
 impl Reply {
+    /// A reply with fixed text.
     pub const fn new(code: u16, enhanced: Option<EnhancedCode>, text: &'static str) -> Self {
         Self {
             code,
@@ -180,14 +188,17 @@ impl Reply {
         Self::checked(code, enhanced, &[text])
     }
 
+    /// The first digit: 2, 3, 4 or 5.
     pub fn class(&self) -> u16 {
         self.code / 100
     }
 
+    /// 2xx or 3xx.
     pub fn is_positive(&self) -> bool {
         self.code < 400
     }
 
+    /// The text's lines.
     pub fn lines(&self) -> impl Iterator<Item = &str> {
         self.text.split('\n')
     }
@@ -266,6 +277,7 @@ impl Reply {
         }
     }
 
+    /// The reply as written on the wire.
     pub fn to_wire(&self, enhanced: bool) -> Vec<u8> {
         let mut out = Vec::new();
         self.write_to(&mut out, enhanced);
@@ -276,18 +288,23 @@ impl Reply {
 /// How a reply goes onto the wire: normally, or broken on purpose so a
 /// client's reply parser and time-outs get tested.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Wire {
     #[default]
+    /// Written whole and at once.
     Normal,
     /// Dripped out at this many bytes per second (`bandwidth: 50B/s`).
     Drip {
+        /// The pace.
         bytes_per_sec: u64,
     },
+    /// Broken on purpose.
     Malformed(Malformed),
 }
 
 /// The broken reply forms of `malformed:`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Malformed {
     /// Lines end in LF instead of CRLF.
     BareLf,
@@ -301,6 +318,7 @@ pub enum Malformed {
 }
 
 impl Malformed {
+    /// The name a scenario uses for it.
     pub fn name(self) -> &'static str {
         match self {
             Malformed::BareLf => "bare_lf",

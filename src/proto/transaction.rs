@@ -7,13 +7,15 @@
 /// A recipient the server accepted, with its ESMTP parameters as sent.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Recipient {
+    /// The path as given in RCPT TO, without brackets.
     pub address: String,
+    /// Its ESMTP parameters as sent (`NOTIFY=...`).
     pub params: String,
 }
 
 /// The envelope and content of a finished message, handed to the store.
 #[derive(Debug, PartialEq, Eq)]
-pub struct Incoming {
+pub(crate) struct Incoming {
     pub helo: Option<String>,
     pub mail_from: String,
     pub mail_params: String,
@@ -31,7 +33,7 @@ pub struct Incoming {
 
 /// How the message body is arriving.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Body {
+pub(crate) enum Body {
     /// No DATA/BDAT yet.
     None,
     Data,
@@ -43,7 +45,7 @@ pub enum Body {
 }
 
 #[derive(Debug)]
-pub struct Transaction {
+pub(crate) struct Transaction {
     pub from: String,
     pub mail_params: String,
     /// MAIL carried SMTPUTF8: non-ASCII recipients are allowed (RFC 6531).
@@ -64,7 +66,7 @@ pub struct Transaction {
 }
 
 impl Transaction {
-    pub fn new(from: String, mail_params: String, utf8: bool) -> Self {
+    pub(crate) fn new(from: String, mail_params: String, utf8: bool) -> Self {
         Self {
             from,
             mail_params,
@@ -83,7 +85,7 @@ impl Transaction {
 
     /// Appends content unless the limit is passed; past it, only counts, so a
     /// client sending an oversized message cannot make the server buffer it.
-    pub fn append(&mut self, bytes: &[u8], limit: u64) {
+    pub(crate) fn append(&mut self, bytes: &[u8], limit: u64) {
         self.size = self.size.saturating_add(bytes.len() as u64);
         if self.size > limit {
             self.too_big = true;
@@ -94,12 +96,8 @@ impl Transaction {
     }
 
     /// Whether `disconnect_after_bytes` says the connection must go now.
-    pub fn must_cut(&self) -> bool {
+    pub(crate) fn must_cut(&self) -> bool {
         self.cut_after.is_some_and(|n| self.size >= n)
-    }
-
-    pub fn recipient_addresses(&self) -> impl Iterator<Item = &str> {
-        self.recipients.iter().map(|r| r.address.as_str())
     }
 }
 

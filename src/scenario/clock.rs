@@ -12,9 +12,12 @@ use std::time::{Duration, Instant};
 
 /// Which clock a scenario asked for.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum ClockMode {
     #[default]
+    /// Wall-clock time.
     Real,
+    /// A clock that moves only when told (`POST /api/v1/clock/advance`).
     Virtual,
 }
 

@@ -11,7 +11,7 @@ use super::Scenario;
 use super::load::{Errors, Source, load_source, loc};
 
 /// Provider profiles compiled into the binary, by the name `extends` uses.
-pub const BUILT_IN: &[(&str, &str)] = &[
+pub(super) const BUILT_IN: &[(&str, &str)] = &[
     (
         "gmail",
         include_str!("../../scenarios/providers/gmail.yaml"),

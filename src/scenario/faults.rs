@@ -16,7 +16,7 @@ use crate::proto::policy::{Malformed, Stage, Wire};
 use crate::proto::reply::{EnhancedCode, Reply};
 
 /// RFC 6647 greylisters answer 450 with a "try again later" text.
-pub const GREYLISTED: Reply = reply(450, (4, 2, 0), "Greylisted, please try again later");
+pub(super) const GREYLISTED: Reply = reply(450, (4, 2, 0), "Greylisted, please try again later");
 
 const fn reply(code: u16, (c, s, d): (u8, u16, u16), text: &'static str) -> Reply {
     Reply {
@@ -28,7 +28,7 @@ const fn reply(code: u16, (c, s, d): (u8, u16, u16), text: &'static str) -> Repl
 
 /// The reply of a rate limit without `reply:`, by what it counts: the codes
 /// real receivers use for each kind of limit (listed in the README).
-pub fn rate_reply(limit: RateLimit) -> Reply {
+pub(super) fn rate_reply(limit: RateLimit) -> Reply {
     match limit {
         RateLimit::Concurrent { .. } => reply(
             421,
@@ -138,7 +138,7 @@ fn check_key(
     key
 }
 
-pub fn greylist(
+pub(super) fn greylist(
     g: &Spanned<model::Greylist>,
     stages: &[Stage],
     errors: &mut Errors<'_>,
@@ -170,7 +170,7 @@ pub fn greylist(
     (errors.len() == before).then_some(spec)
 }
 
-pub fn rate_limit(
+pub(super) fn rate_limit(
     r: &Spanned<model::RateLimit>,
     stages: &[Stage],
     errors: &mut Errors<'_>,
@@ -264,7 +264,7 @@ fn count(
 }
 
 /// `bandwidth: 50B/s` or `malformed: kind`, at most one of them.
-pub fn wire(
+pub(super) fn wire(
     bandwidth: Option<&Spanned<String>>,
     malformed: Option<&Spanned<model::Malformed>>,
     errors: &mut Errors<'_>,

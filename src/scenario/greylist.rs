@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Verdict {
+pub(super) enum Verdict {
     /// Not yet allowed: defer. `wait` is how much longer a retry must wait.
     Defer {
         wait: Duration,
@@ -26,7 +26,7 @@ struct Entry {
 }
 
 #[derive(Debug, Default)]
-pub struct Table {
+pub(super) struct Table {
     entries: HashMap<String, Entry>,
     next_sweep: usize,
 }
@@ -40,7 +40,7 @@ const SWEEP_FROM: usize = 4096;
 const MAX_KEYS: usize = 1_000_000;
 
 impl Table {
-    pub fn check(
+    pub(super) fn check(
         &mut self,
         key: &str,
         now: Duration,
@@ -83,7 +83,7 @@ impl Table {
     }
 
     #[cfg(test)]
-    pub fn len(&self) -> usize {
+    pub(super) fn len(&self) -> usize {
         self.entries.len()
     }
 }

@@ -7,7 +7,7 @@ use std::net::IpAddr;
 use crate::proto::policy::Context;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum KeyPart {
+pub(crate) enum KeyPart {
     /// The client address, cut to a network prefix per family.
     ClientIp {
         v4: u8,
@@ -19,13 +19,13 @@ pub enum KeyPart {
 
 /// The parts that identify one counter; empty means one global counter.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Key(pub Vec<KeyPart>);
+pub(crate) struct Key(pub Vec<KeyPart>);
 
 impl KeyPart {
     /// `client_ip`, `client_ip/N`, `from`, `to`. A prefix of 32 or less is
     /// an IPv4 network and IPv6 clients are then grouped by /64 (as most
     /// greylisters do); a larger one is an IPv6 prefix, IPv4 staying whole.
-    pub fn parse(text: &str) -> Option<Self> {
+    pub(crate) fn parse(text: &str) -> Option<Self> {
         let t = text.trim().to_ascii_lowercase();
         match t.as_str() {
             "client_ip" => return Some(KeyPart::ClientIp { v4: 32, v6: 128 }),
@@ -44,7 +44,7 @@ impl KeyPart {
 
 impl Key {
     /// The default greylisting triplet (RFC 6647 §2.2).
-    pub fn triplet() -> Self {
+    pub(crate) fn triplet() -> Self {
         Key(vec![
             KeyPart::ClientIp { v4: 32, v6: 128 },
             KeyPart::From,
@@ -52,14 +52,14 @@ impl Key {
         ])
     }
 
-    pub fn uses(&self, part: fn(&KeyPart) -> bool) -> bool {
+    pub(crate) fn uses(&self, part: fn(&KeyPart) -> bool) -> bool {
         self.0.iter().any(part)
     }
 
     /// Writes the key's value for this context into `out` (cleared first).
     /// Addresses are compared case-insensitively; outside `rcpt`, `to`
     /// stands for every recipient accepted so far.
-    pub fn render(&self, ctx: &Context<'_>, out: &mut String) {
+    pub(crate) fn render(&self, ctx: &Context<'_>, out: &mut String) {
         out.clear();
         for part in &self.0 {
             match *part {

@@ -155,7 +155,6 @@ pub(super) fn load_source(src: Source<'_>, depth: usize) -> Result<Scenario, Sce
         server,
         rules,
         expect,
-        source: file.to_owned(),
         yaml: std::sync::Arc::from(text),
     })
 }

@@ -9,11 +9,11 @@ use std::time::Duration;
 /// into a regex: the `regex` crate matches in time linear in the text, and
 /// case-insensitivity costs no lower-cased copy of a large body per check.
 #[derive(Debug, Clone)]
-pub struct Glob(regex::Regex);
+pub(crate) struct Glob(regex::Regex);
 
 /// Why a glob could not be compiled.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct GlobError(pub String);
+pub(crate) struct GlobError(pub String);
 
 impl std::fmt::Display for GlobError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -22,14 +22,14 @@ impl std::fmt::Display for GlobError {
 }
 
 impl Glob {
-    pub fn new(pattern: &str) -> Result<Self, GlobError> {
+    pub(crate) fn new(pattern: &str) -> Result<Self, GlobError> {
         regex::RegexBuilder::new(&glob_regex(pattern))
             .build()
             .map(Self)
             .map_err(|e| GlobError(glob_error(pattern, &e)))
     }
 
-    pub fn matches(&self, text: &str) -> bool {
+    pub(crate) fn matches(&self, text: &str) -> bool {
         self.0.is_match(text)
     }
 }
@@ -98,13 +98,13 @@ fn preview(pattern: &str) -> String {
 
 /// A text condition: any of several globs, or a regex.
 #[derive(Debug, Clone)]
-pub enum TextMatcher {
+pub(crate) enum TextMatcher {
     Globs(Vec<Glob>),
     Regex(regex::Regex),
 }
 
 impl TextMatcher {
-    pub fn matches(&self, text: &str) -> bool {
+    pub(crate) fn matches(&self, text: &str) -> bool {
         match self {
             TextMatcher::Globs(globs) => globs.iter().any(|g| g.matches(text)),
             TextMatcher::Regex(r) => r.is_match(text),
@@ -113,13 +113,13 @@ impl TextMatcher {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Cidr {
+pub(crate) struct Cidr {
     net: IpAddr,
     prefix: u8,
 }
 
 impl Cidr {
-    pub fn parse(text: &str) -> Option<Self> {
+    pub(crate) fn parse(text: &str) -> Option<Self> {
         let (ip, prefix) = match text.split_once('/') {
             Some((ip, p)) => (
                 ip.trim().parse::<IpAddr>().ok()?,
@@ -132,7 +132,7 @@ impl Cidr {
         (prefix <= max).then_some(Self { net: ip, prefix })
     }
 
-    pub fn contains(&self, ip: IpAddr) -> bool {
+    pub(crate) fn contains(&self, ip: IpAddr) -> bool {
         let ip = match ip {
             IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
             v4 => v4,
@@ -157,14 +157,14 @@ impl Cidr {
 
 /// An inclusive range with open ends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Range<T> {
+pub(crate) struct Range<T> {
     pub low: Option<T>,
     pub high: Option<T>,
 }
 
 impl<T: PartialOrd + Copy> Range<T> {
     /// `a..b`, `a..`, `..b` with `parse` for each end.
-    pub fn parse(text: &str, parse: impl Fn(&str) -> Option<T>) -> Option<Self> {
+    pub(crate) fn parse(text: &str, parse: impl Fn(&str) -> Option<T>) -> Option<Self> {
         let (low, high) = text.split_once("..")?;
         let end = |s: &str| -> Option<Option<T>> {
             let s = s.trim();
@@ -184,20 +184,20 @@ impl<T: PartialOrd + Copy> Range<T> {
         }
     }
 
-    pub fn contains(&self, v: T) -> bool {
+    pub(crate) fn contains(&self, v: T) -> bool {
         self.low.is_none_or(|l| v >= l) && self.high.is_none_or(|h| v <= h)
     }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Counter {
+pub(crate) enum Counter {
     Any(Vec<u64>),
     Range(Range<u64>),
     Every(u64),
 }
 
 impl Counter {
-    pub fn matches(&self, n: u64) -> bool {
+    pub(crate) fn matches(&self, n: u64) -> bool {
         match self {
             Counter::Any(list) => list.contains(&n),
             Counter::Range(r) => r.contains(n),
@@ -208,7 +208,7 @@ impl Counter {
 
 /// `>1MiB`, `<=100`, `=5`, `1KiB..2KiB`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SizeCmp {
+pub(crate) enum SizeCmp {
     Gt(u64),
     Ge(u64),
     Lt(u64),
@@ -218,7 +218,7 @@ pub enum SizeCmp {
 }
 
 impl SizeCmp {
-    pub fn parse(text: &str) -> Option<Self> {
+    pub(crate) fn parse(text: &str) -> Option<Self> {
         let t = text.trim();
         if t.contains("..") {
             return Range::parse(t, parse_size).map(SizeCmp::Within);
@@ -237,7 +237,7 @@ impl SizeCmp {
         parse_size(t).map(SizeCmp::Eq)
     }
 
-    pub fn matches(&self, n: u64) -> bool {
+    pub(crate) fn matches(&self, n: u64) -> bool {
         match *self {
             SizeCmp::Gt(v) => n > v,
             SizeCmp::Ge(v) => n >= v,
@@ -250,7 +250,7 @@ impl SizeCmp {
 }
 
 /// `25MiB`, `10KB`, `1024`, `1024B` (KB = 1000, KiB = 1024; case-insensitive).
-pub fn parse_size(text: &str) -> Option<u64> {
+pub(super) fn parse_size(text: &str) -> Option<u64> {
     let t = text.trim();
     let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
     let (num, unit) = t.split_at(split);
@@ -268,7 +268,7 @@ pub fn parse_size(text: &str) -> Option<u64> {
     n.checked_mul(mult)
 }
 
-pub fn parse_duration(text: &str) -> Option<Duration> {
+pub(super) fn parse_duration(text: &str) -> Option<Duration> {
     humantime::parse_duration(text.trim()).ok()
 }
 

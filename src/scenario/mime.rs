@@ -27,14 +27,14 @@ use mail_parser::{HeaderValue, Message, MessageParser};
 
 /// The parser rules use: MIME structure headers parsed for their meaning
 /// (finding the parts needs them), every other header as RFC 2047 text.
-pub fn parser() -> MessageParser {
+pub(super) fn parser() -> MessageParser {
     MessageParser::new()
         .with_mime_headers()
         .default_header_text()
 }
 
 /// One message during one decision. Built empty; parsed on first use.
-pub struct MessageView<'c, 'a> {
+pub(super) struct MessageView<'c, 'a> {
     raw: &'a [u8],
     parser: &'c MessageParser,
     /// Whether a rule may ask for the body; if not, only the header section
@@ -47,7 +47,7 @@ pub struct MessageView<'c, 'a> {
 impl<'a> MessageView<'_, 'a> {
     /// Runs `f` with a view of `raw` whose parse lives exactly as long as
     /// the call: one decision.
-    pub fn with<R>(
+    pub(super) fn with<R>(
         raw: &'a [u8],
         parser: &MessageParser,
         with_body: bool,
@@ -81,7 +81,7 @@ impl<'c, 'a> MessageView<'c, 'a> {
     }
 
     /// Whether any value of header `name` (case-insensitive) satisfies `test`.
-    pub fn any_header(&self, name: &str, test: impl Fn(&str) -> bool) -> bool {
+    pub(super) fn any_header(&self, name: &str, test: impl Fn(&str) -> bool) -> bool {
         let Some(message) = self.parsed() else {
             return raw_header_values(self.raw, name).iter().any(|v| test(v));
         };
@@ -101,7 +101,7 @@ impl<'c, 'a> MessageView<'c, 'a> {
     }
 
     /// The body text (see the module documentation), computed once.
-    pub fn body(&self) -> &str {
+    pub(super) fn body(&self) -> &str {
         self.body.get_or_init(|| match self.parsed() {
             Some(message) if self.with_body => text_body(message),
             // Only the header section was parsed: the engine said no rule

@@ -25,12 +25,12 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-pub use clock::{Clock, ClockMode, NotVirtual};
-pub use engine::{Engine, ScenarioPolicy};
-pub use key::{Key, KeyPart};
-pub use model::{
-    Auth as AuthSettings, Delivered, DeliveredBounds, Expect as Expectations, Tls as TlsSettings,
-};
+pub(crate) use clock::Clock;
+pub use clock::{ClockMode, NotVirtual};
+pub(crate) use engine::{Engine, ScenarioPolicy};
+pub(crate) use key::Key;
+pub use model::Expect as Expectations;
+pub(crate) use model::{Auth as AuthSettings, Delivered, Tls as TlsSettings};
 
 use crate::proto::extensions::Extensions;
 use crate::proto::framer::BareLf;
@@ -40,37 +40,35 @@ use matcher::{Cidr, Counter, Glob, Range, SizeCmp, TextMatcher};
 /// A validated scenario, ready to run.
 #[derive(Debug, Clone)]
 pub struct Scenario {
-    pub name: String,
-    pub description: Option<String>,
-    pub seed: u64,
-    pub clock: ClockMode,
-    pub server: ServerSettings,
-    pub rules: Vec<Rule>,
-    pub expect: Option<Expectations>,
-    /// The file it came from, or `<string>`.
-    pub source: String,
+    pub(crate) name: String,
+    pub(crate) description: Option<String>,
+    pub(crate) seed: u64,
+    pub(crate) clock: ClockMode,
+    pub(crate) server: ServerSettings,
+    pub(crate) rules: Vec<Rule>,
+    pub(crate) expect: Option<Expectations>,
     /// The YAML it was loaded from, as written (`GET /api/v1/scenario`).
-    pub yaml: Arc<str>,
+    pub(crate) yaml: Arc<str>,
 }
 
 #[derive(Debug, Clone)]
-pub struct ServerSettings {
-    pub hostname: String,
-    pub greeting: String,
-    pub extensions: Extensions,
-    pub limits: Limits,
-    pub bare_lf: BareLf,
-    pub tls: TlsSettings,
-    pub auth: AuthSettings,
+pub(crate) struct ServerSettings {
+    pub(crate) hostname: String,
+    pub(crate) greeting: String,
+    pub(crate) extensions: Extensions,
+    pub(crate) limits: Limits,
+    pub(crate) bare_lf: BareLf,
+    pub(crate) tls: TlsSettings,
+    pub(crate) auth: AuthSettings,
 }
 
 #[derive(Debug, Clone)]
-pub struct Limits {
-    pub max_message_size: u64,
-    pub max_recipients: usize,
-    pub command_timeout: Duration,
-    pub data_timeout: Duration,
-    pub max_connections: usize,
+pub(crate) struct Limits {
+    pub(crate) max_message_size: u64,
+    pub(crate) max_recipients: usize,
+    pub(crate) command_timeout: Duration,
+    pub(crate) data_timeout: Duration,
+    pub(crate) max_connections: usize,
 }
 
 impl Default for ServerSettings {
@@ -96,39 +94,39 @@ impl Default for ServerSettings {
 /// One compiled rule.
 #[derive(Debug, Clone)]
 pub struct Rule {
-    pub name: Arc<str>,
-    pub stages: Vec<Stage>,
-    pub conditions: Conditions,
-    pub times: Option<u32>,
-    pub reply: ReplyChoice,
-    pub delay: Option<Duration>,
-    pub disconnect: Option<Disconnect>,
-    pub store: bool,
-    pub greylist: Option<GreylistSpec>,
-    pub rate_limit: Option<RateSpec>,
-    pub wire: Wire,
+    pub(crate) name: Arc<str>,
+    pub(crate) stages: Vec<Stage>,
+    pub(crate) conditions: Conditions,
+    pub(crate) times: Option<u32>,
+    pub(crate) reply: ReplyChoice,
+    pub(crate) delay: Option<Duration>,
+    pub(crate) disconnect: Option<Disconnect>,
+    pub(crate) store: bool,
+    pub(crate) greylist: Option<GreylistSpec>,
+    pub(crate) rate_limit: Option<RateSpec>,
+    pub(crate) wire: Wire,
     /// `disconnect_after_bytes` at `data`.
-    pub cut_after: Option<u64>,
-    pub tls_fault: Option<TlsFault>,
+    pub(crate) cut_after: Option<u64>,
+    pub(crate) tls_fault: Option<TlsFault>,
 }
 
 /// `greylist:` of a rule: the rule applies while its key is not yet allowed.
 #[derive(Debug, Clone)]
 pub struct GreylistSpec {
-    pub retry_after: Duration,
-    pub expire: Duration,
-    pub key: Key,
+    pub(crate) retry_after: Duration,
+    pub(crate) expire: Duration,
+    pub(crate) key: Key,
 }
 
 /// `rate_limit:` of a rule: the rule applies once its key is over the limit.
 #[derive(Debug, Clone)]
 pub struct RateSpec {
-    pub key: Key,
-    pub limit: RateLimit,
+    pub(crate) key: Key,
+    pub(crate) limit: RateLimit,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RateLimit {
+pub(crate) enum RateLimit {
     /// More than `max` events in any window of `per`.
     Window {
         max: u64,
@@ -141,7 +139,7 @@ pub enum RateLimit {
 
 /// What a rate window counts; each kind is counted at its own stage.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Count {
+pub(crate) enum Count {
     Messages,
     Recipients,
     Connections,
@@ -149,7 +147,7 @@ pub enum Count {
 }
 
 impl Count {
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             Count::Messages => "messages",
             Count::Recipients => "recipients",
@@ -159,7 +157,7 @@ impl Count {
     }
 
     /// What a stage counts when `count:` is left out.
-    pub fn of_stage(stage: Stage) -> Count {
+    pub(crate) fn of_stage(stage: Stage) -> Count {
         match stage {
             Stage::Connect => Count::Connections,
             Stage::Mail | Stage::Data | Stage::Message => Count::Messages,
@@ -169,7 +167,7 @@ impl Count {
     }
 
     /// Whether an event of this kind happens at `stage`.
-    pub fn happens_at(self, stage: Stage) -> bool {
+    pub(crate) fn happens_at(self, stage: Stage) -> bool {
         match self {
             Count::Connections => stage == Stage::Connect,
             Count::Messages => matches!(stage, Stage::Mail | Stage::Data | Stage::Message),
@@ -182,31 +180,31 @@ impl Count {
 /// Everything in a rule's `match:`; all present conditions must hold.
 #[derive(Debug, Clone, Default)]
 pub struct Conditions {
-    pub from: Option<TextMatcher>,
-    pub to: Option<TextMatcher>,
-    pub helo: Option<TextMatcher>,
-    pub auth_user: Option<TextMatcher>,
-    pub client_ip: Vec<Cidr>,
-    pub tls: Option<bool>,
-    pub authenticated: Option<bool>,
-    pub header: Vec<(String, Glob)>,
-    pub body: Option<Glob>,
-    pub size: Option<SizeCmp>,
-    pub connection: Option<Counter>,
-    pub message: Option<Counter>,
-    pub command: Option<Counter>,
-    pub attempt: Option<Counter>,
-    pub elapsed: Option<Range<Duration>>,
-    pub probability: Option<f64>,
+    pub(crate) from: Option<TextMatcher>,
+    pub(crate) to: Option<TextMatcher>,
+    pub(crate) helo: Option<TextMatcher>,
+    pub(crate) auth_user: Option<TextMatcher>,
+    pub(crate) client_ip: Vec<Cidr>,
+    pub(crate) tls: Option<bool>,
+    pub(crate) authenticated: Option<bool>,
+    pub(crate) header: Vec<(String, Glob)>,
+    pub(crate) body: Option<Glob>,
+    pub(crate) size: Option<SizeCmp>,
+    pub(crate) connection: Option<Counter>,
+    pub(crate) message: Option<Counter>,
+    pub(crate) command: Option<Counter>,
+    pub(crate) attempt: Option<Counter>,
+    pub(crate) elapsed: Option<Range<Duration>>,
+    pub(crate) probability: Option<f64>,
 }
 
 /// One problem in a scenario file, with where it is.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ScenarioError {
-    pub file: String,
-    pub line: u64,
-    pub column: u64,
-    pub message: String,
+    pub(crate) file: String,
+    pub(crate) line: u64,
+    pub(crate) column: u64,
+    pub(crate) message: String,
 }
 
 impl fmt::Display for ScenarioError {
@@ -245,6 +243,7 @@ const ACCEPT_ALL_YAML: &str =
     "# The default: accept every message.\nversion: 1\nname: accept-all\n";
 
 impl Scenario {
+    /// The scenario of a plain `mailfault serve`: every message accepted.
     pub fn accept_all() -> Self {
         Self {
             name: "accept-all".into(),
@@ -254,11 +253,54 @@ impl Scenario {
             server: ServerSettings::default(),
             rules: Vec::new(),
             expect: None,
-            source: "<built-in>".into(),
             yaml: Arc::from(ACCEPT_ALL_YAML),
         }
     }
 
+    /// The scenario's `name:`.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Its `expect:` block, if it has one.
+    pub fn expectations(&self) -> Option<&Expectations> {
+        self.expect.as_ref()
+    }
+
+    /// The SIZE the server advertises (0: none).
+    pub fn max_message_size(&self) -> u64 {
+        if self
+            .server
+            .extensions
+            .contains(crate::proto::extensions::Extension::Size)
+        {
+            self.server.limits.max_message_size
+        } else {
+            0
+        }
+    }
+
+    /// The greeting's host name.
+    pub fn hostname(&self) -> &str {
+        &self.server.hostname
+    }
+
+    /// How many rules it has, after `extends:`.
+    pub fn rule_count(&self) -> usize {
+        self.rules.len()
+    }
+
+    /// Its seed for `probability:`.
+    pub fn seed(&self) -> u64 {
+        self.seed
+    }
+
+    /// Runs the scenario on a real or a virtual clock, whatever its file says.
+    pub fn set_clock(&mut self, mode: ClockMode) {
+        self.clock = mode;
+    }
+
+    /// Loads and validates a scenario file; every problem comes with its line and column.
     pub fn from_file(path: &std::path::Path) -> Result<Self, ScenarioErrors> {
         let origin = path.display().to_string();
         let text = std::fs::read_to_string(path).map_err(|e| {

@@ -7,108 +7,108 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 use serde_saphyr::Spanned;
 
-pub type S<T> = Spanned<T>;
+pub(super) type S<T> = Spanned<T>;
 
 #[derive(Deserialize, Debug)]
 #[serde(deny_unknown_fields)]
-pub struct File {
-    pub version: S<u32>,
-    pub name: Option<String>,
-    pub description: Option<String>,
-    pub seed: Option<u64>,
-    pub clock: Option<S<Clock>>,
+pub(super) struct File {
+    pub(crate) version: S<u32>,
+    pub(crate) name: Option<String>,
+    pub(crate) description: Option<String>,
+    pub(crate) seed: Option<u64>,
+    pub(crate) clock: Option<S<Clock>>,
     /// A built-in profile name (`gmail`) or a path relative to this file.
-    pub extends: Option<S<String>>,
+    pub(crate) extends: Option<S<String>>,
     #[serde(default)]
-    pub server: Server,
+    pub(crate) server: Server,
     #[serde(default)]
-    pub rules: Vec<S<Rule>>,
-    pub expect: Option<Expect>,
+    pub(crate) rules: Vec<S<Rule>>,
+    pub(crate) expect: Option<Expect>,
 }
 
 #[derive(Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]
-pub enum Clock {
+pub(super) enum Clock {
     Real,
     Virtual,
 }
 
 #[derive(Deserialize, Debug, Default)]
 #[serde(deny_unknown_fields)]
-pub struct Server {
-    pub hostname: Option<String>,
-    pub greeting: Option<String>,
-    pub extensions: Option<Vec<S<String>>>,
+pub(super) struct Server {
+    pub(crate) hostname: Option<String>,
+    pub(crate) greeting: Option<String>,
+    pub(crate) extensions: Option<Vec<S<String>>>,
     #[serde(default)]
-    pub limits: Limits,
-    pub bare_lf: Option<BareLf>,
-    pub tls: Option<Tls>,
-    pub auth: Option<Auth>,
+    pub(crate) limits: Limits,
+    pub(crate) bare_lf: Option<BareLf>,
+    pub(crate) tls: Option<Tls>,
+    pub(crate) auth: Option<Auth>,
 }
 
 #[derive(Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]
-pub enum BareLf {
+pub(super) enum BareLf {
     Reject,
     Accept,
 }
 
 #[derive(Deserialize, Debug, Default)]
 #[serde(deny_unknown_fields)]
-pub struct Limits {
-    pub max_message_size: Option<S<Size>>,
-    pub max_recipients: Option<usize>,
-    pub command_timeout: Option<S<String>>,
-    pub data_timeout: Option<S<String>>,
-    pub max_connections: Option<usize>,
+pub(super) struct Limits {
+    pub(crate) max_message_size: Option<S<Size>>,
+    pub(crate) max_recipients: Option<usize>,
+    pub(crate) command_timeout: Option<S<String>>,
+    pub(crate) data_timeout: Option<S<String>>,
+    pub(crate) max_connections: Option<usize>,
 }
 
 /// `25MiB` or a plain number of bytes.
 #[derive(Deserialize, Debug, Clone)]
 #[serde(untagged)]
-pub enum Size {
+pub(super) enum Size {
     Bytes(u64),
     Text(String),
 }
 
 #[derive(Deserialize, Debug, Default, Clone)]
 #[serde(deny_unknown_fields)]
-pub struct Tls {
+pub(crate) struct Tls {
     /// Offer STARTTLS when the server has a certificate (default: yes).
-    pub starttls: Option<bool>,
+    pub(crate) starttls: Option<bool>,
     #[serde(default)]
-    pub required: bool,
+    pub(crate) required: bool,
 }
 
 #[derive(Deserialize, Debug, Default, Clone)]
 #[serde(deny_unknown_fields)]
-pub struct Auth {
+pub(crate) struct Auth {
     #[serde(default)]
-    pub required: bool,
+    pub(crate) required: bool,
     /// Advertised in this order; empty: PLAIN LOGIN CRAM-MD5.
     #[serde(default)]
-    pub mechanisms: Vec<S<String>>,
+    pub(crate) mechanisms: Vec<S<String>>,
     #[serde(default)]
-    pub users: Vec<User>,
+    pub(crate) users: Vec<User>,
     #[serde(default)]
-    pub accept_any: bool,
+    pub(crate) accept_any: bool,
     /// AUTH before TLS is answered 538 (RFC 4954 §6).
     #[serde(default)]
-    pub require_tls: bool,
+    pub(crate) require_tls: bool,
 }
 
 impl Auth {
     /// An `auth:` block that lets somebody in: only then is AUTH offered.
-    pub fn configured(&self) -> bool {
+    pub(crate) fn configured(&self) -> bool {
         self.accept_any || !self.users.is_empty()
     }
 }
 
 #[derive(Deserialize, Clone)]
 #[serde(deny_unknown_fields)]
-pub struct User {
-    pub username: String,
-    pub password: String,
+pub(crate) struct User {
+    pub(crate) username: String,
+    pub(crate) password: String,
 }
 
 /// Debug output ends up in logs and error messages: never the password.
@@ -123,7 +123,7 @@ impl std::fmt::Debug for User {
 
 #[derive(Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]
-pub enum StageName {
+pub(super) enum StageName {
     Connect,
     Helo,
     Starttls,
@@ -141,13 +141,13 @@ pub enum StageName {
 
 #[derive(Deserialize, Debug, Clone)]
 #[serde(untagged)]
-pub enum OneOrMany<T> {
+pub(super) enum OneOrMany<T> {
     One(T),
     Many(Vec<T>),
 }
 
 impl<T: Clone> OneOrMany<T> {
-    pub fn to_vec(&self) -> Vec<T> {
+    pub(super) fn to_vec(&self) -> Vec<T> {
         match self {
             OneOrMany::One(x) => vec![x.clone()],
             OneOrMany::Many(v) => v.clone(),
@@ -157,48 +157,48 @@ impl<T: Clone> OneOrMany<T> {
 
 #[derive(Deserialize, Debug)]
 #[serde(deny_unknown_fields)]
-pub struct Rule {
-    pub name: Option<String>,
-    pub on: S<OneOrMany<StageName>>,
+pub(super) struct Rule {
+    pub(crate) name: Option<String>,
+    pub(crate) on: S<OneOrMany<StageName>>,
     #[serde(rename = "match", default)]
-    pub conditions: Match,
-    pub times: Option<S<u32>>,
-    pub reply: Option<S<ReplyText>>,
-    pub delay: Option<S<String>>,
-    pub disconnect: Option<S<Disconnect>>,
-    pub store: Option<S<bool>>,
-    pub greylist: Option<S<Greylist>>,
-    pub rate_limit: Option<S<RateLimit>>,
-    pub bandwidth: Option<S<String>>,
-    pub disconnect_after_bytes: Option<S<u64>>,
-    pub malformed: Option<S<Malformed>>,
-    pub tls_fault: Option<S<TlsFault>>,
+    pub(crate) conditions: Match,
+    pub(crate) times: Option<S<u32>>,
+    pub(crate) reply: Option<S<ReplyText>>,
+    pub(crate) delay: Option<S<String>>,
+    pub(crate) disconnect: Option<S<Disconnect>>,
+    pub(crate) store: Option<S<bool>>,
+    pub(crate) greylist: Option<S<Greylist>>,
+    pub(crate) rate_limit: Option<S<RateLimit>>,
+    pub(crate) bandwidth: Option<S<String>>,
+    pub(crate) disconnect_after_bytes: Option<S<u64>>,
+    pub(crate) malformed: Option<S<Malformed>>,
+    pub(crate) tls_fault: Option<S<TlsFault>>,
 }
 
 /// `greylist: { retry_after: 30s, expire: 4h, key: [client_ip, from, to] }`.
 #[derive(Deserialize, Debug, Default)]
 #[serde(deny_unknown_fields)]
-pub struct Greylist {
-    pub retry_after: Option<S<String>>,
-    pub expire: Option<S<String>>,
-    pub key: Option<S<OneOrMany<String>>>,
+pub(super) struct Greylist {
+    pub(crate) retry_after: Option<S<String>>,
+    pub(crate) expire: Option<S<String>>,
+    pub(crate) key: Option<S<OneOrMany<String>>>,
 }
 
 /// `rate_limit: { max: 100, per: 1m, key: client_ip, count: messages }` or
 /// `rate_limit: { max_concurrent: 2 }`.
 #[derive(Deserialize, Debug)]
 #[serde(deny_unknown_fields)]
-pub struct RateLimit {
-    pub max: Option<S<u64>>,
-    pub per: Option<S<String>>,
-    pub key: Option<S<OneOrMany<String>>>,
-    pub count: Option<S<Count>>,
-    pub max_concurrent: Option<S<u64>>,
+pub(super) struct RateLimit {
+    pub(crate) max: Option<S<u64>>,
+    pub(crate) per: Option<S<String>>,
+    pub(crate) key: Option<S<OneOrMany<String>>>,
+    pub(crate) count: Option<S<Count>>,
+    pub(crate) max_concurrent: Option<S<u64>>,
 }
 
 #[derive(Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]
-pub enum Count {
+pub(super) enum Count {
     Messages,
     Recipients,
     Connections,
@@ -207,7 +207,7 @@ pub enum Count {
 
 #[derive(Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
 #[serde(rename_all = "snake_case")]
-pub enum TlsFault {
+pub(super) enum TlsFault {
     AbortHandshake,
     ExpiredCert,
     WrongHostCert,
@@ -218,7 +218,7 @@ pub enum TlsFault {
 
 #[derive(Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
 #[serde(rename_all = "snake_case")]
-pub enum Malformed {
+pub(super) enum Malformed {
     BareLf,
     TruncatedMultiline,
     BadCode,
@@ -227,7 +227,7 @@ pub enum Malformed {
 
 #[derive(Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
 #[serde(rename_all = "snake_case")]
-pub enum Disconnect {
+pub(super) enum Disconnect {
     BeforeReply,
     AfterReply,
 }
@@ -235,18 +235,18 @@ pub enum Disconnect {
 /// `550 5.1.1 text`, `none`, or the long form for multiline replies.
 #[derive(Deserialize, Debug, Clone)]
 #[serde(untagged)]
-pub enum ReplyText {
+pub(super) enum ReplyText {
     Line(String),
     Full(FullReply),
 }
 
 #[derive(Deserialize, Debug, Clone)]
 #[serde(deny_unknown_fields)]
-pub struct FullReply {
-    pub code: u16,
-    pub enhanced: Option<String>,
+pub(super) struct FullReply {
+    pub(crate) code: u16,
+    pub(crate) enhanced: Option<String>,
     #[serde(default = "empty_text")]
-    pub text: OneOrMany<String>,
+    pub(crate) text: OneOrMany<String>,
 }
 
 fn empty_text() -> OneOrMany<String> {
@@ -255,29 +255,29 @@ fn empty_text() -> OneOrMany<String> {
 
 #[derive(Deserialize, Debug, Default)]
 #[serde(deny_unknown_fields)]
-pub struct Match {
-    pub from: Option<S<Text>>,
-    pub to: Option<S<Text>>,
-    pub helo: Option<S<Text>>,
-    pub auth_user: Option<S<Text>>,
-    pub client_ip: Option<S<OneOrMany<String>>>,
-    pub tls: Option<bool>,
-    pub authenticated: Option<bool>,
-    pub header: Option<S<BTreeMap<String, S<String>>>>,
-    pub body: Option<S<String>>,
-    pub size: Option<S<String>>,
-    pub connection: Option<S<Counter>>,
-    pub message: Option<S<Counter>>,
-    pub command: Option<S<Counter>>,
-    pub attempt: Option<S<Counter>>,
-    pub elapsed: Option<S<String>>,
-    pub probability: Option<S<f64>>,
+pub(super) struct Match {
+    pub(crate) from: Option<S<Text>>,
+    pub(crate) to: Option<S<Text>>,
+    pub(crate) helo: Option<S<Text>>,
+    pub(crate) auth_user: Option<S<Text>>,
+    pub(crate) client_ip: Option<S<OneOrMany<String>>>,
+    pub(crate) tls: Option<bool>,
+    pub(crate) authenticated: Option<bool>,
+    pub(crate) header: Option<S<BTreeMap<String, S<String>>>>,
+    pub(crate) body: Option<S<String>>,
+    pub(crate) size: Option<S<String>>,
+    pub(crate) connection: Option<S<Counter>>,
+    pub(crate) message: Option<S<Counter>>,
+    pub(crate) command: Option<S<Counter>>,
+    pub(crate) attempt: Option<S<Counter>>,
+    pub(crate) elapsed: Option<S<String>>,
+    pub(crate) probability: Option<S<f64>>,
 }
 
 /// A glob, a list of globs, or `{ regex: ... }`.
 #[derive(Deserialize, Debug, Clone)]
 #[serde(untagged)]
-pub enum Text {
+pub(super) enum Text {
     Glob(String),
     Globs(Vec<String>),
     Regex(RegexText),
@@ -285,14 +285,14 @@ pub enum Text {
 
 #[derive(Deserialize, Debug, Clone)]
 #[serde(deny_unknown_fields)]
-pub struct RegexText {
-    pub regex: String,
+pub(super) struct RegexText {
+    pub(crate) regex: String,
 }
 
 /// `1`, `[1, 2]`, `"3..5"` or `{ every: 3 }`.
 #[derive(Deserialize, Debug, Clone)]
 #[serde(untagged)]
-pub enum Counter {
+pub(super) enum Counter {
     One(u64),
     List(Vec<u64>),
     Range(String),
@@ -301,8 +301,8 @@ pub enum Counter {
 
 #[derive(Deserialize, Debug, Clone)]
 #[serde(deny_unknown_fields)]
-pub struct Every {
-    pub every: u64,
+pub(super) struct Every {
+    pub(crate) every: u64,
 }
 
 /// The `expect:` block: how the sender must behave. `src/expect` judges it;
@@ -310,20 +310,20 @@ pub struct Every {
 #[derive(Deserialize, Debug, Default, Clone)]
 #[serde(deny_unknown_fields)]
 pub struct Expect {
-    pub delivered: Option<S<Delivered>>,
-    pub recipients: Option<Vec<String>>,
-    pub no_retry_after_permanent: Option<bool>,
-    pub retried_after_temporary: Option<bool>,
+    pub(crate) delivered: Option<S<Delivered>>,
+    pub(crate) recipients: Option<Vec<String>>,
+    pub(crate) no_retry_after_permanent: Option<bool>,
+    pub(crate) retried_after_temporary: Option<bool>,
     /// Checked as a duration at load time; read it with [`Expect::retry_interval`].
-    pub min_retry_interval: Option<S<String>>,
-    pub quit: Option<bool>,
-    pub no_protocol_errors: Option<bool>,
-    pub starttls: Option<bool>,
-    pub ehlo_after_starttls: Option<bool>,
-    pub honours_size: Option<bool>,
-    pub closed_after_421: Option<bool>,
+    pub(crate) min_retry_interval: Option<S<String>>,
+    pub(crate) quit: Option<bool>,
+    pub(crate) no_protocol_errors: Option<bool>,
+    pub(crate) starttls: Option<bool>,
+    pub(crate) ehlo_after_starttls: Option<bool>,
+    pub(crate) honours_size: Option<bool>,
+    pub(crate) closed_after_421: Option<bool>,
     /// Checked as a duration at load time; read it with [`Expect::time_limit`].
-    pub within: Option<S<String>>,
+    pub(crate) within: Option<S<String>>,
 }
 
 impl Expect {
@@ -345,14 +345,14 @@ impl Expect {
 
 #[derive(Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
 #[serde(untagged)]
-pub enum Delivered {
+pub(crate) enum Delivered {
     Exactly(u64),
     Bounds(DeliveredBounds),
 }
 
 #[derive(Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
-pub struct DeliveredBounds {
-    pub min: Option<u64>,
-    pub max: Option<u64>,
+pub(crate) struct DeliveredBounds {
+    pub(crate) min: Option<u64>,
+    pub(crate) max: Option<u64>,
 }

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 /// Sliding windows of recent events, per key.
 #[derive(Debug, Default)]
-pub struct Windows {
+pub(super) struct Windows {
     logs: HashMap<String, Window>,
     next_sweep: usize,
 }
@@ -34,7 +34,7 @@ const MAX_KEYS: usize = 1_000_000;
 impl Windows {
     /// Records one event for `key` and says whether it is over the limit:
     /// more than `max` events within the last `per`.
-    pub fn hit(&mut self, key: &str, now: Duration, max: u64, per: Duration) -> bool {
+    pub(super) fn hit(&mut self, key: &str, now: Duration, max: u64, per: Duration) -> bool {
         if self.logs.len() >= self.next_sweep.max(SWEEP_FROM) {
             self.logs.retain(|_, w| {
                 w.slots
@@ -82,13 +82,13 @@ fn slot_start(now: Duration, slot: Duration) -> Duration {
 
 /// Live connections per key, for `max_concurrent`.
 #[derive(Debug, Default)]
-pub struct Concurrent {
+pub(super) struct Concurrent {
     live: HashMap<String, u64>,
 }
 
 impl Concurrent {
     /// One more connection under `key`; returns how many are now open.
-    pub fn enter(&mut self, key: &str) -> u64 {
+    pub(super) fn enter(&mut self, key: &str) -> u64 {
         let n = match self.live.get_mut(key) {
             Some(n) => n,
             None => self.live.entry(key.to_owned()).or_default(),
@@ -97,7 +97,7 @@ impl Concurrent {
         *n
     }
 
-    pub fn leave(&mut self, key: &str) {
+    pub(super) fn leave(&mut self, key: &str) {
         if let Some(n) = self.live.get_mut(key) {
             *n = n.saturating_sub(1);
             if *n == 0 {

@@ -26,11 +26,14 @@ const HARD_BYTES: usize = 4 << 20;
 /// One event and when it happened, counted from the session's start.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Stamped {
+    /// Time since the session started.
     pub at: Duration,
+    /// What happened.
     pub event: Event,
 }
 
 #[derive(Clone, Debug, Default)]
+/// A session's events, bounded (see the module doc).
 pub struct EventLog {
     events: Vec<Stamped>,
     bytes: usize,
@@ -44,6 +47,7 @@ pub struct EventLog {
 }
 
 impl EventLog {
+    /// An empty record.
     pub fn new() -> Self {
         Self {
             events: Vec::with_capacity(16),
@@ -51,6 +55,7 @@ impl EventLog {
         }
     }
 
+    /// Records `event`, unless the caps say it may go.
     pub fn push(&mut self, at: Duration, event: Event) {
         let stamped = Stamped { at, event };
         if self.truncated.is_none() {
@@ -127,14 +132,17 @@ impl EventLog {
         }
     }
 
+    /// The events kept, in order.
     pub fn events(&self) -> &[Stamped] {
         &self.events
     }
 
+    /// How many events are kept.
     pub fn len(&self) -> usize {
         self.events.len()
     }
 
+    /// No event yet.
     pub fn is_empty(&self) -> bool {
         self.events.is_empty()
     }

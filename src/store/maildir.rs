@@ -9,14 +9,14 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 #[derive(Debug)]
-pub struct Maildir {
+pub(super) struct Maildir {
     root: PathBuf,
     counter: AtomicU64,
 }
 
 impl Maildir {
     /// Creates `tmp/`, `new/` and `cur/` under `root` when missing.
-    pub fn open(root: &Path) -> std::io::Result<Self> {
+    pub(super) fn open(root: &Path) -> std::io::Result<Self> {
         for sub in ["tmp", "new", "cur"] {
             fs::create_dir_all(root.join(sub))?;
         }
@@ -26,13 +26,13 @@ impl Maildir {
         })
     }
 
-    pub fn root(&self) -> &Path {
+    pub(super) fn root(&self) -> &Path {
         &self.root
     }
 
     /// Writes one message and returns its path in `new/`. Blocking: call it
     /// off the async threads.
-    pub fn deliver(&self, id: u64, parts: &[&[u8]]) -> std::io::Result<PathBuf> {
+    pub(super) fn deliver(&self, id: u64, parts: &[&[u8]]) -> std::io::Result<PathBuf> {
         let now = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .unwrap_or_default();

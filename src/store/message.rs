@@ -15,30 +15,40 @@ use crate::scenario::Clock;
 /// A message that got its 2xx.
 #[derive(Debug)]
 pub struct StoredMessage {
+    /// The store's id, also in the `Received:` header and the 250 reply.
     pub id: u64,
+    /// The session it came in.
     pub session_id: u64,
+    /// The client's address.
     pub client: SocketAddr,
+    /// When it was stored.
     pub received_at: SystemTime,
+    /// The EHLO/HELO name.
     pub helo: Option<String>,
+    /// The MAIL FROM path (`""` for `<>`).
     pub mail_from: String,
     /// ESMTP parameters of MAIL FROM as sent (`SIZE=123 BODY=8BITMIME`).
     pub mail_params: String,
+    /// Every accepted RCPT TO.
     pub recipients: Vec<Recipient>,
     /// TLS version and cipher, once TLS exists; `None` for plain SMTP.
     pub tls: Option<String>,
+    /// The user AUTH succeeded for.
     pub auth_user: Option<String>,
     /// The `Received:` header we prepend (kept apart so the content is never copied).
     pub received_header: String,
     /// Content after dot-unstuffing, exactly as the client sent it.
     pub content: Vec<u8>,
+    /// Dot lines next to a bare LF or CR in the content.
     pub smuggling_attempts: u32,
+    /// The content had lines ended by LF alone.
     pub bare_lf: bool,
 }
 
 /// What the connection knows of a message's arrival that the session does
 /// not: which session, from where, over what, for which server name.
 #[derive(Clone, Copy, Debug)]
-pub struct Arrival<'a> {
+pub(crate) struct Arrival<'a> {
     pub session_id: u64,
     pub client: SocketAddr,
     /// TLS version and cipher, once TLS exists.
@@ -51,7 +61,7 @@ pub struct Arrival<'a> {
 impl StoredMessage {
     /// A message as it will be stored: the client's transaction with our
     /// `Received:` header before it. `id` comes from [`super::Store::next_id`].
-    pub fn capture(id: u64, incoming: Incoming, arrival: Arrival<'_>) -> Self {
+    pub(crate) fn capture(id: u64, incoming: Incoming, arrival: Arrival<'_>) -> Self {
         let single = match incoming.recipients.as_slice() {
             [only] => Some(only.address.as_str()),
             _ => None,
@@ -92,6 +102,7 @@ impl StoredMessage {
         raw
     }
 
+    /// Size as stored: our `Received:` header and the content.
     pub fn size(&self) -> usize {
         self.received_header.len() + self.content.len()
     }
@@ -127,10 +138,15 @@ impl StoredMessage {
 /// A finished SMTP session.
 #[derive(Debug)]
 pub struct SessionRecord {
+    /// The session's id.
     pub id: u64,
+    /// The client's address.
     pub client: SocketAddr,
+    /// The scenario's connection counter for it.
     pub connection: u64,
+    /// When it connected.
     pub started_at: SystemTime,
+    /// When it ended.
     pub ended_at: SystemTime,
     /// Which scenario served it: bumped by every scenario swap and reset, so
     /// a report judges only the sessions its scenario saw.
@@ -140,7 +156,7 @@ pub struct SessionRecord {
     /// The scenario's clock and the real moment the session started, to
     /// read a virtual clock's time at any line; `None` for a record built
     /// by hand, where a line is at `scenario_started + line.at`.
-    pub timeline: Option<Timeline>,
+    pub(crate) timeline: Option<Timeline>,
     /// Ids of the messages this session delivered.
     pub messages: Vec<u64>,
     /// What happened, as typed events; the transcript is rendered from it.
@@ -149,7 +165,7 @@ pub struct SessionRecord {
 
 /// A session still talking: what the live view shows until it ends.
 #[derive(Debug, Clone)]
-pub struct OpenSession {
+pub(crate) struct OpenSession {
     pub id: u64,
     pub client: SocketAddr,
     pub connection: u64,
@@ -159,7 +175,7 @@ pub struct OpenSession {
 
 /// Where a session sits on its scenario's clock.
 #[derive(Debug, Clone)]
-pub struct Timeline {
+pub(crate) struct Timeline {
     pub clock: Arc<Clock>,
     pub started: Instant,
 }

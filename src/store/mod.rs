@@ -6,10 +6,10 @@
 //! slow, the client waits; nothing is dropped.
 
 pub mod log;
-pub mod maildir;
-pub mod memory;
-pub mod message;
-pub mod received;
+mod maildir;
+mod memory;
+mod message;
+pub(crate) mod received;
 pub mod transcript;
 
 use std::collections::{BTreeMap, HashSet};
@@ -21,7 +21,8 @@ use std::time::{Duration, SystemTime};
 use tokio::sync::{broadcast, watch};
 
 pub use log::{EventLog, Stamped};
-pub use message::{Arrival, OpenSession, SessionRecord, StoredMessage};
+pub(crate) use message::{Arrival, OpenSession, Timeline};
+pub use message::{SessionRecord, StoredMessage};
 pub use transcript::Direction;
 
 use maildir::Maildir;
@@ -29,8 +30,11 @@ use memory::Ring;
 
 /// Where messages go, as given on the command line (`memory`, `maildir:DIR`).
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum StoreKind {
+    /// In memory only.
     Memory,
+    /// In memory and as files in this Maildir.
     Maildir(PathBuf),
 }
 
@@ -51,14 +55,25 @@ impl std::str::FromStr for StoreKind {
 }
 
 #[derive(Debug, thiserror::Error)]
+/// What can go wrong storing a message.
+#[non_exhaustive]
 pub enum StoreError {
     #[error("cannot open maildir {path}: {source}")]
+    /// The Maildir could not be opened or created.
     Open {
+        /// The directory.
         path: PathBuf,
+        /// The OS error.
         source: std::io::Error,
     },
     #[error("cannot write message {id} to the maildir: {source}")]
-    Write { id: u64, source: std::io::Error },
+    /// A message could not be written (the client got a 451).
+    Write {
+        /// The message's id.
+        id: u64,
+        /// The OS error.
+        source: std::io::Error,
+    },
 }
 
 /// What happened in the store, for live readers (the event stream).
@@ -67,7 +82,7 @@ pub enum StoreError {
 /// reader that lags: only observers can miss events, never the capture,
 /// which is written before the event is sent.
 #[derive(Clone, Debug)]
-pub enum Event {
+pub(crate) enum Event {
     Message(Arc<StoredMessage>),
     /// A client connected; its session follows as `Session` when it ends.
     SessionStarted(OpenSession),
@@ -87,6 +102,7 @@ const EVENT_BACKLOG: usize = 1024;
 pub type NewMessage = StoredMessage;
 
 #[derive(Debug)]
+/// Captured messages and finished sessions, bounded, with waiters and live events.
 pub struct Store {
     messages: Mutex<Ring<StoredMessage>>,
     sessions: Mutex<Ring<SessionRecord>>,
@@ -125,6 +141,7 @@ impl Store {
         Ok(Self::with(maildir, max_messages))
     }
 
+    /// A store that keeps everything in memory, up to `max_messages`.
     pub fn memory(max_messages: usize) -> Self {
         Self::with(None, max_messages)
     }
@@ -145,13 +162,16 @@ impl Store {
         }
     }
 
-    pub fn next_id(&self) -> u64 {
+    pub(crate) fn next_id(&self) -> u64 {
         self.next_id.fetch_add(1, Ordering::Relaxed)
     }
 
     /// Stores a message durably (maildir: fsynced) and returns it shared.
     /// The message's `id` must come from [`Store::next_id`].
-    pub async fn deliver(&self, message: NewMessage) -> Result<Arc<StoredMessage>, StoreError> {
+    pub(crate) async fn deliver(
+        &self,
+        message: NewMessage,
+    ) -> Result<Arc<StoredMessage>, StoreError> {
         let message = Arc::new(message);
         if let Some(md) = &self.maildir {
             let (md, msg) = (Arc::clone(md), Arc::clone(&message));
@@ -176,10 +196,12 @@ impl Store {
         Ok(message)
     }
 
+    /// Messages held, oldest first.
     pub fn messages(&self) -> Vec<Arc<StoredMessage>> {
         lock(&self.messages).snapshot()
     }
 
+    /// One message by id.
     pub fn message(&self, id: u64) -> Option<Arc<StoredMessage>> {
         lock(&self.messages)
             .snapshot()
@@ -235,7 +257,7 @@ impl Store {
         }
     }
 
-    pub fn is_read(&self, id: u64) -> bool {
+    pub(crate) fn is_read(&self, id: u64) -> bool {
         lock(&self.read).contains(&id)
     }
 
@@ -249,17 +271,17 @@ impl Store {
         self.started_at
     }
 
-    pub fn session_started(&self, session: OpenSession) {
+    pub(crate) fn session_started(&self, session: OpenSession) {
         lock(&self.open).insert(session.id, session.clone());
         let _ = self.events.send(Event::SessionStarted(session));
     }
 
     /// Sessions in progress, oldest first.
-    pub fn open_sessions(&self) -> Vec<OpenSession> {
+    pub(crate) fn open_sessions(&self) -> Vec<OpenSession> {
         lock(&self.open).values().cloned().collect()
     }
 
-    pub fn session_finished(&self, record: SessionRecord) {
+    pub(crate) fn session_finished(&self, record: SessionRecord) {
         lock(&self.open).remove(&record.id);
         let record = Arc::new(record);
         lock(&self.sessions).push(Arc::clone(&record));
@@ -267,6 +289,7 @@ impl Store {
         let _ = self.events.send(Event::Session(record));
     }
 
+    /// One finished session by id.
     pub fn session(&self, id: u64) -> Option<Arc<SessionRecord>> {
         lock(&self.sessions)
             .snapshot()
@@ -289,10 +312,11 @@ impl Store {
     }
 
     /// Live events from now on.
-    pub fn subscribe(&self) -> broadcast::Receiver<Event> {
+    pub(crate) fn subscribe(&self) -> broadcast::Receiver<Event> {
         self.events.subscribe()
     }
 
+    /// Finished sessions held, oldest first.
     pub fn sessions(&self) -> Vec<Arc<SessionRecord>> {
         lock(&self.sessions).snapshot()
     }
@@ -328,6 +352,7 @@ impl Store {
         tokio::time::timeout(timeout, idle).await.is_ok()
     }
 
+    /// Where the Maildir is, with `--store maildir:`.
     pub fn maildir(&self) -> Option<&std::path::Path> {
         self.maildir.as_deref().map(Maildir::root)
     }

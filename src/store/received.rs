@@ -7,7 +7,7 @@ use crate::proto::reply::decimal;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 /// What the trace header records about one delivery.
-pub struct Trace<'a> {
+pub(crate) struct Trace<'a> {
     pub helo: Option<&'a str>,
     pub client_ip: IpAddr,
     pub hostname: &'a str,
@@ -19,7 +19,7 @@ pub struct Trace<'a> {
     pub at: SystemTime,
 }
 
-pub fn header(t: &Trace<'_>) -> String {
+pub(crate) fn header(t: &Trace<'_>) -> String {
     let helo = t.helo.unwrap_or("unknown");
     let mut h = String::with_capacity(160 + helo.len() + t.hostname.len());
     h.push_str("Received: from ");
@@ -92,7 +92,7 @@ thread_local! {
 }
 
 /// `Sun, 22 Nov 2026 13:41:59 +0000`, always in UTC.
-pub fn rfc5322_date(at: SystemTime) -> String {
+pub(crate) fn rfc5322_date(at: SystemTime) -> String {
     let secs = at
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs())

@@ -14,13 +14,16 @@ use crate::proto::reply::{Malformed, Wire};
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Direction {
+    /// What the client sent.
     Client,
+    /// What the server replied.
     Server,
     /// mailfault's own remark: a tolerated deviation, an anomaly, a summary.
     Note,
 }
 
 impl Direction {
+    /// `C: `, `S: ` or `-- `.
     pub fn prefix(self) -> &'static str {
         match self {
             Direction::Client => "C: ",
@@ -37,9 +40,11 @@ pub struct Line {
     pub event: usize,
     /// Time since the session started.
     pub at: Duration,
+    /// Who said it.
     pub direction: Direction,
     /// Printable: valid UTF-8 as is, other bytes and controls escaped.
     pub text: String,
+    /// The scenario rule behind a reply.
     pub rule: Option<Arc<str>>,
 }
 

@@ -27,7 +27,7 @@ use crate::proto::reply::{EnhancedCode, Malformed, Reply, Wire};
 use crate::proto::session::{Action, Inbound, Outgoing, Session};
 use crate::proto::transaction::Incoming;
 use crate::scenario::ScenarioPolicy;
-use crate::store::message::Timeline;
+use crate::store::Timeline;
 use crate::store::{Arrival, EventLog, OpenSession, SessionRecord, StoredMessage};
 use crate::tls;
 

@@ -8,7 +8,7 @@ const FIRST_CODE: u16 = 200;
 const CODES: usize = 400;
 
 #[derive(Debug)]
-pub struct Metrics {
+pub(crate) struct Metrics {
     connections: AtomicU64,
     refused: AtomicU64,
     active: AtomicU64,
@@ -70,7 +70,7 @@ impl Metrics {
         }
     }
 
-    pub fn snapshot(&self) -> Snapshot {
+    pub(crate) fn snapshot(&self) -> Snapshot {
         Snapshot {
             connections: self.connections.load(Ordering::Relaxed),
             refused: self.refused.load(Ordering::Relaxed),

@@ -5,7 +5,7 @@
 
 mod connection;
 mod listener;
-pub mod metrics;
+pub(crate) mod metrics;
 mod stream;
 
 use std::net::SocketAddr;
@@ -168,7 +168,7 @@ impl Control {
     }
 }
 
-/// A running server: a [`Control`] plus the tasks to wait for. Dropping it
+/// A running server: a `Control` plus the tasks to wait for. Dropping it
 /// does not stop the server; call [`ServerHandle::shutdown`].
 pub struct ServerHandle {
     smtp_addr: SocketAddr,
@@ -187,6 +187,7 @@ impl std::ops::Deref for ServerHandle {
 }
 
 impl ServerHandle {
+    /// Where the SMTP listener is.
     pub fn smtp_addr(&self) -> SocketAddr {
         self.smtp_addr
     }
@@ -196,13 +197,13 @@ impl ServerHandle {
         self.smtps_addr
     }
 
-    pub fn control(&self) -> Control {
+    pub(crate) fn control(&self) -> Control {
         self.control.clone()
     }
 
     /// Ties a task that stops on the shutdown token (the HTTP server) to
     /// this server, so [`ServerHandle::wait`] waits for it too.
-    pub fn attach(&mut self, task: JoinHandle<()>) {
+    pub(crate) fn attach(&mut self, task: JoinHandle<()>) {
         self.accept.push(task);
     }
 
@@ -256,7 +257,7 @@ async fn bind(addr: SocketAddr, flag: &'static str) -> Result<TcpListener, crate
 }
 
 /// Binds every listener `listen` names and starts serving.
-pub async fn start_with(
+pub(crate) async fn start_with(
     listen: Listen,
     scenario: Arc<Scenario>,
     store: Arc<Store>,
@@ -317,7 +318,7 @@ pub async fn start_with(
 }
 
 /// The protocol settings a scenario's `server:` block implies.
-pub fn session_config(scenario: &Scenario) -> session::Config {
+pub(crate) fn session_config(scenario: &Scenario) -> session::Config {
     let server = &scenario.server;
     session::Config {
         hostname: server.hostname.clone(),

@@ -427,7 +427,7 @@ async fn maildir_store_writes_before_250() {
     let dir = tempfile::tempdir().unwrap();
     let kind = mailfault::store::StoreKind::Maildir(dir.path().to_path_buf());
     let store = std::sync::Arc::new(mailfault::Store::open(&kind, 10).unwrap());
-    let handle = mailfault::transport::start(
+    let handle = mailfault::start(
         "127.0.0.1:0".parse().unwrap(),
         std::sync::Arc::new(mailfault::Scenario::accept_all()),
         store,
@@ -453,7 +453,7 @@ async fn maildir_store_writes_before_250() {
 #[tokio::test]
 async fn memory_store_keeps_the_newest_and_counts_evictions() {
     let store = std::sync::Arc::new(mailfault::Store::memory(2));
-    let handle = mailfault::transport::start(
+    let handle = mailfault::start(
         "127.0.0.1:0".parse().unwrap(),
         std::sync::Arc::new(mailfault::Scenario::accept_all()),
         std::sync::Arc::clone(&store),

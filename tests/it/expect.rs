@@ -24,10 +24,10 @@ async fn grade(sender: &str, sessions: usize) -> Report {
     let path = example("grade-retries.yaml");
     let scenario = Scenario::from_file(&path).unwrap_or_else(|e| panic!("{e}"));
     let expect = scenario
-        .expect
-        .clone()
+        .expectations()
+        .cloned()
         .expect("the example has an expect block");
-    let max_message_size = scenario.server.limits.max_message_size;
+    let max_message_size = scenario.max_message_size();
     let server = TestServer::with_scenario(scenario)
         .await
         .expect("server starts");

@@ -15,7 +15,7 @@ const WAIT: Duration = Duration::from_secs(10);
 /// Loads a ready-made scenario and switches it to the virtual clock.
 async fn with_virtual_clock(name: &str) -> TestServer {
     let mut scenario = Scenario::from_file(&scenario_file(name)).unwrap();
-    scenario.clock = ClockMode::Virtual;
+    scenario.set_clock(ClockMode::Virtual);
     TestServer::with_scenario(scenario).await.unwrap()
 }
 

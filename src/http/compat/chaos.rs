@@ -33,7 +33,7 @@ const TRIGGERS: [(&str, &str, &str); 3] = [
 /// Mailpit's `ChaosTrigger`.
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
-pub struct Trigger {
+pub(super) struct Trigger {
     #[serde(rename = "ErrorCode", default = "default_code")]
     pub error_code: u16,
     #[serde(rename = "Probability", default)]
@@ -56,7 +56,7 @@ impl Default for Trigger {
 /// Mailpit's `ChaosTriggers`; an omitted trigger is reset to 0 %.
 #[derive(Serialize, Deserialize, Default, Debug, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
-pub struct Triggers {
+pub(super) struct Triggers {
     #[serde(rename = "Sender", default)]
     pub sender: Trigger,
     #[serde(rename = "Recipient", default)]
@@ -101,7 +101,7 @@ fn is_chaos(rule: &Value) -> bool {
 }
 
 /// The triggers the scenario in force carries.
-pub fn read(scenario: &Scenario) -> Triggers {
+pub(super) fn read(scenario: &Scenario) -> Triggers {
     let mut out = Triggers::default();
     let Ok(doc) = document(scenario) else {
         return out;
@@ -152,7 +152,7 @@ fn check(name: &str, t: Trigger) -> Result<(), ApiError> {
 
 /// The scenario in force with `triggers` as its chaos rules (first, so
 /// they decide before the scenario's own rules, as Mailpit's do).
-pub fn apply(scenario: &Scenario, triggers: &Triggers) -> Result<Scenario, ApiError> {
+pub(super) fn apply(scenario: &Scenario, triggers: &Triggers) -> Result<Scenario, ApiError> {
     let mut doc = document(scenario)?;
     let map = doc
         .as_object_mut()
@@ -194,11 +194,14 @@ pub fn apply(scenario: &Scenario, triggers: &Triggers) -> Result<Scenario, ApiEr
     })
 }
 
-pub async fn get(State(control): State<Control>) -> Json<Triggers> {
+pub(super) async fn get(State(control): State<Control>) -> Json<Triggers> {
     Json(read(&control.scenario()))
 }
 
-pub async fn put(State(control): State<Control>, body: Bytes) -> Result<Json<Triggers>, ApiError> {
+pub(super) async fn put(
+    State(control): State<Control>,
+    body: Bytes,
+) -> Result<Json<Triggers>, ApiError> {
     let triggers: Triggers = if body.iter().all(u8::is_ascii_whitespace) {
         Triggers::default()
     } else {

@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 
 use crate::transport::Control;
 
-pub async fn info(State(control): State<Control>) -> Json<Value> {
+pub(super) async fn info(State(control): State<Control>) -> Json<Value> {
     let store = control.store();
     let messages = store.messages();
     let unread = messages.iter().filter(|m| !store.is_read(m.id)).count();
@@ -46,7 +46,7 @@ pub async fn info(State(control): State<Control>) -> Json<Value> {
     }))
 }
 
-pub async fn webui(State(control): State<Control>) -> Json<Value> {
+pub(super) async fn webui(State(control): State<Control>) -> Json<Value> {
     Json(json!({
         "Label": format!("mailfault: {}", control.scenario().name),
         "MessageRelay": {
@@ -66,6 +66,6 @@ pub async fn webui(State(control): State<Control>) -> Json<Value> {
 }
 
 /// mailfault keeps no tags: always an empty list.
-pub async fn tags() -> Json<Vec<String>> {
+pub(super) async fn tags() -> Json<Vec<String>> {
     Json(Vec::new())
 }

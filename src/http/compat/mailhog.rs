@@ -20,7 +20,7 @@ const DEFAULT_LIMIT: usize = 50;
 /// MailHog's `Path`: an address split at the last `@`.
 #[derive(Serialize)]
 #[serde(rename_all = "PascalCase")]
-pub struct MailPath {
+pub(super) struct MailPath {
     relays: Option<Vec<String>>,
     mailbox: String,
     domain: String,
@@ -41,7 +41,7 @@ impl MailPath {
 
 #[derive(Serialize)]
 #[serde(rename_all = "PascalCase")]
-pub struct Content {
+pub(super) struct Content {
     headers: BTreeMap<String, Vec<String>>,
     body: String,
     size: usize,
@@ -51,13 +51,13 @@ pub struct Content {
 
 #[derive(Serialize)]
 #[serde(rename_all = "PascalCase")]
-pub struct Mime {
+pub(super) struct Mime {
     parts: Vec<Content>,
 }
 
 #[derive(Serialize)]
 #[serde(rename_all = "PascalCase")]
-pub struct Raw {
+pub(super) struct Raw {
     from: String,
     to: Vec<String>,
     data: String,
@@ -66,7 +66,7 @@ pub struct Raw {
 
 #[derive(Serialize)]
 #[serde(rename_all = "PascalCase")]
-pub struct Item {
+pub(super) struct Item {
     #[serde(rename = "ID")]
     id: String,
     from: MailPath,
@@ -79,7 +79,7 @@ pub struct Item {
 }
 
 #[derive(Serialize)]
-pub struct Page {
+pub(super) struct Page {
     total: usize,
     count: usize,
     start: usize,
@@ -188,14 +188,14 @@ fn page(matching: &[std::sync::Arc<StoredMessage>], start: usize, limit: usize) 
 }
 
 #[derive(Deserialize)]
-pub struct Paging {
+pub(super) struct Paging {
     start: Option<usize>,
     limit: Option<usize>,
 }
 
 type QueryResult<T> = Result<Query<T>, axum::extract::rejection::QueryRejection>;
 
-pub async fn messages(
+pub(super) async fn messages(
     State(control): State<Control>,
     query: QueryResult<Paging>,
 ) -> Result<Json<Page>, ApiError> {
@@ -210,7 +210,7 @@ pub async fn messages(
 }
 
 #[derive(Deserialize)]
-pub struct Search {
+pub(super) struct Search {
     kind: String,
     query: String,
     start: Option<usize>,
@@ -219,7 +219,7 @@ pub struct Search {
 
 /// `kind=from` and `kind=to` look at the envelope, `containing` at the
 /// whole message; all case-insensitive.
-pub async fn search(
+pub(super) async fn search(
     State(control): State<Control>,
     query: QueryResult<Search>,
 ) -> Result<Json<Page>, ApiError> {

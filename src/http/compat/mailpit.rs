@@ -13,7 +13,7 @@ use crate::store::{Store, StoredMessage};
 
 /// Mailpit's `Address`.
 #[derive(Serialize, Clone, Debug, Default)]
-pub struct Address {
+pub(crate) struct Address {
     #[serde(rename = "Name")]
     pub name: String,
     #[serde(rename = "Address")]
@@ -55,7 +55,7 @@ fn bcc(m: &StoredMessage, p: &Parsed) -> Vec<Address> {
 
 /// mailfault's facts about the SMTP transaction, beside Mailpit's fields.
 #[derive(Serialize)]
-pub struct Envelope {
+pub(crate) struct Envelope {
     #[serde(rename = "From")]
     pub from: String,
     #[serde(rename = "To")]
@@ -64,7 +64,7 @@ pub struct Envelope {
 
 #[derive(Serialize)]
 #[serde(rename_all = "PascalCase")]
-pub struct Summary {
+pub(crate) struct Summary {
     #[serde(rename = "ID")]
     pub id: String,
     #[serde(rename = "MessageID")]
@@ -91,11 +91,11 @@ pub struct Summary {
 }
 
 impl Summary {
-    pub fn of(m: &StoredMessage, read: bool) -> Self {
+    pub(crate) fn of(m: &StoredMessage, read: bool) -> Self {
         Self::with(m, &Parsed::of(m), read)
     }
 
-    pub fn with(m: &StoredMessage, p: &Parsed, read: bool) -> Self {
+    pub(crate) fn with(m: &StoredMessage, p: &Parsed, read: bool) -> Self {
         Self {
             id: m.id.to_string(),
             message_id: p.message_id.clone(),
@@ -125,7 +125,7 @@ impl Summary {
 /// Mailpit's `Attachment`.
 #[derive(Serialize)]
 #[serde(rename_all = "PascalCase")]
-pub struct Attachment {
+pub(crate) struct Attachment {
     #[serde(rename = "PartID")]
     pub part_id: String,
     pub file_name: String,
@@ -152,7 +152,7 @@ impl From<&Part> for Attachment {
 
 #[derive(Serialize)]
 #[serde(rename_all = "PascalCase")]
-pub struct ListUnsubscribe {
+pub(crate) struct ListUnsubscribe {
     pub header: String,
     pub header_post: String,
     pub links: Vec<String>,
@@ -183,7 +183,7 @@ impl ListUnsubscribe {
 
 #[derive(Serialize)]
 #[serde(rename_all = "PascalCase")]
-pub struct Recipient {
+pub(crate) struct Recipient {
     pub address: String,
     pub params: String,
 }
@@ -191,7 +191,7 @@ pub struct Recipient {
 /// Mailpit's `Message`, plus the SMTP facts mailfault saw.
 #[derive(Serialize)]
 #[serde(rename_all = "PascalCase")]
-pub struct Message {
+pub(crate) struct Message {
     #[serde(rename = "ID")]
     pub id: String,
     #[serde(rename = "MessageID")]
@@ -232,7 +232,7 @@ pub struct Message {
 }
 
 impl Message {
-    pub fn of(m: &StoredMessage, read: bool) -> Self {
+    pub(crate) fn of(m: &StoredMessage, read: bool) -> Self {
         let p = Parsed::of(m);
         let created = time(m.received_at);
         Self {
@@ -278,7 +278,7 @@ impl Message {
 
 /// Mailpit's `MessagesSummary`: one page of a list or a search.
 #[derive(Serialize)]
-pub struct Page {
+pub(crate) struct Page {
     /// Messages held.
     pub total: usize,
     /// Unread messages held.
@@ -296,7 +296,7 @@ pub struct Page {
 
 impl Page {
     /// A page of `matching` (newest first) out of everything `store` holds.
-    pub fn of(
+    pub(crate) fn of(
         store: &Store,
         matching: &[(&StoredMessage, Parsed)],
         start: usize,
@@ -328,7 +328,7 @@ impl Page {
 
 /// Headers as Mailpit's `/headers` returns them: canonical names (as Go
 /// writes them, `Message-Id`) to every value in order.
-pub fn headers(p: &Parsed) -> BTreeMap<String, Vec<String>> {
+pub(crate) fn headers(p: &Parsed) -> BTreeMap<String, Vec<String>> {
     let mut map: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for (name, value) in &p.headers {
         map.entry(canonical(name)).or_default().push(value.clone());

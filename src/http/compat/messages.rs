@@ -25,7 +25,7 @@ const DEFAULT_LIMIT: usize = 50;
 type QueryResult<T> = Result<QueryString<T>, axum::extract::rejection::QueryRejection>;
 
 #[derive(Deserialize, Default)]
-pub struct Paging {
+pub(super) struct Paging {
     start: Option<usize>,
     limit: Option<usize>,
     /// mailfault's earlier list filters: refused with the search that
@@ -54,7 +54,7 @@ fn find(control: &Control, id: &str) -> Result<Arc<StoredMessage>, ApiError> {
         .ok_or_else(|| ApiError::not_found(format!("no message with ID {id}")))
 }
 
-pub async fn list(
+pub(super) async fn list(
     State(control): State<Control>,
     query: QueryResult<Paging>,
 ) -> Result<Json<Page>, ApiError> {
@@ -85,7 +85,7 @@ pub async fn list(
 }
 
 #[derive(Deserialize)]
-pub struct SearchParams {
+pub(super) struct SearchParams {
     query: String,
     start: Option<usize>,
     limit: Option<usize>,
@@ -118,7 +118,7 @@ fn matching(
         .collect())
 }
 
-pub async fn search(
+pub(super) async fn search(
     State(control): State<Control>,
     query: QueryResult<SearchParams>,
 ) -> Result<Json<Page>, ApiError> {
@@ -139,7 +139,7 @@ fn ok() -> impl IntoResponse {
     ([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], "ok")
 }
 
-pub async fn delete_search(
+pub(super) async fn delete_search(
     State(control): State<Control>,
     query: QueryResult<SearchParams>,
 ) -> Result<impl IntoResponse, ApiError> {
@@ -153,7 +153,7 @@ pub async fn delete_search(
     Ok(ok())
 }
 
-pub async fn one(
+pub(super) async fn one(
     State(control): State<Control>,
     Path(id): Path<String>,
 ) -> Result<Json<Message>, ApiError> {
@@ -163,7 +163,7 @@ pub async fn one(
     Ok(Json(Message::of(&m, true)))
 }
 
-pub async fn message_headers(
+pub(super) async fn message_headers(
     State(control): State<Control>,
     Path(id): Path<String>,
 ) -> Result<impl IntoResponse, ApiError> {
@@ -171,7 +171,7 @@ pub async fn message_headers(
     Ok(Json(headers(&Parsed::of(&m))))
 }
 
-pub async fn raw(
+pub(super) async fn raw(
     State(control): State<Control>,
     Path(id): Path<String>,
 ) -> Result<impl IntoResponse, ApiError> {
@@ -182,7 +182,7 @@ pub async fn raw(
     ))
 }
 
-pub async fn part(
+pub(super) async fn part(
     State(control): State<Control>,
     Path((id, part_id)): Path<(String, String)>,
 ) -> Result<impl IntoResponse, ApiError> {
@@ -211,7 +211,7 @@ pub async fn part(
 
 /// The ids a body names; an empty list (or no body) means every message.
 #[derive(Deserialize, Default)]
-pub struct Selection {
+pub(super) struct Selection {
     #[serde(rename = "IDs", default)]
     ids: Vec<serde_json::Value>,
     #[serde(rename = "Read", default)]
@@ -248,7 +248,7 @@ fn ids(values: &[serde_json::Value]) -> Result<HashSet<u64>, ApiError> {
 
 /// Mailpit: `{"IDs": [...]}` deletes those; no body deletes everything
 /// (which is also MailHog's `DELETE /api/v1/messages`).
-pub async fn delete(
+pub(super) async fn delete(
     State(control): State<Control>,
     body: Bytes,
 ) -> Result<impl IntoResponse, ApiError> {
@@ -262,7 +262,7 @@ pub async fn delete(
 }
 
 /// MailHog's `DELETE /api/v1/messages/{ID}`.
-pub async fn delete_one(
+pub(super) async fn delete_one(
     State(control): State<Control>,
     Path(id): Path<String>,
 ) -> Result<impl IntoResponse, ApiError> {
@@ -273,7 +273,7 @@ pub async fn delete_one(
 
 /// `{"IDs": [...], "Read": true}`, or `{"Search": "...", "Read": true}`;
 /// neither marks every message.
-pub async fn set_read(
+pub(super) async fn set_read(
     State(control): State<Control>,
     body: Bytes,
 ) -> Result<impl IntoResponse, ApiError> {

@@ -10,9 +10,9 @@
 mod chaos;
 mod info;
 mod mailhog;
-pub mod mailpit;
+pub(crate) mod mailpit;
 mod messages;
-pub mod parsed;
+pub(crate) mod parsed;
 mod search;
 
 use axum::Router;
@@ -22,7 +22,7 @@ use crate::transport::Control;
 
 /// The Mailpit (`/api/v1`) and MailHog (`/api/v2`, deletes under `/api/v1`)
 /// routes.
-pub fn routes() -> Router<Control> {
+pub(crate) fn routes() -> Router<Control> {
     Router::new()
         .route(
             "/api/v1/messages",

@@ -11,7 +11,7 @@ use crate::store::StoredMessage;
 
 /// A display name and an address, as Mailpit's `Address` object.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Mailbox {
+pub(crate) struct Mailbox {
     pub name: String,
     pub address: String,
 }
@@ -19,7 +19,7 @@ pub struct Mailbox {
 /// A part that is not the text or HTML body: an attachment or an inline
 /// resource (an image the HTML refers to by Content-ID).
 #[derive(Clone, Debug)]
-pub struct Part {
+pub(crate) struct Part {
     /// Index into mail-parser's flat part list; stable for one message.
     pub part_id: String,
     pub file_name: String,
@@ -32,7 +32,7 @@ pub struct Part {
 
 /// The facts of one message the Mailpit and MailHog shapes are made of.
 #[derive(Clone, Debug, Default)]
-pub struct Parsed {
+pub(crate) struct Parsed {
     pub from: Option<Mailbox>,
     pub to: Vec<Mailbox>,
     pub cc: Vec<Mailbox>,
@@ -62,7 +62,7 @@ fn mailboxes(address: Option<&Address<'_>>) -> Vec<Mailbox> {
 }
 
 /// A folded header value on one line, as a reader wants it.
-pub fn unfold(raw: &str) -> String {
+pub(crate) fn unfold(raw: &str) -> String {
     raw.split(['\r', '\n'])
         .map(str::trim)
         .filter(|s| !s.is_empty())
@@ -83,11 +83,11 @@ fn content_type(part: &mail_parser::MessagePart<'_>) -> String {
 }
 
 impl Parsed {
-    pub fn of(m: &StoredMessage) -> Self {
+    pub(crate) fn of(m: &StoredMessage) -> Self {
         Self::of_raw(&m.raw())
     }
 
-    pub fn of_raw(raw: &[u8]) -> Self {
+    pub(crate) fn of_raw(raw: &[u8]) -> Self {
         let Some(p) = MessageParser::default().parse(raw) else {
             return Self {
                 parse_error: Some("no header section found; see the raw message".to_owned()),
@@ -149,7 +149,7 @@ impl Parsed {
     }
 
     /// The decoded contents of one part, by the id the shapes hand out.
-    pub fn part_contents(raw: &[u8], part_id: &str) -> Option<(String, String, Vec<u8>)> {
+    pub(crate) fn part_contents(raw: &[u8], part_id: &str) -> Option<(String, String, Vec<u8>)> {
         let index: usize = part_id.parse().ok()?;
         let p = MessageParser::default().parse(raw)?;
         let part = p.parts.get(index)?;
@@ -162,7 +162,7 @@ impl Parsed {
 
     /// Up to 250 characters of the text (or, without one, the HTML with its
     /// tags dropped), whitespace collapsed: what a list shows.
-    pub fn snippet(&self) -> String {
+    pub(crate) fn snippet(&self) -> String {
         let source = if self.text.trim().is_empty() {
             strip_tags(&self.html)
         } else {
@@ -175,16 +175,16 @@ impl Parsed {
         }
     }
 
-    pub fn attachments(&self) -> impl Iterator<Item = &Part> {
+    pub(crate) fn attachments(&self) -> impl Iterator<Item = &Part> {
         self.parts.iter().filter(|p| !p.inline)
     }
 
-    pub fn inline(&self) -> impl Iterator<Item = &Part> {
+    pub(crate) fn inline(&self) -> impl Iterator<Item = &Part> {
         self.parts.iter().filter(|p| p.inline)
     }
 
     /// The first value of a header, by case-insensitive name.
-    pub fn header(&self, name: &str) -> Option<&str> {
+    pub(crate) fn header(&self, name: &str) -> Option<&str> {
         self.headers
             .iter()
             .find(|(n, _)| n.eq_ignore_ascii_case(name))

@@ -39,7 +39,7 @@ struct Term {
 
 /// A parsed query: every term must hold (an empty query matches all).
 #[derive(Debug, PartialEq)]
-pub struct Query {
+pub(super) struct Query {
     terms: Vec<Term>,
 }
 
@@ -110,7 +110,7 @@ fn size(value: &str) -> Result<u64, String> {
 }
 
 impl Query {
-    pub fn parse(q: &str) -> Result<Self, String> {
+    pub(super) fn parse(q: &str) -> Result<Self, String> {
         let mut terms = Vec::new();
         for word in words(q) {
             let (negate, word) = match word.strip_prefix(['-', '!']) {
@@ -164,7 +164,7 @@ impl Query {
         Ok(Self { terms })
     }
 
-    pub fn matches(&self, m: &StoredMessage, p: &Parsed, read: bool) -> bool {
+    pub(super) fn matches(&self, m: &StoredMessage, p: &Parsed, read: bool) -> bool {
         self.terms
             .iter()
             .all(|t| t.negate != t.kind.holds(m, p, read))

@@ -29,10 +29,15 @@ use crate::proto::reply::Reply;
 
 /// The SASL mechanisms we speak.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Mechanism {
+    /// `PLAIN` (RFC 4616)
     Plain,
+    /// `LOGIN`
     Login,
+    /// `CRAM-MD5` (RFC 2195)
     CramMd5,
+    /// `XOAUTH2`, as Google and Microsoft document it
     XOAuth2,
 }
 
@@ -41,6 +46,7 @@ impl Mechanism {
     /// what mainstream submission servers offer (XOAUTH2 only on request).
     pub const DEFAULT: [Mechanism; 3] = [Mechanism::Plain, Mechanism::Login, Mechanism::CramMd5];
 
+    /// The name as advertised in EHLO.
     pub fn name(self) -> &'static str {
         match self {
             Mechanism::Plain => "PLAIN",
@@ -64,7 +70,7 @@ impl Mechanism {
 }
 
 #[derive(Clone, PartialEq, Eq)]
-pub struct Credential {
+pub(crate) struct Credential {
     pub username: String,
     pub password: String,
 }
@@ -81,7 +87,7 @@ impl std::fmt::Debug for Credential {
 
 /// AUTH settings; a session with none does not offer AUTH at all.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct AuthConfig {
+pub(crate) struct AuthConfig {
     /// In the order advertised.
     pub mechanisms: Vec<Mechanism>,
     pub users: Vec<Credential>,
@@ -197,7 +203,7 @@ pub(super) fn masked(line: &[u8], shown: usize) -> Cow<'_, [u8]> {
 impl super::Step {
     /// The consumed bytes as they may go into a transcript or log: AUTH
     /// secrets replaced by `****`.
-    pub fn transcribable<'a>(&self, consumed: &'a [u8]) -> Cow<'a, [u8]> {
+    pub(crate) fn transcribable<'a>(&self, consumed: &'a [u8]) -> Cow<'a, [u8]> {
         match self.shown {
             Some(n) => masked(consumed, n),
             None => Cow::Borrowed(consumed),

@@ -23,7 +23,7 @@ use super::transaction::{Body, Incoming, Recipient, Transaction};
 
 /// Fixed settings of a session, shared by every connection of a server.
 #[derive(Clone, Debug)]
-pub struct Config {
+pub(crate) struct Config {
     pub hostname: String,
     /// Text after the hostname in the 220 greeting.
     pub greeting: String,
@@ -64,7 +64,7 @@ impl Default for Config {
 /// A reply on its way out, with everything the connection needs to write and
 /// transcribe it.
 #[derive(Debug, PartialEq, Eq)]
-pub struct Outgoing {
+pub(crate) struct Outgoing {
     pub reply: Reply,
     /// Whether to write the enhanced status code.
     pub enhanced: bool,
@@ -76,7 +76,7 @@ pub struct Outgoing {
 
 /// What the connection must do, in order.
 #[derive(Debug, PartialEq, Eq)]
-pub enum Action {
+pub(crate) enum Action {
     Send(Outgoing),
     Delay(Duration),
     /// Store the message, then send `reply` (or, when `None`, the standard
@@ -105,7 +105,7 @@ pub enum Action {
 
 /// What kind of input one [`Session::receive`] call consumed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Inbound {
+pub(crate) enum Inbound {
     /// A command line: the consumed bytes are worth a transcript line.
     Command,
     /// Message content: counted, not transcribed line by line.
@@ -113,7 +113,7 @@ pub enum Inbound {
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Step {
+pub(crate) struct Step {
     pub consumed: usize,
     pub inbound: Inbound,
     /// Set when the line carries AUTH secrets: only this many leading bytes
@@ -151,7 +151,7 @@ struct Resolved {
     tls_fault: Option<TlsFault>,
 }
 
-pub struct Session<P> {
+pub(crate) struct Session<P> {
     config: Arc<Config>,
     policy: P,
     client_ip: IpAddr,
@@ -176,7 +176,7 @@ pub struct Session<P> {
 }
 
 impl<P: Policy> Session<P> {
-    pub fn new(config: Arc<Config>, policy: P, client_ip: IpAddr, connection: u64) -> Self {
+    pub(crate) fn new(config: Arc<Config>, policy: P, client_ip: IpAddr, connection: u64) -> Self {
         let framer = Framer::new(config.max_line);
         Self {
             config,
@@ -199,18 +199,19 @@ impl<P: Policy> Session<P> {
         }
     }
 
-    pub fn is_closed(&self) -> bool {
+    #[cfg(test)]
+    pub(crate) fn is_closed(&self) -> bool {
         self.state == State::Closed
     }
 
     /// True while message content is arriving (the data time-out applies and
     /// a shutdown lets it finish).
-    pub fn in_content(&self) -> bool {
+    pub(crate) fn in_content(&self) -> bool {
         !matches!(self.framer.mode(), Mode::Command)
     }
 
     /// The greeting.
-    pub fn start(&mut self, out: &mut Vec<Action>) {
+    pub(crate) fn start(&mut self, out: &mut Vec<Action>) {
         if self.state != State::Fresh {
             return;
         }
@@ -232,7 +233,7 @@ impl<P: Policy> Session<P> {
 
     /// Frames and handles the next input in `buf`; `None` when `buf` holds
     /// no complete input yet (or the session is closed).
-    pub fn receive(&mut self, buf: &[u8], out: &mut Vec<Action>) -> Option<Step> {
+    pub(crate) fn receive(&mut self, buf: &[u8], out: &mut Vec<Action>) -> Option<Step> {
         if self.state == State::Closed {
             return None;
         }
@@ -303,13 +304,13 @@ impl<P: Policy> Session<P> {
     }
 
     /// The client was silent for too long.
-    pub fn timeout(&mut self, out: &mut Vec<Action>) {
+    pub(crate) fn timeout(&mut self, out: &mut Vec<Action>) {
         self.answering = Answer::Unsolicited;
         self.close_with(R::TIMEOUT, CloseReason::Timeout, out);
     }
 
     /// The server is stopping; called only between commands.
-    pub fn shutdown(&mut self, out: &mut Vec<Action>) {
+    pub(crate) fn shutdown(&mut self, out: &mut Vec<Action>) {
         self.answering = Answer::Unsolicited;
         self.close_with(R::SHUTTING_DOWN, CloseReason::Shutdown, out);
     }
@@ -583,7 +584,8 @@ mod content;
 mod decisions;
 mod starttls;
 
-pub use auth::{AuthConfig, Credential, Mechanism};
+pub use auth::Mechanism;
+pub(crate) use auth::{AuthConfig, Credential};
 
 #[cfg(test)]
 mod tests;

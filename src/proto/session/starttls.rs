@@ -11,7 +11,7 @@ impl<P: Policy> Session<P> {
     /// TLS is up (after STARTTLS, or from the start on an implicit-TLS
     /// port): the session forgets everything the client said before, as RFC
     /// 3207 §4.2 requires, and waits for a new EHLO.
-    pub fn tls_started(&mut self) {
+    pub(crate) fn tls_started(&mut self) {
         self.tls = true;
         self.helo = None;
         self.esmtp = false;
@@ -20,7 +20,8 @@ impl<P: Policy> Session<P> {
         self.exchange = None;
     }
 
-    pub fn is_tls(&self) -> bool {
+    #[cfg(test)]
+    pub(crate) fn is_tls(&self) -> bool {
         self.tls
     }
 

@@ -11,31 +11,31 @@ use tokio::net::TcpStream;
 use super::STEP;
 
 #[derive(Debug)]
-pub struct Response {
+pub(crate) struct Response {
     pub status: u16,
     pub headers: Vec<(String, String)>,
     pub body: Vec<u8>,
 }
 
 impl Response {
-    pub fn header(&self, name: &str) -> Option<&str> {
+    pub(crate) fn header(&self, name: &str) -> Option<&str> {
         self.headers
             .iter()
             .find(|(n, _)| n.eq_ignore_ascii_case(name))
             .map(|(_, v)| v.as_str())
     }
 
-    pub fn text(&self) -> String {
+    pub(crate) fn text(&self) -> String {
         String::from_utf8_lossy(&self.body).into_owned()
     }
 
-    pub fn json(&self) -> serde_json::Value {
+    pub(crate) fn json(&self) -> serde_json::Value {
         serde_json::from_slice(&self.body)
             .unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.text()))
     }
 }
 
-pub async fn request(
+pub(crate) async fn request(
     addr: SocketAddr,
     method: &str,
     path: &str,
@@ -45,7 +45,7 @@ pub async fn request(
     request_within(addr, method, path, headers, body, STEP).await
 }
 
-pub async fn request_within(
+pub(crate) async fn request_within(
     addr: SocketAddr,
     method: &str,
     path: &str,
@@ -75,7 +75,7 @@ pub async fn request_within(
     parse(&raw)
 }
 
-pub fn parse(raw: &[u8]) -> Response {
+pub(crate) fn parse(raw: &[u8]) -> Response {
     let split = raw
         .windows(4)
         .position(|w| w == b"\r\n\r\n")
@@ -128,13 +128,13 @@ fn dechunk(mut data: &[u8]) -> Vec<u8> {
     out
 }
 
-pub async fn get(addr: SocketAddr, path: &str) -> Response {
+pub(crate) async fn get(addr: SocketAddr, path: &str) -> Response {
     request(addr, "GET", path, &[], b"").await
 }
 
 /// Opens the event stream and returns the socket after the response head,
 /// to read events from as they come.
-pub async fn open_events(addr: SocketAddr) -> TcpStream {
+pub(crate) async fn open_events(addr: SocketAddr) -> TcpStream {
     let mut stream = TcpStream::connect(addr).await.unwrap();
     let head =
         format!("GET /api/v1/events HTTP/1.1\r\nHost: {addr}\r\nAccept: text/event-stream\r\n\r\n");
@@ -143,7 +143,7 @@ pub async fn open_events(addr: SocketAddr) -> TcpStream {
 }
 
 /// Reads the event stream until `needle` shows up; returns everything read.
-pub async fn read_events_until(stream: &mut TcpStream, needle: &str) -> String {
+pub(crate) async fn read_events_until(stream: &mut TcpStream, needle: &str) -> String {
     let mut seen = Vec::new();
     let mut buf = [0u8; 4096];
     let found = tokio::time::timeout(STEP, async {

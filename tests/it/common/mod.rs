@@ -10,17 +10,17 @@ use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-pub mod http;
+pub(crate) mod http;
 
-pub const STEP: Duration = Duration::from_secs(10);
+pub(crate) const STEP: Duration = Duration::from_secs(10);
 
-pub struct Raw {
+pub(crate) struct Raw {
     pub stream: TcpStream,
     buf: Vec<u8>,
 }
 
 impl Raw {
-    pub async fn connect(addr: SocketAddr) -> Self {
+    pub(crate) async fn connect(addr: SocketAddr) -> Self {
         let stream = tokio::time::timeout(STEP, TcpStream::connect(addr))
             .await
             .expect("connect timed out")
@@ -32,18 +32,18 @@ impl Raw {
     }
 
     /// Connects and reads the greeting.
-    pub async fn greeted(addr: SocketAddr) -> (Self, String) {
+    pub(crate) async fn greeted(addr: SocketAddr) -> (Self, String) {
         let mut c = Self::connect(addr).await;
         let g = c.reply().await;
         (c, g)
     }
 
-    pub async fn send(&mut self, bytes: &[u8]) {
+    pub(crate) async fn send(&mut self, bytes: &[u8]) {
         self.stream.write_all(bytes).await.expect("write failed");
     }
 
     /// Reads one complete reply (all lines of a multiline reply), CRLFs kept.
-    pub async fn reply(&mut self) -> String {
+    pub(crate) async fn reply(&mut self) -> String {
         tokio::time::timeout(STEP, self.reply_inner())
             .await
             .unwrap_or_else(|_| {
@@ -78,7 +78,7 @@ impl Raw {
     }
 
     /// Sends one command line (CRLF added) and returns the reply.
-    pub async fn cmd(&mut self, line: &str) -> String {
+    pub(crate) async fn cmd(&mut self, line: &str) -> String {
         self.send(format!("{line}\r\n").as_bytes()).await;
         self.reply().await
     }
@@ -86,7 +86,7 @@ impl Raw {
     /// Reads raw bytes until `done` holds for everything read so far, and
     /// returns them with the number of reads it took (how fragmented the
     /// bytes arrived). Nothing is parsed, so broken replies come out as sent.
-    pub async fn raw_until(&mut self, done: impl Fn(&[u8]) -> bool) -> (Vec<u8>, usize) {
+    pub(crate) async fn raw_until(&mut self, done: impl Fn(&[u8]) -> bool) -> (Vec<u8>, usize) {
         let fut = async {
             let mut got = std::mem::take(&mut self.buf);
             let mut reads = 0;
@@ -105,7 +105,7 @@ impl Raw {
     }
 
     /// Whatever arrives within `wait`, for checking that nothing more comes.
-    pub async fn raw_within(&mut self, wait: Duration) -> Vec<u8> {
+    pub(crate) async fn raw_within(&mut self, wait: Duration) -> Vec<u8> {
         let mut got = std::mem::take(&mut self.buf);
         let mut chunk = [0u8; 4096];
         while let Ok(Ok(n)) = tokio::time::timeout(wait, self.stream.read(&mut chunk)).await {
@@ -118,7 +118,7 @@ impl Raw {
     }
 
     /// Reads until the server closes; returns what came.
-    pub async fn until_closed(&mut self) -> String {
+    pub(crate) async fn until_closed(&mut self) -> String {
         let fut = async {
             let mut rest = std::mem::take(&mut self.buf);
             let mut chunk = [0u8; 4096];
@@ -137,7 +137,12 @@ impl Raw {
 }
 
 /// Sends one message over a raw connection and returns the final reply.
-pub async fn send_message(addr: SocketAddr, from: &str, to: &[&str], content: &str) -> String {
+pub(crate) async fn send_message(
+    addr: SocketAddr,
+    from: &str,
+    to: &[&str],
+    content: &str,
+) -> String {
     let (mut c, _) = Raw::greeted(addr).await;
     c.cmd("EHLO client.test").await;
     c.cmd(&format!("MAIL FROM:<{from}>")).await;
@@ -155,12 +160,12 @@ pub async fn send_message(addr: SocketAddr, from: &str, to: &[&str], content: &s
 }
 
 /// Runs a Python script with the server's port as its argument; returns stdout.
-pub async fn python(script: &str, port: u16) -> String {
+pub(crate) async fn python(script: &str, port: u16) -> String {
     python_args(script, &[port.to_string()]).await
 }
 
 /// Runs a Python script with these arguments; returns stdout.
-pub async fn python_args(script: &str, args: &[String]) -> String {
+pub(crate) async fn python_args(script: &str, args: &[String]) -> String {
     let mut child = tokio::process::Command::new("python3")
         .arg("-c")
         .arg(script)
@@ -189,7 +194,7 @@ pub async fn python_args(script: &str, args: &[String]) -> String {
 }
 
 /// `scenarios/NAME.yaml` in this repository (NAME may hold a folder).
-pub fn scenario_file(name: &str) -> std::path::PathBuf {
+pub(crate) fn scenario_file(name: &str) -> std::path::PathBuf {
     std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("scenarios")
         .join(format!("{name}.yaml"))
