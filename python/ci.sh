@@ -30,8 +30,24 @@ echo "-- build tools venv ($work/build-venv): maturin"
 "$python" -m venv "$work/build-venv"
 "$work/build-venv/bin/pip" install --quiet --disable-pip-version-check 'maturin>=1.5,<2'
 
-echo "-- maturin build --release (wheel into $work/dist)"
-(cd "$repo/python" && "$work/build-venv/bin/maturin" build --release --out "$work/dist")
+# On Linux the executable is linked statically (glibc crt-static), stripped,
+# without debug info: the wheel then runs on any glibc (manylinux_2_5 tag,
+# not just the build host's glibc), and the settings equal those of
+# scripts/container.sh, so the two builds share every compiled dependency in
+# target/ and only the mailfault crate is compiled twice.
+build_args=(build --release --out "$work/dist")
+if [ "$(uname -s)" = Linux ] && [ -z "${MAILFAULT_WHEEL_DYNAMIC:-}" ]; then
+  host="$(rustc -vV | sed -n 's/^host: //p')"
+  case "$host" in
+    *-linux-gnu)
+      export CARGO_PROFILE_RELEASE_DEBUG=false CARGO_PROFILE_RELEASE_STRIP=symbols
+      export RUSTFLAGS="${RUSTFLAGS:+$RUSTFLAGS }-C target-feature=+crt-static"
+      build_args+=(--target "$host")
+      ;;
+  esac
+fi
+echo "-- maturin ${build_args[*]} (RUSTFLAGS=${RUSTFLAGS:-})"
+(cd "$repo/python" && "$work/build-venv/bin/maturin" "${build_args[@]}")
 wheels=("$work"/dist/mailfault-*.whl)
 if [ "${#wheels[@]}" -ne 1 ] || [ ! -f "${wheels[0]}" ]; then
   echo "python/ci.sh: expected exactly one wheel in $work/dist, found: ${wheels[*]}" >&2
