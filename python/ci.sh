@@ -56,9 +56,9 @@ fi
 wheel="${wheels[0]}"
 echo "   $(basename "$wheel"): $(du -h "$wheel" | cut -f1)"
 
-echo "-- fresh venv ($work/venv): the wheel, pytest, django"
+echo "-- fresh venv ($work/venv): the wheel, pytest, django, mypy"
 "$python" -m venv "$work/venv"
-"$work/venv/bin/pip" install --quiet --disable-pip-version-check "$wheel" pytest django
+"$work/venv/bin/pip" install --quiet --disable-pip-version-check "$wheel" pytest django mypy
 
 echo "-- tests copied to $work/run (away from the source tree)"
 mkdir -p "$work/run"
@@ -74,6 +74,9 @@ case "$where" in
   "$work/venv/"*) echo "   mailfault imported from $where" ;;
   *) echo "python/ci.sh: mailfault was imported from $where, not from the installed wheel" >&2; exit 1 ;;
 esac
+
+echo "-- mypy --strict on the installed package (type hints throughout)"
+"$work/venv/bin/python" -m mypy --strict --no-incremental -p mailfault
 
 echo "-- pytest"
 set +e

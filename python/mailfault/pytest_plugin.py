@@ -8,7 +8,7 @@ fails, the SMTP transcripts of its sessions are added to the failure report.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Generator, List, Optional
+from typing import Any, Generator, List, Optional
 
 import pytest
 
@@ -120,8 +120,8 @@ def _transcripts(server: Mailfault) -> str:
 
 
 @pytest.hookimpl(hookwrapper=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, None, None]:
-    outcome = yield
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, Any, None]:
+    outcome = yield  # pluggy's Result wrapping the TestReport
     report: pytest.TestReport = outcome.get_result()
     if report.when != "call" or not report.failed:
         return

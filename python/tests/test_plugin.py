@@ -101,3 +101,31 @@ def test_mailfault_binary_option(pytester: pytest.Pytester) -> None:
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--mailfault-binary", "/nonexistent/mailfault")
     result.assert_outcomes(errors=1)
     result.stdout.fnmatch_lines(["*binary='/nonexistent/mailfault' is not an executable file*"])
+
+
+def test_mailfault_scenario_option_sets_the_default(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        helpers=SEND,
+        test_default='''
+import smtplib
+import pytest
+from helpers import send
+
+def test_unknown_user_is_the_default(mailfault):
+    assert "unknown-user" in mailfault.scenario()
+    with pytest.raises(smtplib.SMTPRecipientsRefused):
+        send(mailfault, to="ghost@nowhere.example.test")
+    mailfault.report().assert_passed()
+
+@pytest.mark.mailfault(scenario="version: 1\\nname: swapped\\n")
+def test_swapped(mailfault):
+    assert "swapped" in mailfault.scenario()
+
+def test_default_again(mailfault):
+    assert "unknown-user" in mailfault.scenario()
+''',
+    )
+    result = pytester.runpytest_subprocess(
+        "-p", "no:cacheprovider", "--mailfault-scenario", str(SCENARIOS / "unknown-user.yaml")
+    )
+    result.assert_outcomes(passed=3)
