@@ -417,6 +417,8 @@ class Mailfault:
         self.ca_file = ca_file
         self.binary = binary
         self._workdir = workdir
+        # Sessions of an earlier epoch (before the last reset) are not this test's.
+        self._since_epoch = 0
         # Loopback only: never let an HTTP(S)_PROXY variable route API calls elsewhere.
         self._opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
         _LIVE.add(self)
@@ -645,16 +647,31 @@ class Mailfault:
     # -- sessions, scenario, report ---------------------------------------
 
     def sessions(self) -> List[Session]:
-        """SMTP sessions, open and finished (each with its transcript)."""
+        """SMTP sessions since the last ``reset()``, open and finished, newest first.
+
+        A connection opened before the reset is left out even when it ends
+        later, so one test never sees another's sessions.
+        """
         data = self._request_json("GET", "/api/v1/sessions")
-        return [Session(self, s) for s in data.get("sessions") or []]
+        return [
+            Session(self, s)
+            for s in data.get("sessions") or []
+            if int(s.get("epoch") or 0) >= self._since_epoch
+        ]
 
     def wait_idle(self, timeout: float = 5) -> None:
         """Wait until no SMTP session is open (so its transcript is complete)."""
         deadline = time.monotonic() + timeout
-        while any(s.open for s in self.sessions()):
+        while True:
+            still_open = [s for s in self.sessions() if s.open]
+            if not still_open:
+                return
             if time.monotonic() >= deadline:
-                raise TimeoutError(f"SMTP sessions still open after {timeout}s: the client did not hang up")
+                which = ", ".join(f"session {s.id} from {s.client}" for s in still_open)
+                raise TimeoutError(
+                    f"SMTP sessions still open after {timeout}s ({which}): the client has not hung up; "
+                    "close or QUIT its connection before reading the report or transcripts"
+                )
             time.sleep(0.02)
 
     def scenario(self) -> str:
@@ -671,7 +688,8 @@ class Mailfault:
 
     def reset(self) -> None:
         """Forget messages, sessions and rule state (greylist tables, counters, clock)."""
-        self._request_json("POST", "/api/v1/reset")
+        data = self._request_json("POST", "/api/v1/reset")
+        self._since_epoch = int((data or {}).get("epoch") or 0)
 
     def advance_clock(self, by: Union[str, int, float, _dt.timedelta]) -> None:
         """Move a ``clock: virtual`` scenario's clock: ``"5m"``, seconds, or a timedelta."""

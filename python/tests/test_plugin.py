@@ -129,3 +129,31 @@ def test_default_again(mailfault):
         "-p", "no:cacheprovider", "--mailfault-scenario", str(SCENARIOS / "unknown-user.yaml")
     )
     result.assert_outcomes(passed=3)
+
+
+def test_a_connection_left_open_by_one_test_is_not_the_next_tests(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        test_leak='''
+import smtplib
+import time
+
+LEAKED = []
+
+def test_leaves_a_connection_open(mailfault):
+    smtp = smtplib.SMTP(mailfault.smtp_host, mailfault.smtp_port)
+    smtp.ehlo()
+    LEAKED.append(smtp)
+    assert [s.open for s in mailfault.sessions()] == [True]
+
+def test_next(mailfault):
+    assert mailfault.sessions() == []
+    started = time.monotonic()
+    mailfault.report().assert_passed()  # does not wait for the other test's session
+    assert time.monotonic() - started < 2
+    LEAKED[0].quit()
+    time.sleep(0.2)
+    assert mailfault.sessions() == []  # ended now, but it began before the reset
+''',
+    )
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=2)
