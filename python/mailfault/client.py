@@ -12,8 +12,11 @@ import json
 import os
 import re
 import shutil
+import signal
 import subprocess
+import sys
 import tempfile
+import threading
 import time
 import urllib.error
 import urllib.parse
@@ -21,7 +24,7 @@ import urllib.request
 import weakref
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Union
+from typing import Any, Callable, Dict, List, Optional, Union
 
 from ._binary import find_binary
 
@@ -368,6 +371,30 @@ def _stop_all() -> None:
         server.stop()
 
 
+def _die_with_parent() -> Optional[Callable[[], None]]:
+    """On Linux, have the kernel SIGTERM the server if this process dies
+    without running its exit handlers (SIGKILL, a crash, os._exit).
+
+    Only from the main thread: PR_SET_PDEATHSIG fires when the *thread* that
+    started the child ends, which for the main thread means the process.
+    """
+    if not sys.platform.startswith("linux") or threading.current_thread() is not threading.main_thread():
+        return None
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        prctl = libc.prctl
+    except (OSError, AttributeError):
+        return None
+    pr_set_pdeathsig = 1
+
+    def preexec() -> None:
+        prctl(pr_set_pdeathsig, int(signal.SIGTERM), 0, 0, 0)
+
+    return preexec
+
+
 def _duration(value: Union[str, int, float, _dt.timedelta]) -> str:
     if isinstance(value, str):
         return value
@@ -458,7 +485,13 @@ class Mailfault:
         err_path = os.path.join(workdir, "stderr.log")
         with open(out_path, "wb") as out, open(err_path, "wb") as err:
             process = subprocess.Popen(
-                args, stdin=subprocess.DEVNULL, stdout=out, stderr=err, env=env, cwd=workdir
+                args,
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=err,
+                env=env,
+                cwd=workdir,
+                preexec_fn=_die_with_parent(),
             )
 
         def output() -> str:

@@ -9,6 +9,7 @@ import ssl
 import subprocess
 import sys
 import sysconfig
+import time
 from email.message import EmailMessage
 from pathlib import Path
 
@@ -168,3 +169,26 @@ def test_python_dash_m_runs_the_binary() -> None:
     assert "ok: " in done.stdout and "greylist" in done.stdout
     bad = subprocess.run([sys.executable, "-m", "mailfault", "no-such-command"], capture_output=True, timeout=60)
     assert bad.returncode == 2
+
+
+def test_server_does_not_outlive_a_killed_python() -> None:
+    # A test process killed outright (CI time-out, SIGKILL) runs no exit
+    # handlers; the server must still go away.
+    code = (
+        "import os, signal\n"
+        "from mailfault import Mailfault\n"
+        "mf = Mailfault.start()\n"
+        "print(mf.pid, flush=True)\n"
+        "os.kill(os.getpid(), signal.SIGKILL)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    pid = int(done.stdout.split()[0])
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.05)
+    os.kill(pid, 9)
+    pytest.fail(f"mailfault server {pid} kept running after the Python process that started it was killed")
