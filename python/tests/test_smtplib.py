@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import smtplib
 import ssl
 import subprocess
@@ -178,11 +179,13 @@ def test_server_does_not_outlive_a_killed_python() -> None:
         "import os, signal\n"
         "from mailfault import Mailfault\n"
         "mf = Mailfault.start()\n"
-        "print(mf.pid, flush=True)\n"
+        "print(mf.pid, mf._workdir, flush=True)\n"
         "os.kill(os.getpid(), signal.SIGKILL)\n"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
-    pid = int(done.stdout.split()[0])
+    pid_text, workdir = done.stdout.split()
+    pid = int(pid_text)
+    shutil.rmtree(workdir, ignore_errors=True)  # the killed process could not clean up
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
         try:
