@@ -25,8 +25,15 @@ node "$js/scripts/set-version.mjs"
 version="$(node -p 'require(process.argv[1]).version' "$js/packages/mailfault/package.json")"
 
 echo "-- release binary"
-(cd "$root" && cargo build --release --locked --quiet)
-bash "$js/scripts/stage-binary.sh" "$root/target/release/mailfault"
+# MAILFAULT_JS_BINARY: a binary already built (CI passes the static one the
+# container build made, so the crate is not compiled in release twice).
+if [ -n "${MAILFAULT_JS_BINARY:-}" ]; then
+  binary=$MAILFAULT_JS_BINARY
+else
+  (cd "$root" && cargo build --release --locked --quiet)
+  binary="$root/target/release/mailfault"
+fi
+bash "$js/scripts/stage-binary.sh" "$binary"
 
 echo "-- npm pack"
 mkdir -p "$work/tarballs"
