@@ -8,7 +8,8 @@
 /// Checks `Mailbox = Local-part "@" ( Domain / address-literal )`; the
 /// error says what is wrong, for the reply text.
 pub(crate) fn check_mailbox(mailbox: &str) -> Result<(), &'static str> {
-    if mailbox.chars().any(|c| c.is_ascii_control()) {
+    // C0, DEL and C1 (RFC 6531 admits no control characters either).
+    if mailbox.chars().any(|c| c.is_control()) {
         return Err("control character in address");
     }
     let at = local_part_end(mailbox).ok_or("bad local part")?;
@@ -24,7 +25,7 @@ pub(crate) fn check_mailbox(mailbox: &str) -> Result<(), &'static str> {
 
 /// Checks an `A-d-l` source route (`@a,@b`), without its closing colon.
 pub(crate) fn check_route(route: &str) -> Result<(), &'static str> {
-    if route.chars().any(|c| c.is_ascii_control()) {
+    if route.chars().any(|c| c.is_control()) {
         return Err("control character in address");
     }
     for hop in route.split(',') {

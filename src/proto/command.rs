@@ -453,7 +453,12 @@ fn strip_source_route(path: &str) -> Option<Result<&str, &'static str>> {
     let Some(colon) = path.find(':') else {
         return Some(Err("bad source route"));
     };
-    Some(address::check_route(&path[..colon]).map(|()| &path[colon + 1..]))
+    // `Path = "<" [ A-d-l ":" ] Mailbox ">"`: a route needs a mailbox.
+    let mailbox = &path[colon + 1..];
+    if mailbox.is_empty() {
+        return Some(Err("source route without a mailbox"));
+    }
+    Some(address::check_route(&path[..colon]).map(|()| mailbox))
 }
 
 /// `esmtp-param = esmtp-keyword ["=" esmtp-value]` (RFC 5321 §4.1.2), the

@@ -350,6 +350,11 @@ fn strict_syntax_errors_table() {
         (b"RCPT TO:<a@c.test\x7f>", BadRecipient(CTL)),
         (b"RCPT TO:<\"a\x01\"@c.test>", BadRecipient(CTL)),
         (b"RCPT TO:<@r\x01.test:a@c.test>", BadRecipient(CTL)),
+        (b"RCPT TO:<a\xc2\x85b@c.test>", BadRecipient(CTL)),
+        (
+            b"MAIL FROM:<@r.test:>",
+            BadSender("source route without a mailbox"),
+        ),
         // 4: more than 20 digits is not a size-value at all
         (
             b"MAIL FROM:<a@b> SIZE=999999999999999999999",

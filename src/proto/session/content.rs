@@ -140,6 +140,9 @@ impl<P: Policy> Session<P> {
                 self.close(CloseReason::Reply421, out);
             } else if error {
                 self.errors += 1;
+                if self.errors >= self.config.max_errors {
+                    self.close_with(R::TOO_MANY_ERRORS, CloseReason::TooManyErrors, out);
+                }
             }
             return;
         }

@@ -894,3 +894,23 @@ fn a_tab_after_the_verb_is_a_recorded_tolerance() {
         out.events
     );
 }
+
+#[test]
+fn bad_bdat_lines_count_towards_too_many_errors() {
+    let cfg = Config {
+        max_errors: 2,
+        ..config()
+    };
+    let out = run(
+        cfg,
+        AcceptAll,
+        b"EHLO c\r\nBDAT 1 X\r\nxBDAT 1 X\r\nxNOOP\r\n",
+    );
+    assert_eq!(
+        out.wire,
+        format!(
+            "{GREETING}{EHLO_REPLY}501 5.5.4 BDAT takes only a size and LAST\r\n501 5.5.4 BDAT takes only a size and LAST\r\n421 4.7.0 Too many errors, closing connection\r\n"
+        )
+    );
+    assert_eq!(out.closed_by, Some(CloseReason::TooManyErrors));
+}
