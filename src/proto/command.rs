@@ -181,6 +181,8 @@ impl Command<'_> {
     }
 }
 
+use super::address;
+
 /// Tolerated departures from RFC 5321 syntax, as a bit set.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub(crate) struct Deviations(u8);
@@ -190,8 +192,9 @@ impl Deviations {
     pub(crate) const NO_ANGLE_BRACKETS: u8 = 2;
     pub(crate) const TRAILING_WHITESPACE: u8 = 4;
     pub(crate) const EXTRA_SPACES: u8 = 8;
+    pub(crate) const TAB_SEPARATOR: u8 = 16;
 
-    const NAMES: [(u8, &'static str); 4] = [
+    const NAMES: [(u8, &'static str); 5] = [
         (
             Self::SPACE_AFTER_COLON,
             "space after the colon in MAIL FROM:/RCPT TO: (RFC 5321 allows none)",
@@ -204,6 +207,10 @@ impl Deviations {
         (
             Self::EXTRA_SPACES,
             "more than one space between command parts",
+        ),
+        (
+            Self::TAB_SEPARATOR,
+            "TAB instead of a space after the command verb",
         ),
     ];
 
@@ -234,12 +241,29 @@ pub(crate) enum ParseError {
     Syntax(&'static str),
     /// 501 5.5.4
     BadParameter(&'static str),
+    /// 501 5.1.7: the reverse-path of MAIL is not valid syntax.
+    BadSender(&'static str),
+    /// 501 5.1.3: the forward-path of RCPT is not valid syntax.
+    BadRecipient(&'static str),
+    /// 501 5.5.4 for a BDAT whose size could be read but whose other
+    /// arguments are wrong: the chunk of `size` octets still follows and
+    /// must be read and discarded (RFC 3030 §2), not taken for commands.
+    BadBdat {
+        /// The chunk size the line announced.
+        size: u64,
+        /// What is wrong with the rest.
+        why: &'static str,
+    },
 }
 
-use ParseError::{BadParameter, Syntax};
+use ParseError::{BadParameter, BadRecipient, BadSender, Syntax};
 
 pub(crate) fn parse(line: &[u8]) -> Result<Parsed<'_>, ParseError> {
-    let verb_end = line.iter().position(|&b| b == b' ').unwrap_or(line.len());
+    // RFC 5321 §4.1.1: trailing white space, TAB included, is tolerated.
+    let verb_end = line
+        .iter()
+        .position(|&b| b == b' ' || b == b'\t')
+        .unwrap_or(line.len());
     let verb = Verb::from_bytes(&line[..verb_end]).ok_or(ParseError::UnknownCommand)?;
     let rest = &line[verb_end..];
     if rest.contains(&0) {
@@ -254,6 +278,9 @@ pub(crate) fn parse(line: &[u8]) -> Result<Parsed<'_>, ParseError> {
     let arg = rest.trim_matches([' ', '\t']);
     if rest.starts_with("  ") {
         dev.0 |= Deviations::EXTRA_SPACES;
+    }
+    if rest.starts_with('\t') && !arg.is_empty() {
+        dev.0 |= Deviations::TAB_SEPARATOR;
     }
     let no_arg = |c: Command<'static>| {
         if arg.is_empty() {
@@ -276,6 +303,17 @@ pub(crate) fn parse(line: &[u8]) -> Result<Parsed<'_>, ParseError> {
         Verb::Mail => {
             let (from, params) = path_and_params(arg, "FROM:", &mut dev)
                 .ok_or(Syntax("MAIL requires FROM:<address>"))?;
+            let from = from.map_err(BadSender)?;
+            // `MAIL FROM:` with nothing after the colon has no reverse-path;
+            // the null sender is written `<>`.
+            if from.is_empty() && dev.contains(Deviations::NO_ANGLE_BRACKETS) {
+                return Err(BadSender(
+                    "MAIL requires a reverse-path (<> for the null sender)",
+                ));
+            }
+            if !from.is_empty() {
+                address::check_mailbox(from).map_err(BadSender)?;
+            }
             Command::Mail {
                 from,
                 params: mail_params(params)?,
@@ -284,8 +322,13 @@ pub(crate) fn parse(line: &[u8]) -> Result<Parsed<'_>, ParseError> {
         Verb::Rcpt => {
             let (to, params) = path_and_params(arg, "TO:", &mut dev)
                 .ok_or(Syntax("RCPT requires TO:<address>"))?;
+            let to = to.map_err(BadRecipient)?;
             if to.is_empty() {
-                return Err(Syntax("RCPT requires a non-empty address"));
+                return Err(BadRecipient("RCPT requires a non-empty address"));
+            }
+            // §4.1.1.3: `<Postmaster>` without a domain must be accepted.
+            if !to.eq_ignore_ascii_case("postmaster") {
+                address::check_mailbox(to).map_err(BadRecipient)?;
             }
             Command::Rcpt {
                 to,
@@ -315,13 +358,17 @@ pub(crate) fn parse(line: &[u8]) -> Result<Parsed<'_>, ParseError> {
                 .filter(|w| w.bytes().all(|b| b.is_ascii_digit()))
                 .and_then(|w| w.parse().ok())
                 .ok_or(BadParameter("BDAT requires a chunk size in octets"))?;
+            let bad = ParseError::BadBdat {
+                size,
+                why: "BDAT takes only a size and LAST",
+            };
             let last = match words.next() {
                 None => false,
                 Some(w) if w.eq_ignore_ascii_case("LAST") => true,
-                Some(_) => return Err(BadParameter("BDAT takes only a size and LAST")),
+                Some(_) => return Err(bad),
             };
             if words.next().is_some() {
-                return Err(BadParameter("BDAT takes only a size and LAST"));
+                return Err(bad);
             }
             Command::Bdat { size, last }
         }
@@ -343,12 +390,14 @@ pub(crate) fn parse(line: &[u8]) -> Result<Parsed<'_>, ParseError> {
     })
 }
 
-/// Splits `FROM:<path> params` into the mailbox and the parameter text.
+/// Splits `FROM:<path> params` into the mailbox and the parameter text;
+/// `None` when the line has no recognisable path at all, an inner `Err`
+/// when the path has one but its source route is bad.
 fn path_and_params<'a>(
     arg: &'a str,
     keyword: &str,
     dev: &mut Deviations,
-) -> Option<(&'a str, &'a str)> {
+) -> Option<(Result<&'a str, &'static str>, &'a str)> {
     let head = arg.get(..keyword.len())?;
     if !head.eq_ignore_ascii_case(keyword) {
         return None;
@@ -370,7 +419,10 @@ fn path_and_params<'a>(
         return None;
     }
     let mailbox = strip_source_route(path)?;
-    if !mailbox.starts_with('"') && mailbox.contains(['<', '>', ' ', '\t']) {
+    if let Ok(m) = mailbox
+        && !m.starts_with('"')
+        && m.contains(['<', '>', ' ', '\t'])
+    {
         return None;
     }
     Some((mailbox, params.trim_matches([' ', '\t'])))
@@ -392,21 +444,67 @@ fn path_end(s: &str) -> Option<usize> {
     None
 }
 
-/// `@a,@b:user@d` becomes `user@d` (RFC 5321 §4.1.2: routes are ignored).
-fn strip_source_route(path: &str) -> Option<&str> {
+/// `@a,@b:user@d` becomes `user@d` (RFC 5321 §4.1.2: routes are ignored,
+/// but their syntax is checked).
+fn strip_source_route(path: &str) -> Option<Result<&str, &'static str>> {
     if !path.starts_with('@') {
-        return Some(path);
+        return Some(Ok(path));
     }
-    let colon = path.find(':')?;
-    Some(&path[colon + 1..])
+    let Some(colon) = path.find(':') else {
+        return Some(Err("bad source route"));
+    };
+    // `Path = "<" [ A-d-l ":" ] Mailbox ">"`: a route needs a mailbox.
+    let mailbox = &path[colon + 1..];
+    if mailbox.is_empty() {
+        return Some(Err("source route without a mailbox"));
+    }
+    Some(address::check_route(&path[..colon]).map(|()| mailbox))
 }
 
-fn params_iter(raw: &str) -> impl Iterator<Item = (&str, Option<&str>)> {
-    raw.split_ascii_whitespace()
-        .map(|p| match p.split_once('=') {
+/// `esmtp-param = esmtp-keyword ["=" esmtp-value]` (RFC 5321 §4.1.2), the
+/// keyword checked: `(ALPHA / DIGIT) *(ALPHA / DIGIT / "-")`. A control
+/// character anywhere is a syntax error too (esmtp-value is %d33-126,
+/// widened to UTF-8 by RFC 6531); an empty value is left for the known
+/// parameters to refuse, so an unknown one still gets 555.
+fn params_iter(raw: &str) -> impl Iterator<Item = Result<(&str, Option<&str>), ParseError>> {
+    raw.split_ascii_whitespace().map(|p| {
+        let (k, v) = match p.split_once('=') {
             Some((k, v)) => (k, Some(v)),
             None => (p, None),
-        })
+        };
+        let keyword_ok = k.starts_with(|c: char| c.is_ascii_alphanumeric())
+            && k.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
+        if !keyword_ok {
+            return Err(BadParameter("malformed parameter keyword"));
+        }
+        if v.is_some_and(|v| v.chars().any(|c| c.is_control())) {
+            return Err(BadParameter("control character in parameter value"));
+        }
+        Ok((k, v))
+    })
+}
+
+/// RFC 3461 §4: `xtext = *( xchar / hexchar )`, `xchar` being `!` to `~`
+/// except `+` and `=`, `hexchar = "+" 2(DIGIT / %x41-46)`.
+fn is_xtext(v: &str) -> bool {
+    let b = v.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'+' => {
+                let hex =
+                    |x: Option<&u8>| x.is_some_and(|x| matches!(x, b'0'..=b'9' | b'A'..=b'F'));
+                if !(hex(b.get(i + 1)) && hex(b.get(i + 2))) {
+                    return false;
+                }
+                i += 3;
+            }
+            b'=' => return false,
+            b'!'..=b'~' => i += 1,
+            _ => return false,
+        }
+    }
+    true
 }
 
 fn xtext<'a>(v: Option<&'a str>, what: &'static str) -> Result<&'a str, ParseError> {
@@ -418,14 +516,19 @@ fn mail_params(raw: &str) -> Result<MailParams<'_>, ParseError> {
         raw,
         ..MailParams::default()
     };
-    for (key, value) in params_iter(raw) {
+    for param in params_iter(raw) {
+        let (key, value) = param?;
         let k = key.to_ascii_uppercase();
         let dup = || BadParameter("parameter given twice");
         match k.as_str() {
             "SIZE" => {
+                // RFC 1870: size-value = 1*20DIGIT. Twenty digits can
+                // exceed u64; such a size is simply too big (552 later).
                 let v = value
-                    .filter(|v| !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit()))
-                    .and_then(|v| v.parse().ok())
+                    .filter(|v| {
+                        (1..=20).contains(&v.len()) && v.bytes().all(|b| b.is_ascii_digit())
+                    })
+                    .map(|v| v.parse().unwrap_or(u64::MAX))
                     .ok_or(BadParameter("SIZE must be a number of octets"))?;
                 if p.size.replace(v).is_some() {
                     return Err(dup());
@@ -461,10 +564,11 @@ fn mail_params(raw: &str) -> Result<MailParams<'_>, ParseError> {
                 }
             }
             "ENVID" => {
-                if p.envid
-                    .replace(xtext(value, "ENVID needs a value")?)
-                    .is_some()
-                {
+                let v = xtext(value, "ENVID needs a value")?;
+                if !is_xtext(v) {
+                    return Err(BadParameter("ENVID must be xtext (RFC 3461 §4)"));
+                }
+                if p.envid.replace(v).is_some() {
                     return Err(dup());
                 }
             }
@@ -489,15 +593,24 @@ fn rcpt_params(raw: &str) -> Result<RcptParams<'_>, ParseError> {
         raw,
         ..RcptParams::default()
     };
-    for (key, value) in params_iter(raw) {
+    for param in params_iter(raw) {
+        let (key, value) = param?;
         match key.to_ascii_uppercase().as_str() {
             "NOTIFY" => {
                 let v = value.ok_or(BadParameter("NOTIFY needs a value"))?;
                 let n = if v.eq_ignore_ascii_case("NEVER") {
                     Notify::Never
                 } else {
+                    // RFC 3461 §4.1: "NEVER" / 1#notify-list-element. The
+                    // `#` list is RFC 822's (§2.7): empty elements are
+                    // allowed and not counted, but one must be there.
                     let (mut success, mut failure, mut delay) = (false, false, false);
-                    for word in v.split(',') {
+                    if v.split(',').all(str::is_empty) {
+                        return Err(BadParameter(
+                            "NOTIFY must be NEVER or SUCCESS,FAILURE,DELAY",
+                        ));
+                    }
+                    for word in v.split(',').filter(|w| !w.is_empty()) {
                         let flag = match word.to_ascii_uppercase().as_str() {
                             "SUCCESS" => &mut success,
                             "FAILURE" => &mut failure,
@@ -521,12 +634,19 @@ fn rcpt_params(raw: &str) -> Result<RcptParams<'_>, ParseError> {
                 }
             }
             "ORCPT" => {
+                // RFC 3461 §4.2: addr-type ";" xtext, addr-type an atom;
+                // the xtext may be empty.
                 let v = value
                     .filter(|v| {
-                        v.split_once(';')
-                            .is_some_and(|(t, a)| !t.is_empty() && !a.is_empty())
+                        v.split_once(';').is_some_and(|(t, a)| {
+                            !t.is_empty()
+                                && t.bytes().all(|b| {
+                                    b.is_ascii_alphanumeric() || b"!#$%&'*+-/=?^_`{|}~".contains(&b)
+                                })
+                                && is_xtext(a)
+                        })
                     })
-                    .ok_or(BadParameter("ORCPT must be addr-type;address"))?;
+                    .ok_or(BadParameter("ORCPT must be addr-type;xtext"))?;
                 if p.orcpt.replace(v).is_some() {
                     return Err(BadParameter("parameter given twice"));
                 }

@@ -1,6 +1,7 @@
 //! Table-driven tests of every command and parameter form.
 
 use super::*;
+use ParseError::BadBdat;
 
 fn ok(line: &str) -> Command<'_> {
     match parse(line.as_bytes()) {
@@ -63,7 +64,10 @@ fn errors_table() {
         (b"MAIL FROM:<a@b", Syntax("MAIL requires FROM:<address>")),
         (b"MAIL FROM:<a@b>x", Syntax("MAIL requires FROM:<address>")),
         (b"MAIL FROM:<a b@c>", Syntax("MAIL requires FROM:<address>")),
-        (b"RCPT TO:<>", Syntax("RCPT requires a non-empty address")),
+        (
+            b"RCPT TO:<>",
+            BadRecipient("RCPT requires a non-empty address"),
+        ),
         (b"RCPT FROM:<a@b>", Syntax("RCPT requires TO:<address>")),
         (b"DATA x", Syntax("this command takes no arguments")),
         (b"QUIT now", Syntax("this command takes no arguments")),
@@ -93,7 +97,10 @@ fn errors_table() {
         ),
         (
             b"BDAT 1 FIRST",
-            BadParameter("BDAT takes only a size and LAST"),
+            BadBdat {
+                size: 1,
+                why: "BDAT takes only a size and LAST",
+            },
         ),
         (
             b"MAIL FROM:<a@b> SIZE=abc",
@@ -137,7 +144,7 @@ fn errors_table() {
         ),
         (
             b"RCPT TO:<a@b> ORCPT=rfc822",
-            BadParameter("ORCPT must be addr-type;address"),
+            BadParameter("ORCPT must be addr-type;xtext"),
         ),
     ];
     for (line, want) in cases {
@@ -318,4 +325,318 @@ fn random_bytes_never_panic() {
         }
         let _ = parse(&line);
     }
+}
+
+/// Syntax errors found by comparing raw dialogues with Postfix, one row per
+/// case: the line and the error it must give.
+#[test]
+fn strict_syntax_errors_table() {
+    const NULL: &str = "MAIL requires a reverse-path (<> for the null sender)";
+    const CTL: &str = "control character in address";
+    const LIT: &str = "bad address literal";
+    const DOM: &str = "bad domain in address";
+    const LOCAL: &str = "bad local part";
+    const NO_DOMAIN: &str = "address has no domain";
+    const NOTIFY: &str = "NOTIFY must be NEVER or SUCCESS,FAILURE,DELAY";
+    const ORCPT: &str = "ORCPT must be addr-type;xtext";
+    const ENVID: &str = "ENVID must be xtext (RFC 3461 §4)";
+    const BDAT: &str = "BDAT takes only a size and LAST";
+    let cases: &[(&[u8], ParseError)] = &[
+        // 3: control characters inside an address
+        (b"MAIL FROM:<a\x01b@c.test>", BadSender(CTL)),
+        (b"MAIL FROM:<ab@c\x7f.test>", BadSender(CTL)),
+        (b"RCPT TO:<a\rb@c.test>", BadRecipient(CTL)),
+        (b"RCPT TO:<a\x01b@c.test>", BadRecipient(CTL)),
+        (b"RCPT TO:<a@c.test\x7f>", BadRecipient(CTL)),
+        (b"RCPT TO:<\"a\x01\"@c.test>", BadRecipient(CTL)),
+        (b"RCPT TO:<@r\x01.test:a@c.test>", BadRecipient(CTL)),
+        (b"RCPT TO:<a\xc2\x85b@c.test>", BadRecipient(CTL)),
+        (
+            b"MAIL FROM:<@r.test:>",
+            BadSender("source route without a mailbox"),
+        ),
+        // 4: more than 20 digits is not a size-value at all
+        (
+            b"MAIL FROM:<a@b> SIZE=999999999999999999999",
+            BadParameter("SIZE must be a number of octets"),
+        ),
+        // 5: nothing after the colon is no reverse-path
+        (b"MAIL FROM:", BadSender(NULL)),
+        (b"MAIL FROM: ", BadSender(NULL)),
+        (b"mail from:\t", BadSender(NULL)),
+        // 6: a readable size with bad arguments still owes its chunk
+        (
+            b"BDAT 10 LASTX",
+            BadBdat {
+                size: 10,
+                why: BDAT,
+            },
+        ),
+        (
+            b"BDAT 10 LAST extra",
+            BadBdat {
+                size: 10,
+                why: BDAT,
+            },
+        ),
+        (b"BDAT 0 FIRST", BadBdat { size: 0, why: BDAT }),
+        // 7: mailbox syntax, RFC 5321 §4.1.2
+        (b"RCPT TO:<b@[300.1.1.1]>", BadRecipient(LIT)),
+        (b"RCPT TO:<b@[]>", BadRecipient(LIT)),
+        (b"RCPT TO:<b@[1.2.3]>", BadRecipient(LIT)),
+        (b"RCPT TO:<b@[1.2.3.4.5]>", BadRecipient(LIT)),
+        (b"RCPT TO:<b@[1.2.3.0004]>", BadRecipient(LIT)),
+        (b"RCPT TO:<b@[IPv6:1::2::3]>", BadRecipient(LIT)),
+        (b"RCPT TO:<b@[IPv6:1.2.3.4]>", BadRecipient(LIT)),
+        (b"RCPT TO:<b@[tag-:x]>", BadRecipient(LIT)),
+        (b"RCPT TO:<b@[tag:]>", BadRecipient(LIT)),
+        (b"RCPT TO:<b@[tag:a[b]>", BadRecipient(LIT)),
+        (b"RCPT TO:<b@[1.2.3.4>", BadRecipient(LIT)),
+        (b"RCPT TO:<b@>", BadRecipient(NO_DOMAIN)),
+        (b"RCPT TO:<a@example..net>", BadRecipient(DOM)),
+        (b"RCPT TO:<a@-example.net>", BadRecipient(DOM)),
+        (b"RCPT TO:<a@example-.net>", BadRecipient(DOM)),
+        (b"RCPT TO:<a@example.net.>", BadRecipient(DOM)),
+        (b"RCPT TO:<a@.example.net>", BadRecipient(DOM)),
+        (b"RCPT TO:<a@exa_mple.net>", BadRecipient(DOM)),
+        (b"RCPT TO:<a@b@example.net>", BadRecipient(LOCAL)),
+        (b"RCPT TO:<a,b@example.net>", BadRecipient(LOCAL)),
+        (b"RCPT TO:<.a@example.net>", BadRecipient(LOCAL)),
+        (b"RCPT TO:<a.@example.net>", BadRecipient(LOCAL)),
+        (b"RCPT TO:<a..b@example.net>", BadRecipient(LOCAL)),
+        (b"RCPT TO:<(a)@example.net>", BadRecipient(LOCAL)),
+        (b"RCPT TO:<@example.net>", BadRecipient("bad source route")),
+        (
+            b"RCPT TO:<\"a\"b@example.net>",
+            BadRecipient("address must be local-part@domain"),
+        ),
+        (
+            b"RCPT TO:<\"a@example.net>",
+            Syntax("RCPT requires TO:<address>"),
+        ),
+        (
+            b"RCPT TO:<bob>",
+            BadRecipient("address must be local-part@domain"),
+        ),
+        (
+            b"RCPT TO:<@bad_route:a@example.net>",
+            BadRecipient("bad source route"),
+        ),
+        (
+            b"RCPT TO:<@a.test,b.test:a@example.net>",
+            BadRecipient("bad source route"),
+        ),
+        (b"MAIL FROM:<b@[300.1.1.1]>", BadSender(LIT)),
+        (b"MAIL FROM:<a@example..net>", BadSender(DOM)),
+        (b"MAIL FROM:<a,b@example.net>", BadSender(LOCAL)),
+        (b"MAIL FROM:<b@>", BadSender(NO_DOMAIN)),
+        (
+            b"MAIL FROM:<postmaster>",
+            BadSender("address must be local-part@domain"),
+        ),
+        (b"MAIL FROM:a@-b.test SIZE=1", BadSender(DOM)),
+        // ESMTP parameter syntax (RFC 5321 §4.1.2 esmtp-param)
+        (
+            b"MAIL FROM:<a@b> =x",
+            BadParameter("malformed parameter keyword"),
+        ),
+        (
+            b"MAIL FROM:<a@b> -X=1",
+            BadParameter("malformed parameter keyword"),
+        ),
+        (
+            b"RCPT TO:<a@b> X_Y=1",
+            BadParameter("malformed parameter keyword"),
+        ),
+        (
+            b"RCPT TO:<a@b> X=a\x01b",
+            BadParameter("control character in parameter value"),
+        ),
+        // 8: xtext and the NOTIFY list
+        (b"MAIL FROM:<a@b> ENVID=a=b", BadParameter(ENVID)),
+        (b"MAIL FROM:<a@b> ENVID=a+zz", BadParameter(ENVID)),
+        (b"MAIL FROM:<a@b> ENVID=a+2f", BadParameter(ENVID)),
+        (b"MAIL FROM:<a@b> ENVID=a+2", BadParameter(ENVID)),
+        (b"MAIL FROM:<a@b> ENVID=\xc3\xa9", BadParameter(ENVID)),
+        (b"RCPT TO:<a@b> ORCPT=rfc822;a+zz", BadParameter(ORCPT)),
+        (b"RCPT TO:<a@b> ORCPT=rfc822;a=b", BadParameter(ORCPT)),
+        (b"RCPT TO:<a@b> ORCPT=;a@b", BadParameter(ORCPT)),
+        (b"RCPT TO:<a@b> ORCPT=rf(c;a@b", BadParameter(ORCPT)),
+        (b"RCPT TO:<a@b> ORCPT=", BadParameter(ORCPT)),
+        (b"RCPT TO:<a@b> NOTIFY=", BadParameter(NOTIFY)),
+        (b"RCPT TO:<a@b> NOTIFY=,", BadParameter(NOTIFY)),
+        (b"RCPT TO:<a@b> NOTIFY=,,", BadParameter(NOTIFY)),
+        (b"RCPT TO:<a@b> NOTIFY=NEVER,", BadParameter(NOTIFY)),
+        (b"RCPT TO:<a@b> NOTIFY=SUCCESS,,BOGUS", BadParameter(NOTIFY)),
+    ];
+    for (line, want) in cases {
+        assert_eq!(
+            parse(line).err(),
+            Some(*want),
+            "{:?}",
+            String::from_utf8_lossy(line)
+        );
+    }
+}
+
+/// Lines that are valid grammar and must parse: the address they carry.
+#[test]
+fn valid_mailboxes_table() {
+    let cases: &[&str] = &[
+        "b@[1.2.3.4]",
+        "b@[255.255.255.255]",
+        "b@[0.0.0.0]",
+        "b@[010.1.1.1]",
+        "b@[IPv6:::1]",
+        "b@[ipv6:2001:db8::1]",
+        "b@[IPv6:::ffff:192.0.2.1]",
+        "b@[x-tag:any!thing]",
+        "a.b+c@sub-domain.example.net",
+        "a@1.2.3.4",
+        "a@x",
+        "a@xn--bcher-kva.example",
+        "!#$%&'*+-/=?^_`{|}~@x.test",
+        "\"a b\"@x.test",
+        "\"a\\\"b\"@x.test",
+        "\"a,b@c\"@x.test",
+        "\"\"@x.test",
+        "jörg@bücher.test",
+    ];
+    for mailbox in cases {
+        for line in [
+            format!("MAIL FROM:<{mailbox}>"),
+            format!("RCPT TO:<{mailbox}>"),
+        ] {
+            match ok(&line) {
+                Command::Mail { from: got, .. } | Command::Rcpt { to: got, .. } => {
+                    assert_eq!(got, *mailbox, "{line}");
+                }
+                other => panic!("{line}: {other:?}"),
+            }
+        }
+    }
+    for (line, want) in [
+        ("RCPT TO:<postmaster>", "postmaster"),
+        ("RCPT TO:<POSTMASTER>", "POSTMASTER"),
+        ("RCPT TO:<@a.test,@b-1.test:u@c.test>", "u@c.test"),
+        ("MAIL FROM:<>", ""),
+        ("MAIL FROM: <>", ""),
+    ] {
+        match ok(line) {
+            Command::Mail { from: got, .. } | Command::Rcpt { to: got, .. } => {
+                assert_eq!(got, want, "{line}");
+            }
+            other => panic!("{line}: {other:?}"),
+        }
+    }
+}
+
+/// Unknown or misplaced parameters parse, and are named for the 555 reply.
+#[test]
+fn unknown_parameters_table() {
+    let cases: &[(&str, &str)] = &[
+        ("MAIL FROM:<a@b> FOO=bar", "FOO"),
+        ("MAIL FROM:<a@b> NOTIFY=", "NOTIFY"),
+        ("MAIL FROM:<a@b> ORCPT=rfc822;a@b", "ORCPT"),
+        ("MAIL FROM:<a@b> X-1", "X-1"),
+        ("RCPT TO:<a@b> SIZE=", "SIZE"),
+        ("RCPT TO:<a@b> BODY=8BITMIME", "BODY"),
+        ("RCPT TO:<a@b> FOO=", "FOO"),
+    ];
+    for (line, want) in cases {
+        let unknown = match ok(line) {
+            Command::Mail { params, .. } => params.unknown,
+            Command::Rcpt { params, .. } => params.unknown,
+            other => panic!("{line}: {other:?}"),
+        };
+        assert_eq!(unknown, Some(*want), "{line}");
+    }
+}
+
+/// Parameter values the grammar allows, one row each.
+#[test]
+fn valid_parameter_values_table() {
+    let on = |success, failure, delay| Notify::On {
+        success,
+        failure,
+        delay,
+    };
+    let notify: &[(&str, Notify)] = &[
+        ("SUCCESS,FAILURE", on(true, true, false)),
+        ("SUCCESS,,FAILURE", on(true, true, false)),
+        (",DELAY", on(false, false, true)),
+        ("FAILURE,", on(false, true, false)),
+        ("failure,failure", on(false, true, false)),
+        ("NEVER", Notify::Never),
+    ];
+    for (value, want) in notify {
+        let line = format!("RCPT TO:<a@b> NOTIFY={value}");
+        let Command::Rcpt { params, .. } = ok(&line) else {
+            panic!("{line}")
+        };
+        assert_eq!(params.notify, Some(*want), "{line}");
+    }
+    for value in ["rfc822;", "rfc822;a@b", "rfc822;a+2Bb+3Dc@d", "x-type;!~"] {
+        let line = format!("RCPT TO:<a@b> ORCPT={value}");
+        let Command::Rcpt { params, .. } = ok(&line) else {
+            panic!("{line}")
+        };
+        assert_eq!(params.orcpt, Some(value), "{line}");
+    }
+    for value in ["QQ314", "a+2Bb", "+20", "!~"] {
+        let line = format!("MAIL FROM:<a@b> ENVID={value}");
+        let Command::Mail { params, .. } = ok(&line) else {
+            panic!("{line}")
+        };
+        assert_eq!(params.envid, Some(value), "{line}");
+    }
+    let sizes: &[(&str, u64)] = &[
+        ("0", 0),
+        ("00000000000000000001", 1),
+        ("18446744073709551615", u64::MAX),
+        // 1*20DIGIT past u64: too big, never a syntax error (RFC 1870)
+        ("18446744073709551616", u64::MAX),
+        ("99999999999999999999", u64::MAX),
+    ];
+    for (value, want) in sizes {
+        let line = format!("MAIL FROM:<a@b> SIZE={value}");
+        let Command::Mail { params, .. } = ok(&line) else {
+            panic!("{line}")
+        };
+        assert_eq!(params.size, Some(*want), "{line}");
+    }
+}
+
+/// Trailing white space, TAB included, after a verb (RFC 5321 §4.1.1).
+#[test]
+fn tabs_after_the_verb_table() {
+    let cases: &[(&[u8], Verb, u8)] = &[
+        (b"QUIT\t", Verb::Quit, Deviations::TRAILING_WHITESPACE),
+        (b"DATA\t", Verb::Data, Deviations::TRAILING_WHITESPACE),
+        (b"RSET\t \t", Verb::Rset, Deviations::TRAILING_WHITESPACE),
+        (
+            b"STARTTLS\t",
+            Verb::StartTls,
+            Deviations::TRAILING_WHITESPACE,
+        ),
+        (b"NOOP\t", Verb::Noop, Deviations::TRAILING_WHITESPACE),
+        (b"QUIT ", Verb::Quit, Deviations::TRAILING_WHITESPACE),
+        (b"EHLO\tc.test", Verb::Ehlo, Deviations::TAB_SEPARATOR),
+        (b"MAIL\tFROM:<a@b>", Verb::Mail, Deviations::TAB_SEPARATOR),
+        (
+            b"RCPT\tTO:<a@b>\t",
+            Verb::Rcpt,
+            Deviations::TAB_SEPARATOR | Deviations::TRAILING_WHITESPACE,
+        ),
+    ];
+    for (line, verb, dev) in cases {
+        let p = parse(line).unwrap_or_else(|e| panic!("{line:?}: {e:?}"));
+        assert_eq!(p.command.verb(), *verb, "{line:?}");
+        assert_eq!(p.deviations.0, *dev, "{line:?}");
+    }
+    assert_eq!(
+        parse(b"QUIT\tnow").err(),
+        Some(Syntax("this command takes no arguments"))
+    );
+    assert_eq!(parse(b"\tQUIT").err(), Some(ParseError::UnknownCommand));
 }

@@ -6,6 +6,7 @@
 //! types those facts are made of. The parser, framer and state machine
 //! are the server's own.
 
+pub(crate) mod address;
 pub(crate) mod command;
 pub mod event;
 pub(crate) mod extensions;

@@ -82,7 +82,15 @@ pub(crate) const UTF8_NEEDS_SMTPUTF8: Reply = r(
     E::new(5, 6, 7),
     "Non-ASCII address requires the SMTPUTF8 parameter",
 );
-pub(crate) const PARAM_NOT_SUPPORTED: Reply = r(504, E::new(5, 5, 4), "Parameter not supported");
+/// RFC 5321 §4.1.1.11: "555 MAIL FROM/RCPT TO parameters not recognized or
+/// not implemented", naming the parameter as Postfix does.
+pub(crate) fn param_not_supported(name: &str) -> Reply {
+    Reply {
+        code: 555,
+        enhanced: Some(E::new(5, 5, 4)),
+        text: std::borrow::Cow::Owned(format!("Unsupported option: {name}")),
+    }
+}
 pub(crate) const BDAT_NOT_SUPPORTED: Reply = r(
     502,
     E::new(5, 5, 1),

@@ -148,13 +148,95 @@ async fn hostile_command_lines_get_the_right_codes() {
     );
     assert_eq!(
         c.cmd("MAIL FROM:<a@b> FOO=BAR").await,
-        "504 5.5.4 Parameter not supported\r\n"
+        "555 5.5.4 Unsupported option: FOO\r\n"
     );
     assert_eq!(
         c.cmd("MAIL FROM:<a@b> SIZE=999999999999").await,
         "552 5.3.4 Message size exceeds fixed maximum message size\r\n"
     );
     assert_eq!(c.cmd("NOOP").await, "250 2.0.0 Ok\r\n");
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn syntax_errors_get_the_codes_postfix_and_the_rfcs_give() {
+    let server = TestServer::start().await.unwrap();
+    let (mut c, _) = Raw::greeted(server.smtp_addr()).await;
+    c.cmd("EHLO c").await;
+    assert_eq!(
+        c.cmd("MAIL FROM:<a@b.test> BODY=BINARYMIME").await,
+        "555 5.5.4 Unsupported option: BODY=BINARYMIME\r\n"
+    );
+    assert_eq!(
+        c.cmd("MAIL FROM:").await,
+        "501 5.1.7 MAIL requires a reverse-path (<> for the null sender)\r\n"
+    );
+    assert_eq!(
+        c.cmd("MAIL FROM:<a\x01@b.test>").await,
+        "501 5.1.7 control character in address\r\n"
+    );
+    assert_eq!(
+        c.cmd("MAIL FROM:<a@b.test> SIZE=99999999999999999999")
+            .await,
+        "552 5.3.4 Message size exceeds fixed maximum message size\r\n"
+    );
+    assert_eq!(
+        c.cmd("MAIL FROM:<a@b.test> ENVID=x+2f").await,
+        "501 5.5.4 ENVID must be xtext (RFC 3461 §4)\r\n"
+    );
+    assert_eq!(
+        c.cmd("MAIL FROM:<a@b.test>").await,
+        "250 2.1.0 Sender ok\r\n"
+    );
+    assert_eq!(
+        c.cmd("RCPT TO:<b@[300.1.1.1]>").await,
+        "501 5.1.3 bad address literal\r\n"
+    );
+    assert_eq!(
+        c.cmd("RCPT TO:<a@-example.net>").await,
+        "501 5.1.3 bad domain in address\r\n"
+    );
+    assert_eq!(
+        c.cmd("RCPT TO:<a,b@example.net>").await,
+        "501 5.1.3 bad local part\r\n"
+    );
+    assert_eq!(
+        c.cmd("RCPT TO:<c@d.test> SIZE=1").await,
+        "555 5.5.4 Unsupported option: SIZE\r\n"
+    );
+    assert_eq!(
+        c.cmd("RCPT TO:<c@d.test> NOTIFY=SUCCESS,,FAILURE ORCPT=rfc822;")
+            .await,
+        "250 2.1.5 Recipient ok\r\n"
+    );
+    assert_eq!(
+        c.cmd("RCPT TO:<Postmaster>").await,
+        "250 2.1.5 Recipient ok\r\n"
+    );
+    // The chunk of a bad BDAT line is read and dropped, never run.
+    c.send(b"BDAT 10 LAST extra\r\nQUIT\r\nQUIT").await;
+    assert_eq!(
+        c.reply().await,
+        "501 5.5.4 BDAT takes only a size and LAST\r\n"
+    );
+    assert_eq!(c.cmd("NOOP").await, "250 2.0.0 Ok\r\n");
+    c.send(b"BDAT 5 LAST\r\nhello").await;
+    assert_eq!(c.reply().await, "250 2.0.0 Ok: queued as 1\r\n");
+    assert_eq!(
+        c.cmd("DATA\t").await,
+        "503 5.5.1 Need MAIL command first\r\n"
+    );
+    assert_eq!(c.cmd("QUIT\t").await, "221 2.0.0 Bye\r\n");
+    assert_eq!(c.until_closed().await, "");
+    let msgs = server.wait_for_messages(1, WAIT).await.unwrap();
+    assert_eq!(msgs[0].content, b"hello");
+    assert_eq!(msgs[0].recipients.len(), 2);
+    let sessions = server.wait_for_sessions(1, WAIT).await.unwrap();
+    let t = sessions[0].transcript();
+    assert!(
+        t.contains("tolerated: trailing whitespace after the command"),
+        "{t}"
+    );
     server.shutdown().await;
 }
 

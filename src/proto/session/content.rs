@@ -111,6 +111,18 @@ impl<P: Policy> Session<P> {
         self.chunk = Some(Chunk { last, refusal });
     }
 
+    /// A BDAT line whose size was readable but whose other arguments were
+    /// not: the chunk is read and discarded, then 501 answers it (RFC 3030
+    /// §2 replies after the chunk), so its bytes never pass for commands.
+    pub(super) fn bad_bdat(&mut self, size: u64, why: &'static str) {
+        self.framer.set_mode(Mode::Chunk { remaining: size });
+        let refusal = self.protocol(Reply::new(501, Some(EnhancedCode::new(5, 5, 4)), why));
+        self.chunk = Some(Chunk {
+            last: false,
+            refusal: Some(refusal),
+        });
+    }
+
     pub(super) fn chunk_end(&mut self, out: &mut Vec<Action>) {
         let Some(chunk) = self.chunk.take() else {
             return;
@@ -128,6 +140,9 @@ impl<P: Policy> Session<P> {
                 self.close(CloseReason::Reply421, out);
             } else if error {
                 self.errors += 1;
+                if self.errors >= self.config.max_errors {
+                    self.close_with(R::TOO_MANY_ERRORS, CloseReason::TooManyErrors, out);
+                }
             }
             return;
         }

@@ -389,6 +389,15 @@ impl<P: Policy> Session<P> {
             Err(ParseError::Syntax(why) | ParseError::BadParameter(why)) => {
                 return self.error(Reply::new(501, Some(EnhancedCode::new(5, 5, 4)), why), out);
             }
+            Err(ParseError::BadSender(why)) => {
+                return self.error(Reply::new(501, Some(EnhancedCode::new(5, 1, 7)), why), out);
+            }
+            Err(ParseError::BadRecipient(why)) => {
+                return self.error(Reply::new(501, Some(EnhancedCode::new(5, 1, 3)), why), out);
+            }
+            Err(ParseError::BadBdat { size, why }) => {
+                return self.bad_bdat(size, why);
+            }
         };
         if let Some(Action::Record(Event::Command(event))) = out.get_mut(recorded) {
             describe(&parsed.command, event);
@@ -499,16 +508,30 @@ impl<P: Policy> Session<P> {
             return self.send(R::AUTH_REQUIRED, out);
         }
         let ext = self.config.extensions;
-        let unsupported = params.unknown.is_some()
-            || (params.size.is_some() && !ext.contains(Extension::Size))
-            || (params.smtputf8 && !ext.contains(Extension::SmtpUtf8))
-            || (matches!(params.body, Some(BodyParam::EightBitMime))
-                && !ext.contains(Extension::EightBitMime))
-            || matches!(params.body, Some(BodyParam::BinaryMime))
-            || ((params.ret.is_some() || params.envid.is_some()) && !ext.contains(Extension::Dsn))
-            || (params.auth.is_some() && !ext.contains(Extension::Auth));
-        if unsupported {
-            return self.error(R::PARAM_NOT_SUPPORTED, out);
+        let unsupported = params.unknown.or_else(|| {
+            let off = |e| !ext.contains(e);
+            [
+                (params.size.is_some() && off(Extension::Size), "SIZE"),
+                (params.smtputf8 && off(Extension::SmtpUtf8), "SMTPUTF8"),
+                (
+                    matches!(params.body, Some(BodyParam::EightBitMime))
+                        && off(Extension::EightBitMime),
+                    "BODY=8BITMIME",
+                ),
+                // BINARYMIME is never advertised.
+                (
+                    matches!(params.body, Some(BodyParam::BinaryMime)),
+                    "BODY=BINARYMIME",
+                ),
+                (params.ret.is_some() && off(Extension::Dsn), "RET"),
+                (params.envid.is_some() && off(Extension::Dsn), "ENVID"),
+                (params.auth.is_some() && off(Extension::Auth), "AUTH"),
+            ]
+            .into_iter()
+            .find_map(|(refused, name)| refused.then_some(name))
+        });
+        if let Some(name) = unsupported {
+            return self.error(R::param_not_supported(name), out);
         }
         if params
             .size
@@ -543,9 +566,17 @@ impl<P: Policy> Session<P> {
             return self.error(R::SEQ_RCPT_AFTER_BDAT, out);
         }
         let dsn = self.config.extensions.contains(Extension::Dsn);
-        if params.unknown.is_some() || ((params.notify.is_some() || params.orcpt.is_some()) && !dsn)
-        {
-            return self.error(R::PARAM_NOT_SUPPORTED, out);
+        let unsupported = params.unknown.or(if dsn {
+            None
+        } else if params.notify.is_some() {
+            Some("NOTIFY")
+        } else if params.orcpt.is_some() {
+            Some("ORCPT")
+        } else {
+            None
+        });
+        if let Some(name) = unsupported {
+            return self.error(R::param_not_supported(name), out);
         }
         if !to.is_ascii() && !tx.utf8 {
             return self.send(R::UTF8_NEEDS_SMTPUTF8, out);

@@ -191,7 +191,7 @@ fn protocol_errors_table() {
         (
             "unknown MAIL param",
             "EHLO c\r\nMAIL FROM:<a@b> FOO=1\r\n",
-            "504 5.5.4 Parameter not supported\r\n",
+            "555 5.5.4 Unsupported option: FOO\r\n",
         ),
         (
             "MAIL SIZE too big",
@@ -657,4 +657,260 @@ fn a_time_out_is_unsolicited_and_says_why_it_closed() {
 
 fn dialogue_outcome(input: &str) -> Outcome {
     run(config(), AcceptAll, input.as_bytes())
+}
+
+/// The cases found by comparing raw dialogues with Postfix: each input
+/// follows `EHLO c`, and the replies after the EHLO reply are byte-exact.
+#[test]
+fn strict_syntax_replies_table() {
+    let m = "MAIL FROM:<a@b.test>\r\n";
+    let mr = "MAIL FROM:<a@b.test>\r\nRCPT TO:<c@d.test>\r\n";
+    let ok = "250 2.1.0 Sender ok\r\n";
+    let rok = "250 2.1.5 Recipient ok\r\n";
+    let cases: Vec<(&str, String, String)> = vec![
+        // 1: unknown or unadvertised parameters are 555 (RFC 5321 §4.1.1.11)
+        (
+            "unknown MAIL param",
+            "MAIL FROM:<a@b.test> FOO=bar\r\n".into(),
+            "555 5.5.4 Unsupported option: FOO\r\n".into(),
+        ),
+        (
+            "NOTIFY on MAIL",
+            "MAIL FROM:<a@b.test> NOTIFY=\r\n".into(),
+            "555 5.5.4 Unsupported option: NOTIFY\r\n".into(),
+        ),
+        (
+            "SIZE on RCPT",
+            format!("{m}RCPT TO:<c@d.test> SIZE=\r\n"),
+            format!("{ok}555 5.5.4 Unsupported option: SIZE\r\n"),
+        ),
+        (
+            "BINARYMIME not advertised",
+            "MAIL FROM:<a@b.test> BODY=BINARYMIME\r\n".into(),
+            "555 5.5.4 Unsupported option: BODY=BINARYMIME\r\n".into(),
+        ),
+        (
+            "AUTH= with AUTH off",
+            "MAIL FROM:<a@b.test> AUTH=<>\r\n".into(),
+            "555 5.5.4 Unsupported option: AUTH\r\n".into(),
+        ),
+        (
+            "unknown RCPT param",
+            format!("{m}RCPT TO:<c@d.test> XYZ\r\n"),
+            format!("{ok}555 5.5.4 Unsupported option: XYZ\r\n"),
+        ),
+        // 2: trailing TAB after the verb
+        ("QUIT TAB", "QUIT\t\r\n".into(), "221 2.0.0 Bye\r\n".into()),
+        (
+            "DATA TAB",
+            format!("{mr}DATA\t\r\n"),
+            format!("{ok}{rok}354 End data with <CR><LF>.<CR><LF>\r\n"),
+        ),
+        ("NOOP TAB", "NOOP\t\r\n".into(), "250 2.0.0 Ok\r\n".into()),
+        // 3: control characters in addresses
+        (
+            "\\x01 in sender",
+            "MAIL FROM:<a\x01@b.test>\r\n".into(),
+            "501 5.1.7 control character in address\r\n".into(),
+        ),
+        (
+            "bare CR in recipient",
+            format!("{m}RCPT TO:<c\r@d.test>\r\n"),
+            format!("{ok}501 5.1.3 control character in address\r\n"),
+        ),
+        (
+            "DEL in recipient",
+            format!("{m}RCPT TO:<c@d.test\x7f>\r\n"),
+            format!("{ok}501 5.1.3 control character in address\r\n"),
+        ),
+        // 4: a 20-digit SIZE past u64 is too big, not bad syntax
+        (
+            "SIZE overflows u64",
+            "MAIL FROM:<a@b.test> SIZE=99999999999999999999\r\n".into(),
+            "552 5.3.4 Message size exceeds fixed maximum message size\r\n".into(),
+        ),
+        (
+            "SIZE of 21 digits",
+            "MAIL FROM:<a@b.test> SIZE=999999999999999999999\r\n".into(),
+            "501 5.5.4 SIZE must be a number of octets\r\n".into(),
+        ),
+        // 5: no reverse-path at all
+        (
+            "MAIL FROM: empty",
+            "MAIL FROM:\r\n".into(),
+            "501 5.1.7 MAIL requires a reverse-path (<> for the null sender)\r\n".into(),
+        ),
+        ("null sender", "MAIL FROM:<>\r\n".into(), ok.into()),
+        // 6: a bad BDAT line still has its chunk read
+        (
+            "BDAT LASTX",
+            format!("{mr}BDAT 10 LASTX\r\nNOOPNOOP\r\nNOOP\r\n"),
+            format!("{ok}{rok}501 5.5.4 BDAT takes only a size and LAST\r\n250 2.0.0 Ok\r\n"),
+        ),
+        (
+            "BDAT LAST extra",
+            format!("{mr}BDAT 10 LAST extra\r\nRSET\r\nQUITRSET\r\n"),
+            format!("{ok}{rok}501 5.5.4 BDAT takes only a size and LAST\r\n250 2.0.0 Ok\r\n"),
+        ),
+        (
+            "bad BDAT, then a good transaction",
+            format!("{mr}BDAT 4 LAST x\r\nQUITBDAT 2 LAST\r\nhi"),
+            format!(
+                "{ok}{rok}501 5.5.4 BDAT takes only a size and LAST\r\n250 2.0.0 Ok: queued\r\n"
+            ),
+        ),
+        // 7: mailbox syntax
+        (
+            "bad IPv4 literal",
+            format!("{m}RCPT TO:<b@[300.1.1.1]>\r\n"),
+            format!("{ok}501 5.1.3 bad address literal\r\n"),
+        ),
+        (
+            "empty literal",
+            format!("{m}RCPT TO:<b@[]>\r\n"),
+            format!("{ok}501 5.1.3 bad address literal\r\n"),
+        ),
+        (
+            "no domain",
+            format!("{m}RCPT TO:<b@>\r\n"),
+            format!("{ok}501 5.1.3 address has no domain\r\n"),
+        ),
+        (
+            "empty label",
+            format!("{m}RCPT TO:<a@example..net>\r\n"),
+            format!("{ok}501 5.1.3 bad domain in address\r\n"),
+        ),
+        (
+            "leading hyphen",
+            format!("{m}RCPT TO:<a@-example.net>\r\n"),
+            format!("{ok}501 5.1.3 bad domain in address\r\n"),
+        ),
+        (
+            "comma in local part",
+            format!("{m}RCPT TO:<a,b@example.net>\r\n"),
+            format!("{ok}501 5.1.3 bad local part\r\n"),
+        ),
+        (
+            "bad sender domain",
+            "MAIL FROM:<a@example..net>\r\n".into(),
+            "501 5.1.7 bad domain in address\r\n".into(),
+        ),
+        (
+            "postmaster without domain",
+            format!("{m}RCPT TO:<Postmaster>\r\n"),
+            format!("{ok}{rok}"),
+        ),
+        (
+            "literals and quoted local parts",
+            format!(
+                "{m}RCPT TO:<b@[192.0.2.1]>\r\nRCPT TO:<b@[IPv6:2001:db8::1]>\r\nRCPT TO:<\"a b\"@d.test>\r\n"
+            ),
+            format!("{ok}{rok}{rok}{rok}"),
+        ),
+        (
+            "tolerances stay",
+            "MAIL FROM: a@b.test\r\n".into(),
+            ok.into(),
+        ),
+        // 8: xtext and NOTIFY lists
+        (
+            "NOTIFY with an empty element",
+            format!("{m}RCPT TO:<c@d.test> NOTIFY=SUCCESS,,FAILURE\r\n"),
+            format!("{ok}{rok}"),
+        ),
+        (
+            "ORCPT with empty xtext",
+            format!("{m}RCPT TO:<c@d.test> ORCPT=rfc822;\r\n"),
+            format!("{ok}{rok}"),
+        ),
+        (
+            "ORCPT bad xtext",
+            format!("{m}RCPT TO:<c@d.test> ORCPT=rfc822;a+zz\r\n"),
+            format!("{ok}501 5.5.4 ORCPT must be addr-type;xtext\r\n"),
+        ),
+        (
+            "ENVID bad xtext",
+            "MAIL FROM:<a@b.test> ENVID=a+2f\r\n".into(),
+            "501 5.5.4 ENVID must be xtext (RFC 3461 §4)\r\n".into(),
+        ),
+    ];
+    for (name, input, replies) in cases {
+        let wire = dialogue(&format!("EHLO c\r\n{input}"));
+        assert_eq!(wire, format!("{GREETING}{EHLO_REPLY}{replies}"), "{name}");
+    }
+}
+
+#[test]
+fn enhanced_codes_agree_with_the_reply_class() {
+    for reply in [
+        R::param_not_supported("FOO"),
+        Reply::new(501, Some(EnhancedCode::new(5, 1, 3)), "x"),
+        Reply::new(501, Some(EnhancedCode::new(5, 1, 7)), "x"),
+    ] {
+        let e = reply.enhanced.unwrap();
+        assert_eq!(u16::from(e.class), reply.code / 100);
+    }
+}
+
+#[test]
+fn a_bad_bdat_chunk_is_consumed_with_every_split() {
+    let input = b"EHLO c\r\nMAIL FROM:<a@b.test>\r\nRCPT TO:<c@d.test>\r\nBDAT 10 LASTX\r\nQUIT\r\nQUITBDAT 2 LAST\r\nhiQUIT\r\n";
+    let whole = run(config(), AcceptAll, input);
+    assert!(
+        whole.wire.ends_with(
+            "501 5.5.4 BDAT takes only a size and LAST\r\n250 2.0.0 Ok: queued\r\n221 2.0.0 Bye\r\n"
+        ),
+        "{}",
+        whole.wire
+    );
+    assert_eq!(whole.delivered.len(), 1);
+    assert_eq!(whole.delivered[0].content, b"hi");
+    for size in 1..input.len() {
+        assert_eq!(
+            run_split(config(), AcceptAll, input, &[size]),
+            whole,
+            "{size}"
+        );
+    }
+}
+
+#[test]
+fn a_tab_after_the_verb_is_a_recorded_tolerance() {
+    let out = dialogue_outcome("QUIT\t\r\n");
+    assert!(out.wire.ends_with("221 2.0.0 Bye\r\n"), "{}", out.wire);
+    assert!(
+        out.events.contains(&Event::Tolerated(Deviation::Syntax(
+            "trailing whitespace after the command"
+        ))),
+        "{:?}",
+        out.events
+    );
+    let out = dialogue_outcome("EHLO\tc\r\n");
+    assert!(
+        out.events.contains(&Event::Tolerated(Deviation::Syntax(
+            "TAB instead of a space after the command verb"
+        ))),
+        "{:?}",
+        out.events
+    );
+}
+
+#[test]
+fn bad_bdat_lines_count_towards_too_many_errors() {
+    let cfg = Config {
+        max_errors: 2,
+        ..config()
+    };
+    let out = run(
+        cfg,
+        AcceptAll,
+        b"EHLO c\r\nBDAT 1 X\r\nxBDAT 1 X\r\nxNOOP\r\n",
+    );
+    assert_eq!(
+        out.wire,
+        format!(
+            "{GREETING}{EHLO_REPLY}501 5.5.4 BDAT takes only a size and LAST\r\n501 5.5.4 BDAT takes only a size and LAST\r\n421 4.7.0 Too many errors, closing connection\r\n"
+        )
+    );
+    assert_eq!(out.closed_by, Some(CloseReason::TooManyErrors));
 }
