@@ -75,7 +75,7 @@ pub(super) fn quit(seen: &Seen<'_>) -> Verdict {
     Verdict::new("quit", false, expected, found, evidence)
 }
 
-/// The client never caused a 500, 501, 503 or 504. Replies a scenario rule
+/// The client never caused a 500, 501, 503, 504 or 555. Replies a scenario rule
 /// produced are faults on purpose, and a 503 to RCPT, DATA or BDAT behind a
 /// refused MAIL is what a pipelining client gets by design (RFC 2920 §3.1).
 pub(super) fn no_protocol_errors(seen: &Seen<'_>) -> Verdict {
@@ -103,7 +103,7 @@ pub(super) fn no_protocol_errors(seen: &Seen<'_>) -> Verdict {
             }
         }
     }
-    let expected = "the client never causes a 500, 501, 503 or 504 reply";
+    let expected = "the client never causes a 500, 501, 503, 504 or 555 reply";
     if count == 0 {
         return Verdict::new(
             "no_protocol_errors",
@@ -122,7 +122,7 @@ pub(super) fn no_protocol_errors(seen: &Seen<'_>) -> Verdict {
 
 fn caused_error(e: &Exchange<'_>) -> bool {
     e.reply
-        .is_some_and(|r| matches!(r.code(), 500 | 501 | 503 | 504) && !r.by_rule())
+        .is_some_and(|r| matches!(r.code(), 500 | 501 | 503 | 504 | 555) && !r.by_rule())
 }
 
 /// After a 421 the client sends nothing more on that connection. The

@@ -528,3 +528,16 @@ fn a_source_routed_recipient_is_the_same_pair() {
         v.found
     );
 }
+
+/// 555 (RFC 5321 §4.1.1.11: a MAIL/RCPT parameter the server does not
+/// know or did not advertise) is the client's error like 501.
+#[test]
+fn an_unsupported_parameter_is_a_protocol_error() {
+    let s = Script::greeted(1, 0.0)
+        .c("MAIL FROM:<a@b> FOO=bar")
+        .s("555 5.5.4 Unsupported option: FOO")
+        .quit()
+        .done();
+    let r = judge("  no_protocol_errors: true\n", &[s], &[]);
+    assert!(!only(&r).passed, "{}", r.to_text());
+}
