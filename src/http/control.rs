@@ -16,6 +16,11 @@ use super::views::seconds;
 use crate::scenario::{ClockMode, Scenario};
 use crate::transport::Control;
 
+/// The furthest the virtual clock may be moved: a century of virtual time
+/// covers any retry schedule, and stays far from where its nanosecond
+/// counter would overflow and stick.
+const MAX_CLOCK: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
+
 /// The longest a `wait` may hold a connection.
 const MAX_WAIT: Duration = Duration::from_secs(600);
 
@@ -99,6 +104,16 @@ pub(super) async fn advance_clock(
             advance.by
         ))
     })?;
+    let engine = control.engine();
+    let room = MAX_CLOCK.saturating_sub(engine.clock().now());
+    if engine.clock().mode() == ClockMode::Virtual && by > room {
+        return Err(ApiError::bad_request(format!(
+            "advancing by {} would take the virtual clock past {}, the furthest it goes; advance by at most {} (or reset the server to start over)",
+            advance.by,
+            humantime::format_duration(MAX_CLOCK),
+            humantime::format_duration(room)
+        )));
+    }
     let now = control
         .advance_clock(by)
         .map_err(|e| ApiError::new(StatusCode::CONFLICT, e.to_string()))?;

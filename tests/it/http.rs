@@ -298,6 +298,29 @@ async fn clock_advance_moves_a_virtual_clock_and_refuses_a_real_one() {
             .unwrap()
             .contains("{\"by\": \"5m\"}")
     );
+    // A huge advance is refused with a reason instead of pinning the
+    // clock at its limit for good.
+    let huge = request(
+        http,
+        "POST",
+        "/api/v1/clock/advance",
+        &json,
+        br#"{"by":"500000years"}"#,
+    )
+    .await;
+    assert_eq!(huge.status, 400, "{}", huge.text());
+    assert!(huge.json()["error"].as_str().unwrap().contains("at most"));
+    assert_eq!(get(http, "/api/v1/clock").await.json()["now"], "300.000s");
+    let moved = request(
+        http,
+        "POST",
+        "/api/v1/clock/advance",
+        &json,
+        br#"{"by":"1s"}"#,
+    )
+    .await;
+    assert_eq!(moved.status, 200, "{}", moved.text());
+    assert_eq!(moved.json()["now_ms"], 301_000);
     server.shutdown().await;
 }
 
