@@ -65,7 +65,8 @@ impl TestServer {
     async fn with_http(mut handle: ServerHandle, ca: Option<PathBuf>) -> Result<Self, Error> {
         let listener = http::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)), false).await?;
         let http_addr = listener.local_addr()?;
-        handle.attach(http::serve(listener, handle.control(), None));
+        let guard = http::Guard::new(http_addr, &[], &[]);
+        handle.attach(http::serve(listener, handle.control(), None, guard));
         Ok(Self {
             handle,
             http_addr,

@@ -446,3 +446,74 @@ fn healthcheck_exits_0_for_a_ready_server_and_1_for_none() {
         "loopback for 0.0.0.0: {why}"
     );
 }
+
+#[tokio::test]
+async fn serve_answers_allowed_hosts_and_cors_origins_when_asked() {
+    let (_server, _smtp, banner) = serve(&[
+        "--http",
+        "127.0.0.1:0",
+        "--http-allow-host",
+        "mailfault.internal",
+        "--http-cors",
+        "http://localhost:3000",
+    ]);
+    let line = banner
+        .iter()
+        .find_map(|l| l.strip_prefix("web page and API on http://"))
+        .unwrap_or_else(|| panic!("no web page line in {banner:?}"));
+    let addr: std::net::SocketAddr = line.split('/').next().unwrap().parse().unwrap();
+    let port = addr.port();
+    let named = format!("mailfault.internal:{port}");
+    let ok = common::http::request(addr, "GET", "/api/v1/messages", &[("Host", &named)], b"").await;
+    assert_eq!(ok.status, 200, "{}", ok.text());
+    let other = format!("other.internal:{port}");
+    let refused =
+        common::http::request(addr, "GET", "/api/v1/messages", &[("Host", &other)], b"").await;
+    assert_eq!(refused.status, 421);
+
+    let app = [("Origin", "http://localhost:3000")];
+    let preflight = common::http::request(
+        addr,
+        "OPTIONS",
+        "/api/v1/reset",
+        &[
+            ("Origin", "http://localhost:3000"),
+            ("Access-Control-Request-Method", "POST"),
+            ("Access-Control-Request-Headers", "content-type"),
+        ],
+        b"",
+    )
+    .await;
+    assert_eq!(preflight.status, 204, "{}", preflight.text());
+    assert_eq!(
+        preflight.header("access-control-allow-origin"),
+        Some("http://localhost:3000")
+    );
+    assert_eq!(
+        preflight.header("access-control-allow-methods"),
+        Some("POST")
+    );
+    let reset = common::http::request(addr, "POST", "/api/v1/reset", &app, b"").await;
+    assert_eq!(reset.status, 200, "{}", reset.text());
+    assert_eq!(
+        reset.header("access-control-allow-origin"),
+        Some("http://localhost:3000")
+    );
+    let foreign = common::http::request(
+        addr,
+        "POST",
+        "/api/v1/reset",
+        &[("Origin", "http://localhost:3001")],
+        b"",
+    )
+    .await;
+    assert_eq!(foreign.status, 403);
+    assert_eq!(foreign.header("access-control-allow-origin"), None);
+
+    let bad = Command::new(BIN)
+        .args(["serve", "--http-cors", "localhost:3000"])
+        .output()
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("is not an origin"));
+}
