@@ -41,7 +41,7 @@ pub(super) async fn put_scenario(
     State(control): State<Control>,
     body: String,
 ) -> Result<Json<Value>, ApiError> {
-    let scenario = Scenario::from_str(&body, "<request body>").map_err(|errors| {
+    let scenario = Scenario::from_request(&body, "<request body>").map_err(|errors| {
         let problems: Vec<Value> = errors
             .0
             .iter()

@@ -303,7 +303,7 @@ impl Scenario {
     /// Loads and validates a scenario file; every problem comes with its line and column.
     pub fn from_file(path: &std::path::Path) -> Result<Self, ScenarioErrors> {
         let origin = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|e| {
+        let text = extends::read_file(path).map_err(|e| {
             ScenarioErrors(vec![ScenarioError {
                 file: origin.clone(),
                 line: 0,
@@ -318,6 +318,7 @@ impl Scenario {
                 file: &origin,
                 stem,
                 dir: path.parent(),
+                files: true,
             },
             0,
         )
@@ -332,5 +333,20 @@ impl Scenario {
     /// `extends:` paths are relative to the current directory.
     pub fn from_str(yaml: &str, origin: &str) -> Result<Self, ScenarioErrors> {
         load::load(yaml, origin, None)
+    }
+
+    /// Parses YAML from an untrusted source (the HTTP API): `extends:` may
+    /// name only a built-in profile, never a file.
+    pub(crate) fn from_request(yaml: &str, origin: &str) -> Result<Self, ScenarioErrors> {
+        load::load_source(
+            load::Source {
+                text: yaml,
+                file: origin,
+                stem: None,
+                dir: None,
+                files: false,
+            },
+            0,
+        )
     }
 }

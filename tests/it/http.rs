@@ -524,3 +524,38 @@ async fn sessions_in_progress_are_listed_and_announced() {
     );
     server.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_scenario_sent_over_http_extends_only_built_in_profiles() {
+    let server = TestServer::start().await.unwrap();
+    let http = server.http_addr();
+    let dir = tempfile::tempdir().unwrap();
+    let secret = dir.path().join("secret.yaml");
+    std::fs::write(&secret, "version: 1\nname: top-secret-content\n").unwrap();
+    let missing = dir.path().join("missing.yaml");
+    let mut answers = Vec::new();
+    for path in [&secret, &missing] {
+        let body = format!("version: 1\nextends: {}\n", path.display());
+        let put = request(http, "PUT", "/api/v1/scenario", &[], body.as_bytes()).await;
+        assert_eq!(put.status, 400, "{}", put.text());
+        let text = put.text();
+        assert!(!text.contains("top-secret-content"), "{text}");
+        assert!(text.contains("built-in profile"), "{text}");
+        // The same answer whether the file exists or not.
+        answers.push(text.replace(&path.display().to_string(), "PATH"));
+    }
+    assert_eq!(answers[0], answers[1]);
+    let running = get(http, "/api/v1/scenario").await.text();
+    assert!(!running.contains("top-secret"), "{running}");
+    let profile = request(
+        http,
+        "PUT",
+        "/api/v1/scenario",
+        &[],
+        b"version: 1\nname: mine\nextends: gmail\n",
+    )
+    .await;
+    assert_eq!(profile.status, 200, "{}", profile.text());
+    assert_eq!(profile.json()["name"], "mine");
+    server.shutdown().await;
+}
