@@ -31,7 +31,7 @@ pub(super) async fn scenario(State(control): State<Control>) -> impl IntoRespons
             (header::CONTENT_TYPE, "application/yaml; charset=utf-8"),
             (header::CACHE_CONTROL, "no-store"),
         ],
-        scenario.yaml.to_string(),
+        scenario.redacted_yaml(),
     )
 }
 

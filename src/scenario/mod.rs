@@ -20,6 +20,7 @@ mod matcher;
 mod mime;
 mod model;
 mod rate;
+mod redact;
 
 use std::fmt;
 use std::sync::Arc;
@@ -333,6 +334,12 @@ impl Scenario {
     /// `extends:` paths are relative to the current directory.
     pub fn from_str(yaml: &str, origin: &str) -> Result<Self, ScenarioErrors> {
         load::load(yaml, origin, None)
+    }
+
+    /// The YAML it was loaded from, with the passwords of `auth: users:`
+    /// masked: what `GET /api/v1/scenario` and the page show.
+    pub(crate) fn redacted_yaml(&self) -> String {
+        redact::redacted(&self.yaml)
     }
 
     /// Parses YAML from an untrusted source (the HTTP API): `extends:` may

@@ -559,3 +559,19 @@ async fn a_scenario_sent_over_http_extends_only_built_in_profiles() {
     assert_eq!(profile.json()["name"], "mine");
     server.shutdown().await;
 }
+
+#[tokio::test]
+async fn the_scenario_is_shown_with_its_passwords_masked() {
+    let yaml = "version: 1\nname: with users\nserver:\n  auth:\n    users:\n      - username: app\n        password: hunter2 # the CI secret\n";
+    let server = TestServer::with_scenario_str(yaml).await.unwrap();
+    let shown = get(server.http_addr(), "/api/v1/scenario").await;
+    assert_eq!(shown.status, 200);
+    let text = shown.text();
+    assert!(!text.contains("hunter2"), "{text}");
+    assert!(
+        text.contains("password: \"****\" # the CI secret"),
+        "{text}"
+    );
+    assert!(text.contains("username: app"), "{text}");
+    server.shutdown().await;
+}
