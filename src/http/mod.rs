@@ -6,7 +6,9 @@
 //! by resource: `compat` (messages in Mailpit's and MailHog's shapes, search,
 //! chaos), `sessions`, `control` (scenario, reset, clock, wait, report),
 //! `events`, `metrics`, `health` and `page`; `views` holds the session
-//! shapes and `error` the error body every endpoint shares.
+//! shapes and `error` the error body every endpoint shares. In front of
+//! them all, `guard` refuses foreign Host names and cross-origin changes,
+//! and `auth` asks for `--http-auth` credentials.
 
 mod auth;
 pub(crate) mod compat;
