@@ -197,8 +197,17 @@ impl TestServer {
 
     /// Moves the scenario's virtual clock forward (`clock: virtual`), so a
     /// test of "retry after 5 minutes" takes milliseconds. Returns the new
-    /// scenario time; fails on a real-clock scenario.
+    /// scenario time; fails on a real-clock scenario, and on an advance
+    /// past a century of virtual time (the clock is left as it was).
     pub fn advance_clock(&self, by: Duration) -> Result<Duration, Error> {
+        let engine = self.handle.control().engine();
+        let clock = engine.clock();
+        if clock.mode() == crate::scenario::ClockMode::Virtual && by > clock.room() {
+            return Err(Error::ClockLimit {
+                by,
+                room: clock.room(),
+            });
+        }
         Ok(self.handle.advance_clock(by)?)
     }
 

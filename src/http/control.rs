@@ -13,13 +13,8 @@ use serde_json::{Value, json};
 
 use super::error::{ApiError, rejected};
 use super::views::seconds;
-use crate::scenario::{ClockMode, Scenario};
+use crate::scenario::{ClockMode, MAX_VIRTUAL, Scenario};
 use crate::transport::Control;
-
-/// The furthest the virtual clock may be moved: a century of virtual time
-/// covers any retry schedule, and stays far from where its nanosecond
-/// counter would overflow and stick.
-const MAX_CLOCK: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
 
 /// The longest a `wait` may hold a connection.
 const MAX_WAIT: Duration = Duration::from_secs(600);
@@ -105,12 +100,12 @@ pub(super) async fn advance_clock(
         ))
     })?;
     let engine = control.engine();
-    let room = MAX_CLOCK.saturating_sub(engine.clock().now());
+    let room = engine.clock().room();
     if engine.clock().mode() == ClockMode::Virtual && by > room {
         return Err(ApiError::bad_request(format!(
             "advancing by {} would take the virtual clock past {}, the furthest it goes; advance by at most {} (or reset the server to start over)",
             advance.by,
-            humantime::format_duration(MAX_CLOCK),
+            humantime::format_duration(MAX_VIRTUAL),
             humantime::format_duration(room)
         )));
     }

@@ -27,6 +27,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub(crate) use clock::Clock;
+pub(crate) use clock::MAX_VIRTUAL;
 pub use clock::{ClockMode, NotVirtual};
 pub(crate) use engine::{Engine, ScenarioPolicy};
 pub(crate) use key::Key;
