@@ -155,6 +155,18 @@ pub async fn run(opts: Options) -> Result<(), Error> {
                 ""
             }
         );
+        if !opts.http_allow_hosts.is_empty() {
+            say!(
+                "http: also answering Host {}",
+                opts.http_allow_hosts.join(", ")
+            );
+        }
+        if !opts.http_cors.is_empty() {
+            say!(
+                "http: pages on {} may call the API (CORS)",
+                opts.http_cors.join(", ")
+            );
+        }
         if !addr.ip().is_loopback() && !crate::http::in_container() {
             say!(
                 "warning: the HTTP API on {addr} is reachable from other machines; it can read mail and change the scenario{}",

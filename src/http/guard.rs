@@ -153,6 +153,7 @@ pub(super) async fn check(State(guard): State<Guard>, request: Request, next: Ne
         && !guard.host_allowed(host)
     {
         let name = host_name(host);
+        tracing::info!(host = %host, path = %request.uri().path(), "refused an HTTP request for a foreign Host (add --http-allow-host to allow it)");
         return ApiError::new(
             StatusCode::MISDIRECTED_REQUEST,
             format!(
@@ -181,6 +182,7 @@ pub(super) async fn check(State(guard): State<Guard>, request: Request, next: Ne
         .is_some_and(|h| normalise_origin(&origin) == format!("http://{}", h.to_ascii_lowercase()));
     if changes_state(request.method()) && !own && !cors {
         let method = request.method().clone();
+        tracing::info!(%origin, %method, path = %request.uri().path(), "refused a cross-origin request (add --http-cors to allow it)");
         return ApiError::new(
             StatusCode::FORBIDDEN,
             format!(

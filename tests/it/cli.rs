@@ -462,6 +462,14 @@ async fn serve_answers_allowed_hosts_and_cors_origins_when_asked() {
         .find_map(|l| l.strip_prefix("web page and API on http://"))
         .unwrap_or_else(|| panic!("no web page line in {banner:?}"));
     let addr: std::net::SocketAddr = line.split('/').next().unwrap().parse().unwrap();
+    assert!(
+        banner.contains(&"http: also answering Host mailfault.internal".to_owned()),
+        "{banner:?}"
+    );
+    assert!(
+        banner.contains(&"http: pages on http://localhost:3000 may call the API (CORS)".to_owned()),
+        "{banner:?}"
+    );
     let port = addr.port();
     let named = format!("mailfault.internal:{port}");
     let ok = common::http::request(addr, "GET", "/api/v1/messages", &[("Host", &named)], b"").await;
