@@ -1,7 +1,10 @@
 //! `extends:` builds a scenario on another one: a built-in provider profile
 //! (`extends: gmail`) or a file (`extends: ../base.yaml`, relative to the
 //! extending file). The base is loaded and validated on its own, so its
-//! errors name its own file, line and column.
+//! errors name its own file, line and column. Files are read only for a
+//! scenario that came from a file itself, and only regular files of at most
+//! [`MAX_FILE`] bytes; a scenario sent over the HTTP API may extend the
+//! built-in profiles alone.
 
 use std::path::{Path, PathBuf};
 
