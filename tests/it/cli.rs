@@ -21,6 +21,14 @@ impl Drop for Running {
 
 /// Starts `mailfault serve` on a free port and returns it with its address.
 fn serve(extra: &[&str]) -> (Running, std::net::SocketAddr, Vec<String>) {
+    serve_with_env(extra, &[])
+}
+
+/// [`serve`] with extra environment variables.
+fn serve_with_env(
+    extra: &[&str],
+    env: &[(&str, &str)],
+) -> (Running, std::net::SocketAddr, Vec<String>) {
     let http: &[&str] = if extra.contains(&"--http") {
         &[]
     } else {
@@ -31,6 +39,7 @@ fn serve(extra: &[&str]) -> (Running, std::net::SocketAddr, Vec<String>) {
         .args(http)
         .args(extra)
         .env("RUST_LOG", "warn")
+        .envs(env.iter().copied())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -524,4 +533,49 @@ async fn serve_answers_allowed_hosts_and_cors_origins_when_asked() {
         .unwrap();
     assert_eq!(bad.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&bad.stderr).contains("is not an origin"));
+}
+
+#[tokio::test]
+async fn in_the_container_any_host_name_is_answered() {
+    let (_server, _smtp, banner) =
+        serve_with_env(&["--http", "0.0.0.0:0"], &[("MAILFAULT_IN_CONTAINER", "1")]);
+    let line = banner
+        .iter()
+        .find_map(|l| l.strip_prefix("web page and API on http://"))
+        .unwrap_or_else(|| panic!("no web page line in {banner:?}"));
+    let port: u16 = line
+        .split('/')
+        .next()
+        .unwrap()
+        .rsplit(':')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+    let by_service = [("Host", "mailfault:8025")];
+    let ok = common::http::request(addr, "GET", "/api/v1/messages", &by_service, b"").await;
+    assert_eq!(ok.status, 200, "{}", ok.text());
+    // Cross-origin changes are still refused.
+    let refused = common::http::request(
+        addr,
+        "POST",
+        "/api/v1/reset",
+        &[("Host", "mailfault:8025"), ("Origin", "http://evil.test")],
+        b"",
+    )
+    .await;
+    assert_eq!(refused.status, 403);
+    let same = common::http::request(
+        addr,
+        "POST",
+        "/api/v1/reset",
+        &[
+            ("Host", "mailfault:8025"),
+            ("Origin", "http://mailfault:8025"),
+        ],
+        b"",
+    )
+    .await;
+    assert_eq!(same.status, 200, "{}", same.text());
 }
