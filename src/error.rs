@@ -42,6 +42,19 @@ pub enum Error {
     #[error("{0}")]
     /// The clock was told to advance but the scenario's clock is real.
     Clock(#[from] NotVirtual),
+    #[error(
+        "advancing the virtual clock by {} would take it past {}; advance by at most {}",
+        humantime::format_duration(*by),
+        humantime::format_duration(crate::scenario::MAX_VIRTUAL),
+        humantime::format_duration(*room)
+    )]
+    /// The virtual clock was told to move further than it goes.
+    ClockLimit {
+        /// The advance asked for.
+        by: Duration,
+        /// How far it could still go.
+        room: Duration,
+    },
     #[error("{0}")]
     /// Certificates could not be generated, read or used.
     Tls(#[from] crate::tls::TlsError),
@@ -87,6 +100,7 @@ impl Error {
             | Error::Bind { .. }
             | Error::HttpBind { .. }
             | Error::Clock(_)
+            | Error::ClockLimit { .. }
             | Error::Tls(TlsError::Generate(_) | TlsError::Write { .. })
             | Error::Report { .. }
             | Error::Io(_)

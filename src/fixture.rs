@@ -65,7 +65,8 @@ impl TestServer {
     async fn with_http(mut handle: ServerHandle, ca: Option<PathBuf>) -> Result<Self, Error> {
         let listener = http::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)), false).await?;
         let http_addr = listener.local_addr()?;
-        handle.attach(http::serve(listener, handle.control(), None));
+        let guard = http::Guard::new(http_addr, &[], &[]);
+        handle.attach(http::serve(listener, handle.control(), None, guard));
         Ok(Self {
             handle,
             http_addr,
@@ -196,8 +197,17 @@ impl TestServer {
 
     /// Moves the scenario's virtual clock forward (`clock: virtual`), so a
     /// test of "retry after 5 minutes" takes milliseconds. Returns the new
-    /// scenario time; fails on a real-clock scenario.
+    /// scenario time; fails on a real-clock scenario, and on an advance
+    /// past a century of virtual time (the clock is left as it was).
     pub fn advance_clock(&self, by: Duration) -> Result<Duration, Error> {
+        let engine = self.handle.control().engine();
+        let clock = engine.clock();
+        if clock.mode() == crate::scenario::ClockMode::Virtual && by > clock.room() {
+            return Err(Error::ClockLimit {
+                by,
+                room: clock.room(),
+            });
+        }
         Ok(self.handle.advance_clock(by)?)
     }
 

@@ -45,6 +45,15 @@ enum Command {
         /// Require HTTP basic authentication (USER:PASSWORD) for the API and page.
         #[arg(long, env = "MAILFAULT_HTTP_AUTH", hide_env_values = true)]
         http_auth: Option<commands::serve::BasicAuth>,
+        /// Also answer to this Host name (repeatable; `*` for any). IP
+        /// addresses and localhost are always accepted; other names are
+        /// refused, against DNS rebinding.
+        #[arg(long = "http-allow-host", env = "MAILFAULT_HTTP_ALLOW_HOST", value_delimiter = ',', value_parser = commands::serve::parse_host)]
+        http_allow_hosts: Vec<String>,
+        /// Let web pages on this origin (e.g. http://localhost:3000) call the
+        /// API: CORS headers, preflights, and POST/PUT/DELETE (repeatable).
+        #[arg(long = "http-cors", env = "MAILFAULT_HTTP_CORS", value_delimiter = ',', value_parser = commands::serve::parse_origin)]
+        http_cors: Vec<String>,
         /// Where `--tls auto` keeps its certificates.
         #[arg(long, default_value = "certs", env = "MAILFAULT_CERTS_DIR")]
         certs_dir: PathBuf,
@@ -189,6 +198,8 @@ fn main() -> ExitCode {
             smtps,
             http,
             http_auth,
+            http_allow_hosts,
+            http_cors,
             tls,
             certs_dir,
             scenario,
@@ -205,6 +216,8 @@ fn main() -> ExitCode {
                 smtps,
                 http: http.0,
                 http_auth,
+                http_allow_hosts,
+                http_cors,
                 tls,
                 certs_dir,
                 scenario,

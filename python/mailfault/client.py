@@ -708,7 +708,7 @@ class Mailfault:
             time.sleep(0.02)
 
     def scenario(self) -> str:
-        """The active scenario's YAML."""
+        """The active scenario's YAML, with the passwords of `auth: users:` shown as "****"."""
         return self._request_bytes("GET", "/api/v1/scenario").decode("utf-8")
 
     def set_scenario(self, path_or_yaml: Union[PathLike, str]) -> None:

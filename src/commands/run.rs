@@ -110,7 +110,8 @@ async fn run_inner(opts: Options) -> Result<u8, crate::Error> {
     let name = scenario.name.clone();
     let store = Arc::new(Store::memory(100_000));
     let mut handle = transport::start_with(listen, Arc::new(scenario), store).await?;
-    handle.attach(crate::http::serve(http, handle.control(), None));
+    let guard = crate::http::Guard::new(http_addr, &[], &[]);
+    handle.attach(crate::http::serve(http, handle.control(), None, guard));
     let smtp = handle.smtp_addr();
     let control = handle.control();
 

@@ -49,6 +49,16 @@ impl std::str::FromStr for TlsMode {
     }
 }
 
+/// `--http-cors ORIGIN`, checked.
+pub fn parse_origin(s: &str) -> Result<String, String> {
+    crate::http::parse_origin(s)
+}
+
+/// `--http-allow-host NAME`, checked.
+pub fn parse_host(s: &str) -> Result<String, String> {
+    crate::http::parse_host(s)
+}
+
 /// `--http`: an address, or `off`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct HttpAddr(pub Option<SocketAddr>);
@@ -71,6 +81,10 @@ pub struct Options {
     pub smtps: Option<SocketAddr>,
     pub http: Option<SocketAddr>,
     pub http_auth: Option<crate::http::BasicAuth>,
+    /// `--http-allow-host`: Host names accepted besides IPs and localhost.
+    pub http_allow_hosts: Vec<String>,
+    /// `--http-cors`: origins whose pages may call the API.
+    pub http_cors: Vec<String>,
     pub tls: TlsMode,
     pub certs_dir: PathBuf,
     pub scenario: Option<PathBuf>,
@@ -130,7 +144,8 @@ pub async fn run(opts: Options) -> Result<(), Error> {
     }
     if let Some(listener) = http {
         let addr = listener.local_addr()?;
-        let task = crate::http::serve(listener, handle.control(), opts.http_auth.clone());
+        let guard = crate::http::Guard::new(addr, &opts.http_allow_hosts, &opts.http_cors);
+        let task = crate::http::serve(listener, handle.control(), opts.http_auth.clone(), guard);
         handle.attach(task);
         say!(
             "web page and API on http://{addr}/{}",
@@ -140,6 +155,18 @@ pub async fn run(opts: Options) -> Result<(), Error> {
                 ""
             }
         );
+        if !opts.http_allow_hosts.is_empty() {
+            say!(
+                "http: also answering Host {}",
+                opts.http_allow_hosts.join(", ")
+            );
+        }
+        if !opts.http_cors.is_empty() {
+            say!(
+                "http: pages on {} may call the API (CORS)",
+                opts.http_cors.join(", ")
+            );
+        }
         if !addr.ip().is_loopback() && !crate::http::in_container() {
             say!(
                 "warning: the HTTP API on {addr} is reachable from other machines; it can read mail and change the scenario{}",

@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 
 use super::error::{ApiError, rejected};
 use super::views::seconds;
-use crate::scenario::{ClockMode, Scenario};
+use crate::scenario::{ClockMode, MAX_VIRTUAL, Scenario};
 use crate::transport::Control;
 
 /// The longest a `wait` may hold a connection.
@@ -26,7 +26,7 @@ pub(super) async fn scenario(State(control): State<Control>) -> impl IntoRespons
             (header::CONTENT_TYPE, "application/yaml; charset=utf-8"),
             (header::CACHE_CONTROL, "no-store"),
         ],
-        scenario.yaml.to_string(),
+        scenario.redacted_yaml(),
     )
 }
 
@@ -36,7 +36,7 @@ pub(super) async fn put_scenario(
     State(control): State<Control>,
     body: String,
 ) -> Result<Json<Value>, ApiError> {
-    let scenario = Scenario::from_str(&body, "<request body>").map_err(|errors| {
+    let scenario = Scenario::from_request(&body, "<request body>").map_err(|errors| {
         let problems: Vec<Value> = errors
             .0
             .iter()
@@ -99,6 +99,16 @@ pub(super) async fn advance_clock(
             advance.by
         ))
     })?;
+    let engine = control.engine();
+    let room = engine.clock().room();
+    if engine.clock().mode() == ClockMode::Virtual && by > room {
+        return Err(ApiError::bad_request(format!(
+            "advancing by {} would take the virtual clock past {}, the furthest it goes; advance by at most {} (or reset the server to start over)",
+            advance.by,
+            humantime::format_duration(MAX_VIRTUAL),
+            humantime::format_duration(room)
+        )));
+    }
     let now = control
         .advance_clock(by)
         .map_err(|e| ApiError::new(StatusCode::CONFLICT, e.to_string()))?;

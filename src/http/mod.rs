@@ -6,13 +6,16 @@
 //! by resource: `compat` (messages in Mailpit's and MailHog's shapes, search,
 //! chaos), `sessions`, `control` (scenario, reset, clock, wait, report),
 //! `events`, `metrics`, `health` and `page`; `views` holds the session
-//! shapes and `error` the error body every endpoint shares.
+//! shapes and `error` the error body every endpoint shares. In front of
+//! them all, `guard` refuses foreign Host names and cross-origin changes,
+//! and `auth` asks for `--http-auth` credentials.
 
 mod auth;
 pub(crate) mod compat;
 mod control;
 mod error;
 mod events;
+mod guard;
 mod health;
 mod metrics;
 mod page;
@@ -31,9 +34,12 @@ use tracing::{info, warn};
 use crate::transport::Control;
 
 pub use auth::BasicAuth;
+pub(crate) use guard::{Guard, parse_host, parse_origin};
 
-/// Builds the router over a running server.
-pub(crate) fn router(control: Control, auth: Option<BasicAuth>) -> Router {
+/// Builds the router over a running server. The guard is the outer layer,
+/// so a refused Host or Origin touches nothing, and a CORS preflight (which
+/// carries no credentials) is answered before basic auth asks for them.
+pub(crate) fn router(control: Control, auth: Option<BasicAuth>, guard: Guard) -> Router {
     let api = compat::routes()
         .route("/api/v1/sessions", get(sessions::list))
         .route("/api/v1/sessions/{id}", get(sessions::one))
@@ -55,10 +61,11 @@ pub(crate) fn router(control: Control, auth: Option<BasicAuth>) -> Router {
         .route("/style.css", get(page::style))
         .fallback(error::not_found)
         .with_state(control);
-    match auth {
+    let api = match auth {
         Some(auth) => api.layer(axum::middleware::from_fn_with_state(auth, auth::require)),
         None => api,
-    }
+    };
+    api.layer(axum::middleware::from_fn_with_state(guard, guard::check))
 }
 
 /// Binds the HTTP listener; a non-loopback address gets a warning, since
@@ -90,9 +97,10 @@ pub(crate) fn serve(
     listener: TcpListener,
     control: Control,
     auth: Option<BasicAuth>,
+    guard: Guard,
 ) -> JoinHandle<()> {
     let token = control.shutdown_token();
-    let app = router(control, auth);
+    let app = router(control, auth, guard);
     tokio::spawn(async move {
         if let Ok(addr) = listener.local_addr() {
             info!(%addr, "serving the HTTP API and web page");

@@ -39,7 +39,17 @@ pub struct Clock {
 )]
 pub struct NotVirtual;
 
+/// The furthest a virtual clock may be moved: a century of virtual time
+/// covers any retry schedule and stays far from where its nanosecond counter
+/// would overflow and stick.
+pub(crate) const MAX_VIRTUAL: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
+
 impl Clock {
+    /// How much further a virtual clock may be advanced (see [`MAX_VIRTUAL`]).
+    pub(crate) fn room(&self) -> Duration {
+        MAX_VIRTUAL.saturating_sub(self.now())
+    }
+
     pub fn new(mode: ClockMode) -> Self {
         Self {
             started: Instant::now(),

@@ -56,6 +56,9 @@ pub(super) struct Source<'a> {
     pub file: &'a str,
     pub stem: Option<String>,
     pub dir: Option<&'a Path>,
+    /// Whether `extends:` may read files: not for a scenario sent over the
+    /// API, which may only build on the built-in profiles.
+    pub files: bool,
 }
 
 pub(super) fn load(
@@ -69,6 +72,7 @@ pub(super) fn load(
             file,
             stem,
             dir: None,
+            files: true,
         },
         0,
     )
@@ -80,6 +84,7 @@ pub(super) fn load_source(src: Source<'_>, depth: usize) -> Result<Scenario, Sce
         file,
         stem,
         dir,
+        files,
     } = src;
     let parsed: model::File = serde_saphyr::from_str(text).map_err(|e| {
         let (line, column) = e.location().map_or((0, 0), |l| (l.line(), l.column()));
@@ -112,7 +117,7 @@ pub(super) fn load_source(src: Source<'_>, depth: usize) -> Result<Scenario, Sce
     }
     let base = match &parsed.extends {
         None => None,
-        Some(ext) => extends::parent(ext, dir, depth, &mut errors),
+        Some(ext) => extends::parent(ext, dir.filter(|_| files), files, depth, &mut errors),
     };
     let base_server = base
         .as_ref()

@@ -20,12 +20,14 @@ mod matcher;
 mod mime;
 mod model;
 mod rate;
+mod redact;
 
 use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
 pub(crate) use clock::Clock;
+pub(crate) use clock::MAX_VIRTUAL;
 pub use clock::{ClockMode, NotVirtual};
 pub(crate) use engine::{Engine, ScenarioPolicy};
 pub(crate) use key::Key;
@@ -303,7 +305,7 @@ impl Scenario {
     /// Loads and validates a scenario file; every problem comes with its line and column.
     pub fn from_file(path: &std::path::Path) -> Result<Self, ScenarioErrors> {
         let origin = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|e| {
+        let text = extends::read_file(path).map_err(|e| {
             ScenarioErrors(vec![ScenarioError {
                 file: origin.clone(),
                 line: 0,
@@ -318,6 +320,7 @@ impl Scenario {
                 file: &origin,
                 stem,
                 dir: path.parent(),
+                files: true,
             },
             0,
         )
@@ -332,5 +335,26 @@ impl Scenario {
     /// `extends:` paths are relative to the current directory.
     pub fn from_str(yaml: &str, origin: &str) -> Result<Self, ScenarioErrors> {
         load::load(yaml, origin, None)
+    }
+
+    /// The YAML it was loaded from, with the passwords of `auth: users:`
+    /// masked: what `GET /api/v1/scenario` and the page show.
+    pub(crate) fn redacted_yaml(&self) -> String {
+        redact::redacted(&self.yaml)
+    }
+
+    /// Parses YAML from an untrusted source (the HTTP API): `extends:` may
+    /// name only a built-in profile, never a file.
+    pub(crate) fn from_request(yaml: &str, origin: &str) -> Result<Self, ScenarioErrors> {
+        load::load_source(
+            load::Source {
+                text: yaml,
+                file: origin,
+                stem: None,
+                dir: None,
+                files: false,
+            },
+            0,
+        )
     }
 }

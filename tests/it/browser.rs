@@ -1,7 +1,8 @@
 //! The web page in a real browser: Debian's Chromium, driven through
 //! chromedriver, watches mail sent over SMTP appear without a reload, opens a
 //! session's transcript, and sees a scenario's fault reply highlighted with
-//! its rule.
+//! its rule; and a page on another origin tries to reset and steer the
+//! server with `fetch` and changes nothing.
 //!
 //! Needs `chromium` and `chromium-driver`, so the test is `#[ignore]`d: a
 //! plain `cargo test` lists it as ignored rather than printing "passed" for a
@@ -505,4 +506,87 @@ async fn page_follows_mail_live_and_marks_faults() {
     browser.close().await.expect("close the browser");
     server.shutdown().await;
     eprintln!("browser test done in {:?}", started.elapsed());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs chromium and chromedriver: cargo test -- --include-ignored browser"]
+async fn a_page_on_another_origin_cannot_change_the_server() {
+    let Some((driver, chromium)) = browser_tools() else {
+        return;
+    };
+    let target = mailfault::TestServer::start()
+        .await
+        .expect("start the server");
+    let reply = common::send_message(
+        target.smtp_addr(),
+        "app@example.test",
+        &["user@example.test"],
+        "Subject: keep me\r\n\r\nx\r\n",
+    )
+    .await;
+    assert!(reply.starts_with("250"), "{reply}");
+    // Another origin: a plain page (no Content-Security-Policy to stop
+    // its requests) on another port, as any site the developer opens.
+    let other = serve_plain_page().await;
+    let chromedriver = Chromedriver::start(&driver, chromium).await;
+    let browser = chromedriver.browser().await;
+    let attack = async {
+        browser
+            .goto(&format!("http://{other}/"))
+            .await
+            .expect("open the other page");
+        let api = format!("{}/api/v1", target.http_url());
+        // A simple request (no preflight), the one a browser sends as is;
+        // then the kinds that need a preflight, which must fail there.
+        let script = format!(
+            "const api = {api:?}; const out = [];\
+             const attempt = (p) => p.then(r => 'answered ' + r.status + ' ' + r.type, e => 'blocked');\
+             out.push(await attempt(fetch(api + '/reset', {{method: 'POST', mode: 'no-cors', \
+                 headers: {{'Content-Type': 'text/plain'}}, body: 'x'}})));\
+             out.push(await attempt(fetch(api + '/messages', {{method: 'DELETE'}})));\
+             out.push(await attempt(fetch(api + '/scenario', {{method: 'PUT', \
+                 headers: {{'Content-Type': 'application/json'}}, body: 'version: 1'}})));\
+             return out;"
+        );
+        browser
+            .execute(&format!("return (async () => {{ {script} }})();"), vec![])
+            .await
+            .expect("run the cross-origin requests")
+    };
+    let results = tokio::time::timeout(Duration::from_secs(60), attack)
+        .await
+        .expect("the browser test took over 60 s");
+    // The no-cors POST reaches the server and is refused (the page sees
+    // only an opaque answer); the others fail their preflight. Either way
+    // nothing changed.
+    assert_eq!(results[0], "answered 0 opaque", "{results}");
+    assert_eq!(results[1], "blocked", "{results}");
+    assert_eq!(results[2], "blocked", "{results}");
+    assert_eq!(target.messages().len(), 1, "{results}");
+    assert_eq!(target.sessions().len(), 1, "{results}");
+    browser.close().await.expect("close the browser");
+    target.shutdown().await;
+}
+
+/// Serves a bare HTML page on a free loopback port, for the test's lifetime.
+async fn serve_plain_page() -> SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind the other origin");
+    let addr = listener.local_addr().expect("its address");
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut buf = [0u8; 4096];
+                let _ = stream.read(&mut buf).await;
+                let body = "<!doctype html><title>elsewhere</title><p>another site</p>";
+                let response = format!(
+                    "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = stream.write_all(response.as_bytes()).await;
+            });
+        }
+    });
+    addr
 }

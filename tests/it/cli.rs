@@ -21,6 +21,14 @@ impl Drop for Running {
 
 /// Starts `mailfault serve` on a free port and returns it with its address.
 fn serve(extra: &[&str]) -> (Running, std::net::SocketAddr, Vec<String>) {
+    serve_with_env(extra, &[])
+}
+
+/// [`serve`] with extra environment variables.
+fn serve_with_env(
+    extra: &[&str],
+    env: &[(&str, &str)],
+) -> (Running, std::net::SocketAddr, Vec<String>) {
     let http: &[&str] = if extra.contains(&"--http") {
         &[]
     } else {
@@ -31,6 +39,7 @@ fn serve(extra: &[&str]) -> (Running, std::net::SocketAddr, Vec<String>) {
         .args(http)
         .args(extra)
         .env("RUST_LOG", "warn")
+        .envs(env.iter().copied())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -445,4 +454,128 @@ fn healthcheck_exits_0_for_a_ready_server_and_1_for_none() {
         why.contains(&format!("127.0.0.1:{port}")),
         "loopback for 0.0.0.0: {why}"
     );
+}
+
+#[tokio::test]
+async fn serve_answers_allowed_hosts_and_cors_origins_when_asked() {
+    let (_server, _smtp, banner) = serve(&[
+        "--http",
+        "127.0.0.1:0",
+        "--http-allow-host",
+        "mailfault.internal",
+        "--http-cors",
+        "http://localhost:3000",
+    ]);
+    let line = banner
+        .iter()
+        .find_map(|l| l.strip_prefix("web page and API on http://"))
+        .unwrap_or_else(|| panic!("no web page line in {banner:?}"));
+    let addr: std::net::SocketAddr = line.split('/').next().unwrap().parse().unwrap();
+    assert!(
+        banner.contains(&"http: also answering Host mailfault.internal".to_owned()),
+        "{banner:?}"
+    );
+    assert!(
+        banner.contains(&"http: pages on http://localhost:3000 may call the API (CORS)".to_owned()),
+        "{banner:?}"
+    );
+    let port = addr.port();
+    let named = format!("mailfault.internal:{port}");
+    let ok = common::http::request(addr, "GET", "/api/v1/messages", &[("Host", &named)], b"").await;
+    assert_eq!(ok.status, 200, "{}", ok.text());
+    let other = format!("other.internal:{port}");
+    let refused =
+        common::http::request(addr, "GET", "/api/v1/messages", &[("Host", &other)], b"").await;
+    assert_eq!(refused.status, 421);
+
+    let app = [("Origin", "http://localhost:3000")];
+    let preflight = common::http::request(
+        addr,
+        "OPTIONS",
+        "/api/v1/reset",
+        &[
+            ("Origin", "http://localhost:3000"),
+            ("Access-Control-Request-Method", "POST"),
+            ("Access-Control-Request-Headers", "content-type"),
+        ],
+        b"",
+    )
+    .await;
+    assert_eq!(preflight.status, 204, "{}", preflight.text());
+    assert_eq!(
+        preflight.header("access-control-allow-origin"),
+        Some("http://localhost:3000")
+    );
+    assert_eq!(
+        preflight.header("access-control-allow-methods"),
+        Some("POST")
+    );
+    let reset = common::http::request(addr, "POST", "/api/v1/reset", &app, b"").await;
+    assert_eq!(reset.status, 200, "{}", reset.text());
+    assert_eq!(
+        reset.header("access-control-allow-origin"),
+        Some("http://localhost:3000")
+    );
+    let foreign = common::http::request(
+        addr,
+        "POST",
+        "/api/v1/reset",
+        &[("Origin", "http://localhost:3001")],
+        b"",
+    )
+    .await;
+    assert_eq!(foreign.status, 403);
+    assert_eq!(foreign.header("access-control-allow-origin"), None);
+
+    let bad = Command::new(BIN)
+        .args(["serve", "--http-cors", "localhost:3000"])
+        .output()
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("is not an origin"));
+}
+
+#[tokio::test]
+async fn in_the_container_any_host_name_is_answered() {
+    let (_server, _smtp, banner) =
+        serve_with_env(&["--http", "0.0.0.0:0"], &[("MAILFAULT_IN_CONTAINER", "1")]);
+    let line = banner
+        .iter()
+        .find_map(|l| l.strip_prefix("web page and API on http://"))
+        .unwrap_or_else(|| panic!("no web page line in {banner:?}"));
+    let port: u16 = line
+        .split('/')
+        .next()
+        .unwrap()
+        .rsplit(':')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+    let by_service = [("Host", "mailfault:8025")];
+    let ok = common::http::request(addr, "GET", "/api/v1/messages", &by_service, b"").await;
+    assert_eq!(ok.status, 200, "{}", ok.text());
+    // Cross-origin changes are still refused.
+    let refused = common::http::request(
+        addr,
+        "POST",
+        "/api/v1/reset",
+        &[("Host", "mailfault:8025"), ("Origin", "http://evil.test")],
+        b"",
+    )
+    .await;
+    assert_eq!(refused.status, 403);
+    let same = common::http::request(
+        addr,
+        "POST",
+        "/api/v1/reset",
+        &[
+            ("Host", "mailfault:8025"),
+            ("Origin", "http://mailfault:8025"),
+        ],
+        b"",
+    )
+    .await;
+    assert_eq!(same.status, 200, "{}", same.text());
 }

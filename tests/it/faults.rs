@@ -58,6 +58,10 @@ async fn smtplib_retry_after_the_greylist_window_gets_through() {
         "forgotten after 4 h of silence"
     );
     assert_eq!(server.messages().len(), 2);
+    let before = server.advance_clock(Duration::ZERO).unwrap();
+    let too_far = server.advance_clock(Duration::MAX).unwrap_err().to_string();
+    assert!(too_far.contains("at most"), "{too_far}");
+    assert_eq!(server.advance_clock(Duration::ZERO).unwrap(), before);
     server.shutdown().await;
 }
 

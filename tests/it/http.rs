@@ -298,6 +298,29 @@ async fn clock_advance_moves_a_virtual_clock_and_refuses_a_real_one() {
             .unwrap()
             .contains("{\"by\": \"5m\"}")
     );
+    // A huge advance is refused with a reason instead of pinning the
+    // clock at its limit for good.
+    let huge = request(
+        http,
+        "POST",
+        "/api/v1/clock/advance",
+        &json,
+        br#"{"by":"500000years"}"#,
+    )
+    .await;
+    assert_eq!(huge.status, 400, "{}", huge.text());
+    assert!(huge.json()["error"].as_str().unwrap().contains("at most"));
+    assert_eq!(get(http, "/api/v1/clock").await.json()["now"], "300.000s");
+    let moved = request(
+        http,
+        "POST",
+        "/api/v1/clock/advance",
+        &json,
+        br#"{"by":"1s"}"#,
+    )
+    .await;
+    assert_eq!(moved.status, 200, "{}", moved.text());
+    assert_eq!(moved.json()["now_ms"], 301_000);
     server.shutdown().await;
 }
 
@@ -499,5 +522,56 @@ async fn sessions_in_progress_are_listed_and_announced() {
             .len(),
         1
     );
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_scenario_sent_over_http_extends_only_built_in_profiles() {
+    let server = TestServer::start().await.unwrap();
+    let http = server.http_addr();
+    let dir = tempfile::tempdir().unwrap();
+    let secret = dir.path().join("secret.yaml");
+    std::fs::write(&secret, "version: 1\nname: top-secret-content\n").unwrap();
+    let missing = dir.path().join("missing.yaml");
+    let mut answers = Vec::new();
+    for path in [&secret, &missing] {
+        let body = format!("version: 1\nextends: {}\n", path.display());
+        let put = request(http, "PUT", "/api/v1/scenario", &[], body.as_bytes()).await;
+        assert_eq!(put.status, 400, "{}", put.text());
+        let text = put.text();
+        assert!(!text.contains("top-secret-content"), "{text}");
+        assert!(text.contains("built-in profile"), "{text}");
+        // The same answer whether the file exists or not.
+        answers.push(text.replace(&path.display().to_string(), "PATH"));
+    }
+    assert_eq!(answers[0], answers[1]);
+    let running = get(http, "/api/v1/scenario").await.text();
+    assert!(!running.contains("top-secret"), "{running}");
+    let profile = request(
+        http,
+        "PUT",
+        "/api/v1/scenario",
+        &[],
+        b"version: 1\nname: mine\nextends: gmail\n",
+    )
+    .await;
+    assert_eq!(profile.status, 200, "{}", profile.text());
+    assert_eq!(profile.json()["name"], "mine");
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn the_scenario_is_shown_with_its_passwords_masked() {
+    let yaml = "version: 1\nname: with users\nserver:\n  auth:\n    users:\n      - username: app\n        password: hunter2 # the CI secret\n";
+    let server = TestServer::with_scenario_str(yaml).await.unwrap();
+    let shown = get(server.http_addr(), "/api/v1/scenario").await;
+    assert_eq!(shown.status, 200);
+    let text = shown.text();
+    assert!(!text.contains("hunter2"), "{text}");
+    assert!(
+        text.contains("password: \"****\" # the CI secret"),
+        "{text}"
+    );
+    assert!(text.contains("username: app"), "{text}");
     server.shutdown().await;
 }

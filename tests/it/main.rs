@@ -12,6 +12,7 @@ mod dialogue;
 mod expect;
 mod explain;
 mod faults;
+mod guard;
 mod http;
 mod layering;
 mod mailpit_client;

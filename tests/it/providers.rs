@@ -339,3 +339,37 @@ fn extends_by_path_and_its_errors() {
     let e = err("version: 1\nextends: child.yaml\n", &child);
     assert!(e.contains("levels deep"), "{e}");
 }
+
+#[test]
+fn extends_reads_only_regular_files_of_sensible_size() {
+    let dir = tempfile::tempdir().unwrap();
+    let child = dir.path().join("child.yaml");
+    let err = |yaml: &str| {
+        std::fs::write(&child, yaml).unwrap();
+        Scenario::from_file(&child).unwrap_err().to_string()
+    };
+    let big = dir.path().join("big.yaml");
+    let mut text = String::from("version: 1\n");
+    text.push_str(&"#".repeat(1024 * 1024));
+    std::fs::write(&big, text).unwrap();
+    let e = err("version: 1\nextends: ./big.yaml\n");
+    assert!(e.contains("child.yaml:2:10:"), "{e}");
+    assert!(e.contains("larger than 1024 KiB"), "{e}");
+    let e = err("version: 1\nextends: ./\n");
+    assert!(e.contains("not a regular file"), "{e}");
+    #[cfg(unix)]
+    {
+        let fifo = dir.path().join("fifo.yaml");
+        let made = std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap();
+        assert!(made.success());
+        // Would block forever if it were opened.
+        let e = err("version: 1\nextends: ./fifo.yaml\n");
+        assert!(e.contains("child.yaml:2:10:"), "{e}");
+        assert!(e.contains("not a regular file"), "{e}");
+        let e = Scenario::from_file(&fifo).unwrap_err().to_string();
+        assert!(e.contains("not a regular file"), "{e}");
+    }
+}

@@ -1,0 +1,124 @@
+//! Browser safety over real HTTP: a page on another origin cannot change
+//! the server, a foreign Host (DNS rebinding) is refused, and clients that
+//! are not browsers (no Origin header) keep working.
+
+use crate::common;
+
+use std::time::Duration;
+
+use common::http::{get, request};
+use common::send_message;
+use mailfault::TestServer;
+
+async fn server_with_one_message() -> TestServer {
+    let server = TestServer::start().await.unwrap();
+    send_message(
+        server.smtp_addr(),
+        "a@x.test",
+        &["b@y.test"],
+        "Subject: kept\r\n\r\nx\r\n",
+    )
+    .await;
+    server
+        .wait_for_messages(1, Duration::from_secs(5))
+        .await
+        .unwrap();
+    server
+}
+
+#[tokio::test]
+async fn a_cross_origin_post_is_refused_and_resets_nothing() {
+    let server = server_with_one_message().await;
+    let http = server.http_addr();
+    for (method, path) in [
+        ("POST", "/api/v1/reset"),
+        ("DELETE", "/api/v1/messages"),
+        ("PUT", "/api/v1/scenario"),
+    ] {
+        let refused = request(
+            http,
+            method,
+            path,
+            &[
+                ("Origin", "http://evil.test"),
+                ("Content-Type", "text/plain"),
+            ],
+            b"version: 1\n",
+        )
+        .await;
+        assert_eq!(refused.status, 403, "{method} {path}: {}", refused.text());
+        let error = refused.json()["error"].as_str().unwrap().to_owned();
+        assert!(error.contains("--http-cors http://evil.test"), "{error}");
+        assert_eq!(refused.header("access-control-allow-origin"), None);
+    }
+    let null = request(http, "POST", "/api/v1/reset", &[("Origin", "null")], b"").await;
+    assert_eq!(null.status, 403);
+    assert_eq!(
+        server.messages().len(),
+        1,
+        "a refused request changed nothing"
+    );
+    // Reading is not a state change; without CORS headers the browser
+    // keeps the answer from the foreign page.
+    let read = request(
+        http,
+        "GET",
+        "/api/v1/messages",
+        &[("Origin", "http://evil.test")],
+        b"",
+    )
+    .await;
+    assert_eq!(read.status, 200);
+    assert_eq!(read.header("access-control-allow-origin"), None);
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn same_origin_and_originless_requests_are_accepted() {
+    let server = server_with_one_message().await;
+    let http = server.http_addr();
+    let own = format!("http://{http}");
+    let same = request(http, "POST", "/api/v1/reset", &[("Origin", &own)], b"").await;
+    assert_eq!(same.status, 200, "{}", same.text());
+    assert_eq!(server.messages().len(), 0);
+    let port = http.port();
+    let localhost = format!("localhost:{port}");
+    let page = format!("http://localhost:{port}");
+    let by_name = request(
+        http,
+        "DELETE",
+        "/api/v1/messages",
+        &[("Host", &localhost), ("Origin", &page)],
+        b"",
+    )
+    .await;
+    assert_eq!(by_name.status, 200, "{}", by_name.text());
+    let plain = request(http, "POST", "/api/v1/reset", &[], b"").await;
+    assert_eq!(plain.status, 200, "{}", plain.text());
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_foreign_host_is_refused_and_loopback_names_are_accepted() {
+    let server = server_with_one_message().await;
+    let http = server.http_addr();
+    let port = http.port();
+    let rebound = format!("evil.test:{port}");
+    for (method, path) in [("GET", "/api/v1/messages"), ("POST", "/api/v1/reset")] {
+        let refused = request(http, method, path, &[("Host", &rebound)], b"").await;
+        assert_eq!(refused.status, 421, "{}", refused.text());
+        let error = refused.json()["error"].as_str().unwrap().to_owned();
+        assert!(error.contains("--http-allow-host evil.test"), "{error}");
+    }
+    assert_eq!(server.messages().len(), 1);
+    for host in [
+        format!("localhost:{port}"),
+        format!("127.0.0.1:{port}"),
+        format!("[::1]:{port}"),
+    ] {
+        let ok = request(http, "GET", "/api/v1/messages", &[("Host", &host)], b"").await;
+        assert_eq!(ok.status, 200, "{host}: {}", ok.text());
+    }
+    assert_eq!(get(http, "/livez").await.status, 200);
+    server.shutdown().await;
+}
