@@ -39,6 +39,11 @@ const LINGER: Duration = Duration::from_millis(500);
 const LINGER_BYTES: usize = 4 * 1024;
 /// Read size while message content streams in.
 const CONTENT_READ: usize = 64 * 1024;
+/// The slowest message content the server waits for, once the data
+/// time-out's grace is used up: the whole content must arrive within
+/// `data_timeout` plus one second per KiB received, so a client dripping a
+/// byte just inside every per-read time-out cannot hold a slot for ever.
+const CONTENT_MIN_RATE: u64 = 1024;
 
 /// How a paced reply is cut up in time.
 #[derive(Clone, Copy, Debug)]
@@ -129,6 +134,12 @@ struct Connection {
     /// a delay and after a slow write, not once per event.
     now: Duration,
     delivered: Vec<u64>,
+    /// When the command line being read must be complete: set when the
+    /// server starts waiting after its reply, cleared when a line is taken.
+    line_deadline: Option<tokio::time::Instant>,
+    /// When message content started streaming in, and how much of it has.
+    content_started: Option<tokio::time::Instant>,
+    content_bytes: u64,
 }
 
 impl Connection {
@@ -149,6 +160,9 @@ impl Connection {
             started_at: SystemTime::now(),
             now: Duration::ZERO,
             delivered: Vec::new(),
+            line_deadline: None,
+            content_started: None,
+            content_bytes: 0,
         }
     }
 
@@ -242,6 +256,8 @@ impl Connection {
                 debug!(line = %String::from_utf8_lossy(&line).trim_end(), "C");
             }
             self.rbuf.advance(step.consumed);
+            // The next line's time starts when this one's reply is out.
+            self.line_deadline = None;
             self.execute().await?;
             if let Some(fault) = self.upgrade_pending.take() {
                 if !self.rbuf.is_empty() {
@@ -259,12 +275,27 @@ impl Connection {
 
     /// Waits for more input, within the time-out, or for a shutdown between
     /// commands; either of those closes through the session's own reply.
+    ///
+    /// Between commands the time-out is a deadline for the whole line,
+    /// counted from the end of the previous reply (as Postfix does), not
+    /// per read: bytes dripping in do not extend it. Message content keeps
+    /// the per-read data time-out and must also average
+    /// [`CONTENT_MIN_RATE`] after a grace of one data time-out.
     async fn read(&mut self, session: &mut Session<Policy>) -> Result<(), Closed> {
         let content = session.in_content();
-        let (limit, chunk) = if content {
-            (self.active.data_timeout, CONTENT_READ)
+        let now = tokio::time::Instant::now();
+        let (deadline, chunk) = if content {
+            let started = *self.content_started.get_or_insert(now);
+            let earned = Duration::from_secs(self.content_bytes / CONTENT_MIN_RATE);
+            let whole = started + self.active.data_timeout + earned;
+            (whole.min(now + self.active.data_timeout), CONTENT_READ)
         } else {
-            (self.active.command_timeout, COMMAND_READ)
+            self.content_started = None;
+            self.content_bytes = 0;
+            let deadline = *self
+                .line_deadline
+                .get_or_insert(now + self.active.command_timeout);
+            (deadline, COMMAND_READ)
         };
         if self.rbuf.capacity() - self.rbuf.len() < chunk / 4 {
             self.rbuf.reserve(chunk);
@@ -278,7 +309,7 @@ impl Connection {
                 self.execute().await?;
                 return Err(Closed::Server(CloseReason::Shutdown));
             }
-            r = tokio::time::timeout(limit, self.stream.read_buf(&mut self.rbuf)) => r,
+            r = tokio::time::timeout_at(deadline, self.stream.read_buf(&mut self.rbuf)) => r,
         };
         self.tick();
         match read {
@@ -288,7 +319,14 @@ impl Connection {
                 Err(Closed::Server(CloseReason::Timeout))
             }
             Ok(Ok(0)) => Err(Closed::ClientLeft),
-            Ok(Ok(_)) => Ok(()),
+            Ok(Ok(n)) => {
+                if content {
+                    self.content_bytes = self
+                        .content_bytes
+                        .saturating_add(u64::try_from(n).unwrap_or(u64::MAX));
+                }
+                Ok(())
+            }
             Ok(Err(e)) => Err(Closed::ReadFailed(e)),
         }
     }
