@@ -54,6 +54,10 @@ enum Command {
         /// How many messages (and sessions) to keep in memory; older ones are evicted.
         #[arg(long, default_value_t = 10_000, env = "MAILFAULT_MAX_MESSAGES")]
         max_messages: usize,
+        /// After Ctrl-C or SIGTERM, how long messages in flight may take to
+        /// finish; connections still open then are dropped (e.g. 10s, 1m).
+        #[arg(long, default_value = "10s", env = "MAILFAULT_SHUTDOWN_TIMEOUT", value_parser = humantime::parse_duration)]
+        shutdown_timeout: std::time::Duration,
         #[arg(long, value_enum, default_value_t = LogFormat::Pretty, env = "MAILFAULT_LOG_FORMAT")]
         log_format: LogFormat,
     },
@@ -194,6 +198,7 @@ fn main() -> ExitCode {
             scenario,
             store,
             max_messages,
+            shutdown_timeout,
             log_format,
         } => {
             init_tracing(log_format);
@@ -210,6 +215,7 @@ fn main() -> ExitCode {
                 scenario,
                 store,
                 max_messages,
+                shutdown_timeout,
             };
             match runtime.block_on(commands::serve::run(opts)) {
                 Ok(()) => ExitCode::SUCCESS,

@@ -1,5 +1,6 @@
 //! `mailfault serve`: run the server until Ctrl-C or SIGTERM, then shut down
-//! gracefully (idle sessions get 421, messages in flight finish).
+//! gracefully (idle sessions get 421, messages in flight finish) for at most
+//! `--shutdown-timeout`.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -76,6 +77,9 @@ pub struct Options {
     pub scenario: Option<PathBuf>,
     pub store: StoreKind,
     pub max_messages: usize,
+    /// After Ctrl-C or SIGTERM, how long sessions may take to finish
+    /// before they are dropped.
+    pub shutdown_timeout: std::time::Duration,
 }
 
 /// The listeners' TLS side for `--tls`, and the CA a client must trust
@@ -183,7 +187,13 @@ pub async fn run(opts: Options) -> Result<(), Error> {
         wait_for_signal().await;
         token.cancel();
     });
-    handle.wait().await;
+    let dropped = handle.wait_at_most(opts.shutdown_timeout).await;
+    if dropped > 0 {
+        say!(
+            "shutdown timeout ({}) reached: {dropped} connection(s) dropped, any message they had not finished is lost",
+            humantime::format_duration(opts.shutdown_timeout)
+        );
+    }
     let evicted = store.evicted();
     say!(
         "stopped: {} message(s) held{}",

@@ -105,10 +105,16 @@ pub(crate) async fn run(
 ) {
     let id = shared.next_session();
     let span = info_span!("session", id, client = %peer, tls = implicit_tls);
-    Connection::new(stream, peer, id, shared)
-        .serve(implicit_tls)
-        .instrument(span)
-        .await;
+    let abort = shared.abort.clone();
+    let serve = Connection::new(stream, peer, id, shared).serve(implicit_tls);
+    tokio::select! {
+        () = serve.instrument(span.clone()) => {}
+        () = abort.cancelled() => {
+            // The shutdown drain time is up: the socket closes with the
+            // future; a message not yet answered is lost, not half-stored.
+            span.in_scope(|| info!("connection dropped at the end of the shutdown timeout"));
+        }
+    }
 }
 
 struct Connection {

@@ -18,7 +18,7 @@ use tokio::sync::Semaphore;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
-use tracing::info;
+use tracing::{info, warn};
 
 use crate::proto::extensions::Extension;
 use crate::proto::session;
@@ -75,6 +75,9 @@ pub(crate) struct Shared {
     /// The broken certificates `tls_fault:` serves.
     pub tls_faults: Option<Arc<FaultAcceptors>>,
     pub shutdown: CancellationToken,
+    /// Fires when the shutdown drain time is up: connections still open
+    /// are dropped where they stand.
+    pub abort: CancellationToken,
     next_session: AtomicU64,
 }
 
@@ -215,9 +218,43 @@ impl ServerHandle {
     }
 
     /// Returns once the server has stopped (after the shutdown token fires).
-    pub async fn wait(self) {
-        for accept in self.accept {
-            let _ = accept.await;
+    pub async fn wait(mut self) {
+        self.stopped().await;
+    }
+
+    /// Waits for the shutdown token, then at most `drain` for the
+    /// connections (and the HTTP server) to finish; what is still open then
+    /// is dropped. A message in flight that had not been answered is lost,
+    /// never answered 250 without being stored. Returns how many
+    /// connections were dropped.
+    pub(crate) async fn wait_at_most(mut self, drain: Duration) -> usize {
+        let shared = Arc::clone(&self.control.shared);
+        shared.shutdown.cancelled().await;
+        if tokio::time::timeout(drain, self.stopped()).await.is_ok() {
+            return 0;
+        }
+        let dropped = self.tracker.len();
+        warn!(
+            connections = dropped,
+            drain = %humantime::format_duration(drain),
+            "shutdown timeout reached; dropping the connections still open"
+        );
+        shared.abort.cancel();
+        for accept in &self.accept {
+            accept.abort();
+        }
+        self.stopped().await;
+        dropped
+    }
+
+    /// Waits for the accept loops, the attached tasks and the connections;
+    /// may be called again after a time-out cut it short.
+    async fn stopped(&mut self) {
+        for accept in &mut self.accept {
+            // A handle that already gave its result must not be polled again.
+            if !accept.is_finished() {
+                let _ = accept.await;
+            }
         }
         self.tracker.close();
         self.tracker.wait().await;
@@ -290,6 +327,7 @@ pub(crate) async fn start_with(
         tls_faults: listen.tls_faults,
         store,
         shutdown: CancellationToken::new(),
+        abort: CancellationToken::new(),
         next_session: AtomicU64::new(1),
     });
     let tracker = TaskTracker::new();
