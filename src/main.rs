@@ -235,6 +235,7 @@ fn main() -> ExitCode {
             command,
         } => {
             init_tracing_quiet(log_format);
+            commands::serve::raise_descriptor_limit();
             let Some(runtime) = runtime() else {
                 return ExitCode::from(exit::USAGE);
             };

@@ -111,7 +111,23 @@ pub fn tls_listen(
     Ok((listen, ca))
 }
 
+/// Raises the soft limit on open descriptors to the hard one, so each
+/// connection slot can have its socket (and a Maildir file) without the
+/// usual soft 1024 cutting in first; logs the limit at debug. A failure is
+/// only a warning: the server still runs, with fewer descriptors.
+pub fn raise_descriptor_limit() {
+    #[cfg(unix)]
+    match rlimit::increase_nofile_limit(u64::MAX) {
+        Ok(limit) => tracing::debug!(limit, "open files limit"),
+        Err(e) => tracing::warn!(
+            error = %e,
+            "could not raise the open files limit; raise it with `ulimit -n` if connections are refused"
+        ),
+    }
+}
+
 pub async fn run(opts: Options) -> Result<(), Error> {
+    raise_descriptor_limit();
     let scenario = match &opts.scenario {
         Some(path) => Scenario::from_file(path)?,
         None => Scenario::accept_all(),

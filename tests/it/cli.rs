@@ -515,3 +515,34 @@ async fn sigterm_drains_for_at_most_the_shutdown_timeout() {
     let rest = stalled.until_closed().await;
     assert!(!rest.contains("250"), "{rest:?}");
 }
+
+#[cfg(target_os = "linux")]
+#[test]
+fn serve_raises_the_open_files_soft_limit_to_the_hard_one() {
+    // Started with a low soft limit, as many shells and services do.
+    let mut child = Command::new("sh")
+        .args(["-c", "ulimit -Sn 256 && exec \"$0\" \"$@\""])
+        .arg(BIN)
+        .args(["serve", "--smtp", "127.0.0.1:0", "--http", "off"])
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let pid = child.id();
+    let _running = Running(child);
+    let mut reader = BufReader::new(stdout);
+    let mut line = String::new();
+    while reader.read_line(&mut line).unwrap() > 0 && !line.contains("press Ctrl-C") {}
+    let limits = std::fs::read_to_string(format!("/proc/{pid}/limits")).unwrap();
+    let open_files = limits
+        .lines()
+        .find(|l| l.starts_with("Max open files"))
+        .unwrap_or_else(|| panic!("no open files line in {limits}"));
+    let fields: Vec<&str> = open_files.split_whitespace().collect();
+    // "Max open files  SOFT  HARD  files"
+    let (soft, hard) = (fields[3], fields[4]);
+    assert_eq!(soft, hard, "{open_files}");
+    assert_ne!(soft, "256", "{open_files}");
+}
