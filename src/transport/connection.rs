@@ -16,11 +16,13 @@ use std::time::{Duration, Instant, SystemTime};
 use bytes::{Buf, BytesMut};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
+use tokio::sync::OwnedSemaphorePermit;
+use tokio_util::sync::CancellationToken;
 use tracing::{Instrument, debug, info, info_span, warn};
 
 use super::stream::Stream;
 use super::{Active, Shared};
-use crate::proto::event::{CloseReason, CommandEvent, Discard, Event, Fate, ReplyEvent};
+use crate::proto::event::{Answer, CloseReason, CommandEvent, Discard, Event, Fate, ReplyEvent};
 use crate::proto::policy::TlsFault;
 use crate::proto::replies;
 use crate::proto::reply::{EnhancedCode, Malformed, Reply, Wire};
@@ -44,6 +46,13 @@ const CONTENT_READ: usize = 64 * 1024;
 /// `data_timeout` plus one second per KiB received, so a client dripping a
 /// byte just inside every per-read time-out cannot hold a slot for ever.
 const CONTENT_MIN_RATE: u64 = 1024;
+
+/// Closes the session idle longest when a new client needs its slot.
+const IDLE_UNDER_LOAD: Reply = Reply {
+    code: 421,
+    enhanced: Some(EnhancedCode::new(4, 4, 2)),
+    text: std::borrow::Cow::Borrowed("Idle too long under load, closing connection"),
+};
 
 /// How a paced reply is cut up in time.
 #[derive(Clone, Copy, Debug)]
@@ -97,16 +106,20 @@ type Policy = ScenarioPolicy;
 
 /// Serves one connection; `implicit_tls` for the SMTPS port, where the TLS
 /// handshake comes before the greeting.
+/// `slot` is its place among the connection slots, held until the end (or
+/// until the session is closed for a newcomer).
 pub(crate) async fn run(
     stream: TcpStream,
     peer: SocketAddr,
     shared: Arc<Shared>,
     implicit_tls: bool,
+    slot: OwnedSemaphorePermit,
 ) {
     let id = shared.next_session();
     let span = info_span!("session", id, client = %peer, tls = implicit_tls);
     let abort = shared.abort.clone();
-    let serve = Connection::new(stream, peer, id, shared).serve(implicit_tls);
+    let registry = Arc::clone(&shared);
+    let serve = Connection::new(stream, peer, id, shared, slot).serve(implicit_tls);
     tokio::select! {
         () = serve.instrument(span.clone()) => {}
         () = abort.cancelled() => {
@@ -115,6 +128,7 @@ pub(crate) async fn run(
             span.in_scope(|| info!("connection dropped at the end of the shutdown timeout"));
         }
     }
+    registry.clear_idle(id);
 }
 
 struct Connection {
@@ -146,10 +160,24 @@ struct Connection {
     /// When message content started streaming in, and how much of it has.
     content_started: Option<tokio::time::Instant>,
     content_bytes: u64,
+    /// This connection's place among the slots; given up early when the
+    /// session is closed to admit a newcomer.
+    slot: Option<OwnedSemaphorePermit>,
+    /// Fired by the accept loop to close this session, idle longest, when
+    /// every slot is taken.
+    evict: CancellationToken,
+    /// Whether this session is in the idle registry now.
+    listed_idle: bool,
 }
 
 impl Connection {
-    fn new(stream: TcpStream, peer: SocketAddr, id: u64, shared: Arc<Shared>) -> Self {
+    fn new(
+        stream: TcpStream,
+        peer: SocketAddr,
+        id: u64,
+        shared: Arc<Shared>,
+        slot: OwnedSemaphorePermit,
+    ) -> Self {
         Self {
             stream: Stream::Plain(stream),
             tls: None,
@@ -169,6 +197,9 @@ impl Connection {
             line_deadline: None,
             content_started: None,
             content_bytes: 0,
+            slot: Some(slot),
+            evict: CancellationToken::new(),
+            listed_idle: false,
         }
     }
 
@@ -264,6 +295,7 @@ impl Connection {
             self.rbuf.advance(step.consumed);
             // The next line's time starts when this one's reply is out.
             self.line_deadline = None;
+            self.busy();
             self.execute().await?;
             if let Some(fault) = self.upgrade_pending.take() {
                 if !self.rbuf.is_empty() {
@@ -298,15 +330,19 @@ impl Connection {
         } else {
             self.content_started = None;
             self.content_bytes = 0;
-            let deadline = *self
-                .line_deadline
-                .get_or_insert(now + self.active.command_timeout);
+            if self.line_deadline.is_none() {
+                self.line_deadline = Some(now + self.active.command_timeout);
+                self.listed_idle = true;
+                self.shared.set_idle(self.id, now, self.evict.clone());
+            }
+            let deadline = self.line_deadline.unwrap_or(now);
             (deadline, COMMAND_READ)
         };
         if self.rbuf.capacity() - self.rbuf.len() < chunk / 4 {
             self.rbuf.reserve(chunk);
         }
         let shutdown = self.shared.shutdown.clone();
+        let evict = self.evict.clone();
         let read = tokio::select! {
             biased;
             _ = shutdown.cancelled(), if !content => {
@@ -315,6 +351,7 @@ impl Connection {
                 self.execute().await?;
                 return Err(Closed::Server(CloseReason::Shutdown));
             }
+            _ = evict.cancelled(), if !content => return Err(self.evicted().await),
             r = tokio::time::timeout_at(deadline, self.stream.read_buf(&mut self.rbuf)) => r,
         };
         self.tick();
@@ -335,6 +372,34 @@ impl Connection {
             }
             Ok(Err(e)) => Err(Closed::ReadFailed(e)),
         }
+    }
+
+    /// The session is no longer waiting for a command.
+    fn busy(&mut self) {
+        if self.listed_idle {
+            self.listed_idle = false;
+            self.shared.clear_idle(self.id);
+        }
+    }
+
+    /// Every slot is taken and this session has waited longest for a
+    /// command: it gives its slot to the newcomer at once and says why.
+    async fn evicted(&mut self) -> Closed {
+        self.listed_idle = false;
+        self.slot = None;
+        self.tick();
+        debug!("idle longest with every slot taken; closing for a new client");
+        let out = Outgoing {
+            reply: IDLE_UNDER_LOAD,
+            enhanced: self.active.enhanced_codes(),
+            rule: None,
+            wire: Wire::Normal,
+            answers: Answer::Unsolicited,
+        };
+        if self.send(out).await.is_err() || self.flush().await.is_err() {
+            return Closed::WriteFailed;
+        }
+        Closed::Server(CloseReason::Timeout)
     }
 
     /// Records how the session ended; after a 421 the server first

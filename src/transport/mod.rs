@@ -8,9 +8,10 @@ mod listener;
 pub(crate) mod metrics;
 mod stream;
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 use tokio::net::TcpListener;
@@ -55,7 +56,7 @@ impl Active {
         }
     }
 
-    fn enhanced_codes(&self) -> bool {
+    pub(crate) fn enhanced_codes(&self) -> bool {
         self.config
             .extensions
             .contains(Extension::EnhancedStatusCodes)
@@ -78,12 +79,62 @@ pub(crate) struct Shared {
     /// Fires when the shutdown drain time is up: connections still open
     /// are dropped where they stand.
     pub abort: CancellationToken,
+    /// Sessions waiting for a command line, by id: since when, and how to
+    /// close one when a new client needs its slot.
+    idle: Mutex<HashMap<u64, Idle>>,
     next_session: AtomicU64,
+}
+
+/// How long a session must have waited for a command before a newcomer may
+/// take its slot: a client between a reply and its next command (a round
+/// trip, some work) is not idle, and a flood of new connections must not
+/// cut every session in turn the moment it is answered.
+const EVICT_AFTER_IDLE: Duration = Duration::from_secs(1);
+
+/// A session waiting for a command (see [`Shared::evict_longest_idle`]).
+struct Idle {
+    since: tokio::time::Instant,
+    evict: CancellationToken,
 }
 
 impl Shared {
     fn next_session(&self) -> u64 {
         self.next_session.fetch_add(1, Ordering::Relaxed)
+    }
+
+    fn idle(&self) -> std::sync::MutexGuard<'_, HashMap<u64, Idle>> {
+        self.idle.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Session `id` waits for a command line since `since`; `evict` closes it.
+    fn set_idle(&self, id: u64, since: tokio::time::Instant, evict: CancellationToken) {
+        self.idle().insert(id, Idle { since, evict });
+    }
+
+    /// Session `id` is busy again (or gone).
+    fn clear_idle(&self, id: u64) {
+        self.idle().remove(&id);
+    }
+
+    /// With every slot taken, closes the session that has waited longest
+    /// for a command (Postfix does the same under load); `false` when no
+    /// session has waited [`EVICT_AFTER_IDLE`].
+    fn evict_longest_idle(&self) -> bool {
+        let mut idle = self.idle();
+        let Some((id, since)) = idle
+            .iter()
+            .min_by_key(|(_, i)| i.since)
+            .map(|(id, i)| (*id, i.since))
+        else {
+            return false;
+        };
+        if since.elapsed() < EVICT_AFTER_IDLE {
+            return false;
+        }
+        if let Some(victim) = idle.remove(&id) {
+            victim.evict.cancel();
+        }
+        true
     }
 
     /// The scenario in force now.
@@ -328,6 +379,7 @@ pub(crate) async fn start_with(
         store,
         shutdown: CancellationToken::new(),
         abort: CancellationToken::new(),
+        idle: Mutex::new(HashMap::new()),
         next_session: AtomicU64::new(1),
     });
     let tracker = TaskTracker::new();

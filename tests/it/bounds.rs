@@ -88,3 +88,58 @@ async fn message_content_dripping_in_is_cut_by_the_minimum_rate() {
     assert!(server.messages().is_empty());
     server.shutdown().await;
 }
+
+#[tokio::test]
+async fn under_connection_pressure_the_longest_idle_session_is_closed_first() {
+    let yaml = "version: 1\nserver:\n  limits: { max_connections: 2 }\n";
+    let server = TestServer::with_scenario_str(yaml).await.unwrap();
+    let addr = server.smtp_addr();
+    let (mut oldest, _) = Raw::greeted(addr).await;
+    oldest.cmd("EHLO oldest.example").await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let (mut newer, _) = Raw::greeted(addr).await;
+    newer.cmd("EHLO newer.example").await;
+    // Both idle past the grace: the newcomer takes the oldest one's slot.
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    let (mut newcomer, greeting) = Raw::greeted(addr).await;
+    assert!(greeting.starts_with("220 "), "{greeting}");
+    assert_eq!(
+        oldest.until_closed().await,
+        "421 4.4.2 Idle too long under load, closing connection\r\n"
+    );
+    assert!(newer.cmd("NOOP").await.starts_with("250"));
+    assert!(
+        newcomer
+            .cmd("EHLO newcomer.example")
+            .await
+            .starts_with("250")
+    );
+    // Nobody idle past the grace now: the next newcomer is refused.
+    let mut refused = Raw::connect(addr).await;
+    assert_eq!(
+        refused.until_closed().await,
+        "421 4.7.0 Too many connections, try again later\r\n"
+    );
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_session_inside_data_is_not_closed_for_a_newcomer() {
+    let yaml = "version: 1\nserver:\n  limits: { max_connections: 1 }\n";
+    let server = TestServer::with_scenario_str(yaml).await.unwrap();
+    let addr = server.smtp_addr();
+    let (mut busy, _) = Raw::greeted(addr).await;
+    busy.cmd("EHLO busy.example").await;
+    busy.cmd("MAIL FROM:<a@example.test>").await;
+    busy.cmd("RCPT TO:<b@example.test>").await;
+    assert!(busy.cmd("DATA").await.starts_with("354"));
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    let mut refused = Raw::connect(addr).await;
+    assert_eq!(
+        refused.until_closed().await,
+        "421 4.7.0 Too many connections, try again later\r\n"
+    );
+    busy.send(b"Subject: x\r\n\r\ny\r\n").await;
+    assert!(busy.cmd(".").await.starts_with("250"));
+    server.shutdown().await;
+}
