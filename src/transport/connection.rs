@@ -17,11 +17,10 @@ use bytes::{Buf, BytesMut};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::OwnedSemaphorePermit;
-use tokio_util::sync::CancellationToken;
 use tracing::{Instrument, debug, info, info_span, warn};
 
 use super::stream::Stream;
-use super::{Active, Shared};
+use super::{Active, IdleMark, Shared};
 use crate::proto::event::{Answer, CloseReason, CommandEvent, Discard, Event, Fate, ReplyEvent};
 use crate::proto::policy::TlsFault;
 use crate::proto::replies;
@@ -119,7 +118,8 @@ pub(crate) async fn run(
     let span = info_span!("session", id, client = %peer, tls = implicit_tls);
     let abort = shared.abort.clone();
     let registry = Arc::clone(&shared);
-    let serve = Connection::new(stream, peer, id, shared, slot).serve(implicit_tls);
+    let mark = shared.register(id);
+    let serve = Connection::new(stream, peer, id, shared, slot, mark).serve(implicit_tls);
     tokio::select! {
         () = serve.instrument(span.clone()) => {}
         () = abort.cancelled() => {
@@ -128,7 +128,7 @@ pub(crate) async fn run(
             span.in_scope(|| info!("connection dropped at the end of the shutdown timeout"));
         }
     }
-    registry.clear_idle(id);
+    registry.unregister(id);
 }
 
 struct Connection {
@@ -163,11 +163,9 @@ struct Connection {
     /// This connection's place among the slots; given up early when the
     /// session is closed to admit a newcomer.
     slot: Option<OwnedSemaphorePermit>,
-    /// Fired by the accept loop to close this session, idle longest, when
-    /// every slot is taken.
-    evict: CancellationToken,
-    /// Whether this session is in the idle registry now.
-    listed_idle: bool,
+    /// Whether, since when, the session waits for a command; the accept
+    /// loop closes the one idle longest through it when every slot is taken.
+    idle: Arc<IdleMark>,
 }
 
 impl Connection {
@@ -177,6 +175,7 @@ impl Connection {
         id: u64,
         shared: Arc<Shared>,
         slot: OwnedSemaphorePermit,
+        idle: Arc<IdleMark>,
     ) -> Self {
         Self {
             stream: Stream::Plain(stream),
@@ -198,8 +197,7 @@ impl Connection {
             content_started: None,
             content_bytes: 0,
             slot: Some(slot),
-            evict: CancellationToken::new(),
-            listed_idle: false,
+            idle,
         }
     }
 
@@ -295,7 +293,7 @@ impl Connection {
             self.rbuf.advance(step.consumed);
             // The next line's time starts when this one's reply is out.
             self.line_deadline = None;
-            self.busy();
+            self.idle.busy();
             self.execute().await?;
             if let Some(fault) = self.upgrade_pending.take() {
                 if !self.rbuf.is_empty() {
@@ -332,8 +330,7 @@ impl Connection {
             self.content_bytes = 0;
             if self.line_deadline.is_none() {
                 self.line_deadline = Some(now + self.active.command_timeout);
-                self.listed_idle = true;
-                self.shared.set_idle(self.id, now, self.evict.clone());
+                self.idle.waiting(self.shared.uptime());
             }
             let deadline = self.line_deadline.unwrap_or(now);
             (deadline, COMMAND_READ)
@@ -342,7 +339,7 @@ impl Connection {
             self.rbuf.reserve(chunk);
         }
         let shutdown = self.shared.shutdown.clone();
-        let evict = self.evict.clone();
+        let evict = self.idle.evict.clone();
         let read = tokio::select! {
             biased;
             _ = shutdown.cancelled(), if !content => {
@@ -374,18 +371,10 @@ impl Connection {
         }
     }
 
-    /// The session is no longer waiting for a command.
-    fn busy(&mut self) {
-        if self.listed_idle {
-            self.listed_idle = false;
-            self.shared.clear_idle(self.id);
-        }
-    }
-
     /// Every slot is taken and this session has waited longest for a
     /// command: it gives its slot to the newcomer at once and says why.
     async fn evicted(&mut self) -> Closed {
-        self.listed_idle = false;
+        self.idle.busy();
         self.slot = None;
         self.tick();
         debug!("idle longest with every slot taken; closing for a new client");

@@ -79,9 +79,11 @@ pub(crate) struct Shared {
     /// Fires when the shutdown drain time is up: connections still open
     /// are dropped where they stand.
     pub abort: CancellationToken,
-    /// Sessions waiting for a command line, by id: since when, and how to
-    /// close one when a new client needs its slot.
-    idle: Mutex<HashMap<u64, Idle>>,
+    /// Every session, by id, with whether and since when it waits for a
+    /// command line, so a newcomer can take the slot of the one idle longest.
+    sessions: Mutex<HashMap<u64, Arc<IdleMark>>>,
+    /// What [`IdleMark`] times count from.
+    started: tokio::time::Instant,
     next_session: AtomicU64,
 }
 
@@ -91,10 +93,30 @@ pub(crate) struct Shared {
 /// cut every session in turn the moment it is answered.
 const EVICT_AFTER_IDLE: Duration = Duration::from_secs(1);
 
-/// A session waiting for a command (see [`Shared::evict_longest_idle`]).
-struct Idle {
-    since: tokio::time::Instant,
-    evict: CancellationToken,
+/// Whether one session waits for a command, and how to close it for a
+/// newcomer. Updated with one atomic store per command; only an eviction
+/// looks at all of them.
+pub(crate) struct IdleMark {
+    /// Microseconds from [`Shared::started`] to when the session started
+    /// waiting for a command line; [`IdleMark::BUSY`] while it is not.
+    since: AtomicU64,
+    /// Fired to close the session for a newcomer.
+    pub evict: CancellationToken,
+}
+
+impl IdleMark {
+    const BUSY: u64 = u64::MAX;
+
+    /// The session waits for a command line since `at` (from `Shared::started`).
+    pub(crate) fn waiting(&self, at: Duration) {
+        let micros = u64::try_from(at.as_micros()).unwrap_or(Self::BUSY - 1);
+        self.since.store(micros, Ordering::Relaxed);
+    }
+
+    /// The session is working on a command or receiving a message.
+    pub(crate) fn busy(&self) {
+        self.since.store(Self::BUSY, Ordering::Relaxed);
+    }
 }
 
 impl Shared {
@@ -102,38 +124,48 @@ impl Shared {
         self.next_session.fetch_add(1, Ordering::Relaxed)
     }
 
-    fn idle(&self) -> std::sync::MutexGuard<'_, HashMap<u64, Idle>> {
-        self.idle.lock().unwrap_or_else(|p| p.into_inner())
+    fn sessions(&self) -> std::sync::MutexGuard<'_, HashMap<u64, Arc<IdleMark>>> {
+        self.sessions.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Session `id` waits for a command line since `since`; `evict` closes it.
-    fn set_idle(&self, id: u64, since: tokio::time::Instant, evict: CancellationToken) {
-        self.idle().insert(id, Idle { since, evict });
+    /// Enters session `id` in the registry, busy.
+    fn register(&self, id: u64) -> Arc<IdleMark> {
+        let mark = Arc::new(IdleMark {
+            since: AtomicU64::new(IdleMark::BUSY),
+            evict: CancellationToken::new(),
+        });
+        self.sessions().insert(id, Arc::clone(&mark));
+        mark
     }
 
-    /// Session `id` is busy again (or gone).
-    fn clear_idle(&self, id: u64) {
-        self.idle().remove(&id);
+    /// Session `id` has ended.
+    fn unregister(&self, id: u64) {
+        self.sessions().remove(&id);
+    }
+
+    /// How long the server has run, the time [`IdleMark`]s are given in.
+    fn uptime(&self) -> Duration {
+        self.started.elapsed()
     }
 
     /// With every slot taken, closes the session that has waited longest
     /// for a command (Postfix does the same under load); `false` when no
     /// session has waited [`EVICT_AFTER_IDLE`].
     fn evict_longest_idle(&self) -> bool {
-        let mut idle = self.idle();
-        let Some((id, since)) = idle
-            .iter()
-            .min_by_key(|(_, i)| i.since)
-            .map(|(id, i)| (*id, i.since))
+        let sessions = self.sessions();
+        let Some((since, victim)) = sessions
+            .values()
+            .map(|m| (m.since.load(Ordering::Relaxed), m))
+            .filter(|(since, m)| *since != IdleMark::BUSY && !m.evict.is_cancelled())
+            .min_by_key(|(since, _)| *since)
         else {
             return false;
         };
-        if since.elapsed() < EVICT_AFTER_IDLE {
+        let waited = self.uptime().saturating_sub(Duration::from_micros(since));
+        if waited < EVICT_AFTER_IDLE {
             return false;
         }
-        if let Some(victim) = idle.remove(&id) {
-            victim.evict.cancel();
-        }
+        victim.evict.cancel();
         true
     }
 
@@ -379,7 +411,8 @@ pub(crate) async fn start_with(
         store,
         shutdown: CancellationToken::new(),
         abort: CancellationToken::new(),
-        idle: Mutex::new(HashMap::new()),
+        sessions: Mutex::new(HashMap::new()),
+        started: tokio::time::Instant::now(),
         next_session: AtomicU64::new(1),
     });
     let tracker = TaskTracker::new();
