@@ -105,6 +105,7 @@ type Policy = ScenarioPolicy;
 
 /// Serves one connection; `implicit_tls` for the SMTPS port, where the TLS
 /// handshake comes before the greeting.
+///
 /// `slot` is its place among the connection slots, held until the end (or
 /// until the session is closed for a newcomer).
 pub(crate) async fn run(
