@@ -63,6 +63,10 @@ enum Command {
         /// How many messages (and sessions) to keep in memory; older ones are evicted.
         #[arg(long, default_value_t = 10_000, env = "MAILFAULT_MAX_MESSAGES")]
         max_messages: usize,
+        /// After Ctrl-C or SIGTERM, how long messages in flight may take to
+        /// finish; connections still open then are dropped (e.g. 10s, 1m).
+        #[arg(long, default_value = "10s", env = "MAILFAULT_SHUTDOWN_TIMEOUT", value_parser = humantime::parse_duration)]
+        shutdown_timeout: std::time::Duration,
         #[arg(long, value_enum, default_value_t = LogFormat::Pretty, env = "MAILFAULT_LOG_FORMAT")]
         log_format: LogFormat,
     },
@@ -205,6 +209,7 @@ fn main() -> ExitCode {
             scenario,
             store,
             max_messages,
+            shutdown_timeout,
             log_format,
         } => {
             init_tracing(log_format);
@@ -223,6 +228,7 @@ fn main() -> ExitCode {
                 scenario,
                 store,
                 max_messages,
+                shutdown_timeout,
             };
             match runtime.block_on(commands::serve::run(opts)) {
                 Ok(()) => ExitCode::SUCCESS,
@@ -242,6 +248,7 @@ fn main() -> ExitCode {
             command,
         } => {
             init_tracing_quiet(log_format);
+            commands::serve::raise_descriptor_limit();
             let Some(runtime) = runtime() else {
                 return ExitCode::from(exit::USAGE);
             };

@@ -1,5 +1,6 @@
 //! `mailfault serve`: run the server until Ctrl-C or SIGTERM, then shut down
-//! gracefully (idle sessions get 421, messages in flight finish).
+//! gracefully (idle sessions get 421, messages in flight finish) for at most
+//! `--shutdown-timeout`.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -90,6 +91,9 @@ pub struct Options {
     pub scenario: Option<PathBuf>,
     pub store: StoreKind,
     pub max_messages: usize,
+    /// After Ctrl-C or SIGTERM, how long sessions may take to finish
+    /// before they are dropped.
+    pub shutdown_timeout: std::time::Duration,
 }
 
 /// The listeners' TLS side for `--tls`, and the CA a client must trust
@@ -121,7 +125,23 @@ pub fn tls_listen(
     Ok((listen, ca))
 }
 
+/// Raises the soft limit on open descriptors to the hard one, so each
+/// connection slot can have its socket (and a Maildir file) without the
+/// usual soft 1024 cutting in first; logs the limit at debug. A failure is
+/// only a warning: the server still runs, with fewer descriptors.
+pub fn raise_descriptor_limit() {
+    #[cfg(unix)]
+    match rlimit::increase_nofile_limit(u64::MAX) {
+        Ok(limit) => tracing::debug!(limit, "open files limit"),
+        Err(e) => tracing::warn!(
+            error = %e,
+            "could not raise the open files limit; raise it with `ulimit -n` if connections are refused"
+        ),
+    }
+}
+
 pub async fn run(opts: Options) -> Result<(), Error> {
+    raise_descriptor_limit();
     let scenario = match &opts.scenario {
         Some(path) => Scenario::from_file(path)?,
         None => Scenario::accept_all(),
@@ -210,7 +230,13 @@ pub async fn run(opts: Options) -> Result<(), Error> {
         wait_for_signal().await;
         token.cancel();
     });
-    handle.wait().await;
+    let dropped = handle.wait_at_most(opts.shutdown_timeout).await;
+    if dropped > 0 {
+        say!(
+            "shutdown timeout ({}) reached: {dropped} connection(s) dropped, any message they had not finished is lost",
+            humantime::format_duration(opts.shutdown_timeout)
+        );
+    }
     let evicted = store.evicted();
     say!(
         "stopped: {} message(s) held{}",

@@ -122,7 +122,8 @@ pub(super) struct WaitFor {
     timeout: Option<String>,
 }
 
-/// Long poll: answers once `messages` are held, or 408 at the time-out.
+/// Long poll: answers once `messages` are held, 408 at the time-out, or 503
+/// as soon as the server starts shutting down.
 pub(super) async fn wait(
     State(control): State<Control>,
     query: Result<Query<WaitFor>, axum::extract::rejection::QueryRejection>,
@@ -144,7 +145,23 @@ pub(super) async fn wait(
         )));
     }
     let store = control.store();
-    if store.wait_for_messages(w.messages, timeout).await {
+    let shutdown = control.shutdown_token();
+    let held = tokio::select! {
+        held = store.wait_for_messages(w.messages, timeout) => held,
+        () = shutdown.cancelled() => {
+            let held = store.messages().len();
+            return Err(ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                format!(
+                    "server shutting down while waiting for {} message(s); {held} held",
+                    w.messages
+                ),
+            )
+            .with("messages", json!(held))
+            .with("timed_out", json!(false)));
+        }
+    };
+    if held {
         Ok(Json(
             json!({ "messages": store.messages().len(), "timed_out": false }),
         ))

@@ -16,11 +16,12 @@ use std::time::{Duration, Instant, SystemTime};
 use bytes::{Buf, BytesMut};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
+use tokio::sync::OwnedSemaphorePermit;
 use tracing::{Instrument, debug, info, info_span, warn};
 
 use super::stream::Stream;
-use super::{Active, Shared};
-use crate::proto::event::{CloseReason, CommandEvent, Discard, Event, Fate, ReplyEvent};
+use super::{Active, IdleMark, Shared};
+use crate::proto::event::{Answer, CloseReason, CommandEvent, Discard, Event, Fate, ReplyEvent};
 use crate::proto::policy::TlsFault;
 use crate::proto::replies;
 use crate::proto::reply::{EnhancedCode, Malformed, Reply, Wire};
@@ -39,6 +40,18 @@ const LINGER: Duration = Duration::from_millis(500);
 const LINGER_BYTES: usize = 4 * 1024;
 /// Read size while message content streams in.
 const CONTENT_READ: usize = 64 * 1024;
+/// The slowest message content the server waits for, once the data
+/// time-out's grace is used up: the whole content must arrive within
+/// `data_timeout` plus one second per KiB received, so a client dripping a
+/// byte just inside every per-read time-out cannot hold a slot for ever.
+const CONTENT_MIN_RATE: u64 = 1024;
+
+/// Closes the session idle longest when a new client needs its slot.
+const IDLE_UNDER_LOAD: Reply = Reply {
+    code: 421,
+    enhanced: Some(EnhancedCode::new(4, 4, 2)),
+    text: std::borrow::Cow::Borrowed("Idle too long under load, closing connection"),
+};
 
 /// How a paced reply is cut up in time.
 #[derive(Clone, Copy, Debug)]
@@ -92,18 +105,31 @@ type Policy = ScenarioPolicy;
 
 /// Serves one connection; `implicit_tls` for the SMTPS port, where the TLS
 /// handshake comes before the greeting.
+///
+/// `slot` is its place among the connection slots, held until the end (or
+/// until the session is closed for a newcomer).
 pub(crate) async fn run(
     stream: TcpStream,
     peer: SocketAddr,
     shared: Arc<Shared>,
     implicit_tls: bool,
+    slot: OwnedSemaphorePermit,
 ) {
     let id = shared.next_session();
     let span = info_span!("session", id, client = %peer, tls = implicit_tls);
-    Connection::new(stream, peer, id, shared)
-        .serve(implicit_tls)
-        .instrument(span)
-        .await;
+    let abort = shared.abort.clone();
+    let registry = Arc::clone(&shared);
+    let mark = shared.register(id);
+    let serve = Connection::new(stream, peer, id, shared, slot, mark).serve(implicit_tls);
+    tokio::select! {
+        () = serve.instrument(span.clone()) => {}
+        () = abort.cancelled() => {
+            // The shutdown drain time is up: the socket closes with the
+            // future; a message not yet answered is lost, not half-stored.
+            span.in_scope(|| info!("connection dropped at the end of the shutdown timeout"));
+        }
+    }
+    registry.unregister(id);
 }
 
 struct Connection {
@@ -129,10 +155,29 @@ struct Connection {
     /// a delay and after a slow write, not once per event.
     now: Duration,
     delivered: Vec<u64>,
+    /// When the command line being read must be complete: set when the
+    /// server starts waiting after its reply, cleared when a line is taken.
+    line_deadline: Option<tokio::time::Instant>,
+    /// When message content started streaming in, and how much of it has.
+    content_started: Option<tokio::time::Instant>,
+    content_bytes: u64,
+    /// This connection's place among the slots; given up early when the
+    /// session is closed to admit a newcomer.
+    slot: Option<OwnedSemaphorePermit>,
+    /// Whether, since when, the session waits for a command; the accept
+    /// loop closes the one idle longest through it when every slot is taken.
+    idle: Arc<IdleMark>,
 }
 
 impl Connection {
-    fn new(stream: TcpStream, peer: SocketAddr, id: u64, shared: Arc<Shared>) -> Self {
+    fn new(
+        stream: TcpStream,
+        peer: SocketAddr,
+        id: u64,
+        shared: Arc<Shared>,
+        slot: OwnedSemaphorePermit,
+        idle: Arc<IdleMark>,
+    ) -> Self {
         Self {
             stream: Stream::Plain(stream),
             tls: None,
@@ -149,6 +194,11 @@ impl Connection {
             started_at: SystemTime::now(),
             now: Duration::ZERO,
             delivered: Vec::new(),
+            line_deadline: None,
+            content_started: None,
+            content_bytes: 0,
+            slot: Some(slot),
+            idle,
         }
     }
 
@@ -242,6 +292,9 @@ impl Connection {
                 debug!(line = %String::from_utf8_lossy(&line).trim_end(), "C");
             }
             self.rbuf.advance(step.consumed);
+            // The next line's time starts when this one's reply is out.
+            self.line_deadline = None;
+            self.idle.busy();
             self.execute().await?;
             if let Some(fault) = self.upgrade_pending.take() {
                 if !self.rbuf.is_empty() {
@@ -259,17 +312,35 @@ impl Connection {
 
     /// Waits for more input, within the time-out, or for a shutdown between
     /// commands; either of those closes through the session's own reply.
+    ///
+    /// Between commands the time-out is a deadline for the whole line,
+    /// counted from the end of the previous reply (as Postfix does), not
+    /// per read: bytes dripping in do not extend it. Message content keeps
+    /// the per-read data time-out and must also average
+    /// [`CONTENT_MIN_RATE`] after a grace of one data time-out.
     async fn read(&mut self, session: &mut Session<Policy>) -> Result<(), Closed> {
         let content = session.in_content();
-        let (limit, chunk) = if content {
-            (self.active.data_timeout, CONTENT_READ)
+        let now = tokio::time::Instant::now();
+        let (deadline, chunk) = if content {
+            let started = *self.content_started.get_or_insert(now);
+            let earned = Duration::from_secs(self.content_bytes / CONTENT_MIN_RATE);
+            let whole = started + self.active.data_timeout + earned;
+            (whole.min(now + self.active.data_timeout), CONTENT_READ)
         } else {
-            (self.active.command_timeout, COMMAND_READ)
+            self.content_started = None;
+            self.content_bytes = 0;
+            if self.line_deadline.is_none() {
+                self.line_deadline = Some(now + self.active.command_timeout);
+                self.idle.waiting(self.shared.uptime());
+            }
+            let deadline = self.line_deadline.unwrap_or(now);
+            (deadline, COMMAND_READ)
         };
         if self.rbuf.capacity() - self.rbuf.len() < chunk / 4 {
             self.rbuf.reserve(chunk);
         }
         let shutdown = self.shared.shutdown.clone();
+        let evict = self.idle.evict.clone();
         let read = tokio::select! {
             biased;
             _ = shutdown.cancelled(), if !content => {
@@ -278,7 +349,8 @@ impl Connection {
                 self.execute().await?;
                 return Err(Closed::Server(CloseReason::Shutdown));
             }
-            r = tokio::time::timeout(limit, self.stream.read_buf(&mut self.rbuf)) => r,
+            _ = evict.cancelled(), if !content => return Err(self.evicted().await),
+            r = tokio::time::timeout_at(deadline, self.stream.read_buf(&mut self.rbuf)) => r,
         };
         self.tick();
         match read {
@@ -288,9 +360,36 @@ impl Connection {
                 Err(Closed::Server(CloseReason::Timeout))
             }
             Ok(Ok(0)) => Err(Closed::ClientLeft),
-            Ok(Ok(_)) => Ok(()),
+            Ok(Ok(n)) => {
+                if content {
+                    self.content_bytes = self
+                        .content_bytes
+                        .saturating_add(u64::try_from(n).unwrap_or(u64::MAX));
+                }
+                Ok(())
+            }
             Ok(Err(e)) => Err(Closed::ReadFailed(e)),
         }
+    }
+
+    /// Every slot is taken and this session has waited longest for a
+    /// command: it gives its slot to the newcomer at once and says why.
+    async fn evicted(&mut self) -> Closed {
+        self.idle.busy();
+        self.slot = None;
+        self.tick();
+        debug!("idle longest with every slot taken; closing for a new client");
+        let out = Outgoing {
+            reply: IDLE_UNDER_LOAD,
+            enhanced: self.active.enhanced_codes(),
+            rule: None,
+            wire: Wire::Normal,
+            answers: Answer::Unsolicited,
+        };
+        if self.send(out).await.is_err() || self.flush().await.is_err() {
+            return Closed::WriteFailed;
+        }
+        Closed::Server(CloseReason::Timeout)
     }
 
     /// Records how the session ended; after a 421 the server first

@@ -1,6 +1,7 @@
 //! The accept loop: one task per connection, a cap on concurrent sessions
-//! (excess clients get `421 4.7.0` at once, as a busy receiver answers), and
-//! a clean stop when shutdown is signalled.
+//! and a clean stop when shutdown is signalled. With every slot taken, the
+//! session idle longest is closed to admit the newcomer; when none is idle,
+//! the newcomer gets `421 4.7.0` at once, as a busy receiver answers.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -12,6 +13,9 @@ use tracing::{debug, warn};
 
 use super::{Shared, connection};
 use crate::proto::replies;
+
+/// How long a newcomer waits for the slot of the session closed for it.
+const EVICTION_WAIT: Duration = Duration::from_secs(2);
 
 pub(crate) async fn accept_loop(
     listener: TcpListener,
@@ -38,9 +42,22 @@ pub(crate) async fn accept_loop(
         match Arc::clone(&slots).try_acquire_owned() {
             Ok(permit) => {
                 let shared = Arc::clone(&shared);
+                tracker.spawn(connection::run(stream, peer, shared, implicit_tls, permit));
+            }
+            Err(_) if shared.evict_longest_idle() => {
+                debug!(client = %peer, "connection limit reached; closing the session idle longest");
+                let shared = Arc::clone(&shared);
+                let slots = Arc::clone(&slots);
                 tracker.spawn(async move {
-                    connection::run(stream, peer, shared, implicit_tls).await;
-                    drop(permit);
+                    // The evicted session gives its slot up at once; one
+                    // busy writing its 421 may take a moment.
+                    let permit = tokio::time::timeout(EVICTION_WAIT, slots.acquire_owned()).await;
+                    if let Ok(Ok(permit)) = permit {
+                        connection::run(stream, peer, shared, implicit_tls, permit).await;
+                    } else {
+                        shared.metrics.refused();
+                        refuse(stream, shared.active().enhanced_codes()).await;
+                    }
                 });
             }
             Err(_) => {

@@ -8,9 +8,10 @@ mod listener;
 pub(crate) mod metrics;
 mod stream;
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 use tokio::net::TcpListener;
@@ -18,7 +19,7 @@ use tokio::sync::Semaphore;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
-use tracing::info;
+use tracing::{info, warn};
 
 use crate::proto::extensions::Extension;
 use crate::proto::session;
@@ -55,7 +56,7 @@ impl Active {
         }
     }
 
-    fn enhanced_codes(&self) -> bool {
+    pub(crate) fn enhanced_codes(&self) -> bool {
         self.config
             .extensions
             .contains(Extension::EnhancedStatusCodes)
@@ -75,12 +76,97 @@ pub(crate) struct Shared {
     /// The broken certificates `tls_fault:` serves.
     pub tls_faults: Option<Arc<FaultAcceptors>>,
     pub shutdown: CancellationToken,
+    /// Fires when the shutdown drain time is up: connections still open
+    /// are dropped where they stand.
+    pub abort: CancellationToken,
+    /// Every session, by id, with whether and since when it waits for a
+    /// command line, so a newcomer can take the slot of the one idle longest.
+    sessions: Mutex<HashMap<u64, Arc<IdleMark>>>,
+    /// What [`IdleMark`] times count from.
+    started: tokio::time::Instant,
     next_session: AtomicU64,
+}
+
+/// How long a session must have waited for a command before a newcomer may
+/// take its slot: a client between a reply and its next command (a round
+/// trip, some work) is not idle, and a flood of new connections must not
+/// cut every session in turn the moment it is answered.
+const EVICT_AFTER_IDLE: Duration = Duration::from_secs(1);
+
+/// Whether one session waits for a command, and how to close it for a
+/// newcomer. Updated with one atomic store per command; only an eviction
+/// looks at all of them.
+pub(crate) struct IdleMark {
+    /// Microseconds from [`Shared::started`] to when the session started
+    /// waiting for a command line; [`IdleMark::BUSY`] while it is not.
+    since: AtomicU64,
+    /// Fired to close the session for a newcomer.
+    pub evict: CancellationToken,
+}
+
+impl IdleMark {
+    const BUSY: u64 = u64::MAX;
+
+    /// The session waits for a command line since `at` (from `Shared::started`).
+    pub(crate) fn waiting(&self, at: Duration) {
+        let micros = u64::try_from(at.as_micros()).unwrap_or(Self::BUSY - 1);
+        self.since.store(micros, Ordering::Relaxed);
+    }
+
+    /// The session is working on a command or receiving a message.
+    pub(crate) fn busy(&self) {
+        self.since.store(Self::BUSY, Ordering::Relaxed);
+    }
 }
 
 impl Shared {
     fn next_session(&self) -> u64 {
         self.next_session.fetch_add(1, Ordering::Relaxed)
+    }
+
+    fn sessions(&self) -> std::sync::MutexGuard<'_, HashMap<u64, Arc<IdleMark>>> {
+        self.sessions.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Enters session `id` in the registry, busy.
+    fn register(&self, id: u64) -> Arc<IdleMark> {
+        let mark = Arc::new(IdleMark {
+            since: AtomicU64::new(IdleMark::BUSY),
+            evict: CancellationToken::new(),
+        });
+        self.sessions().insert(id, Arc::clone(&mark));
+        mark
+    }
+
+    /// Session `id` has ended.
+    fn unregister(&self, id: u64) {
+        self.sessions().remove(&id);
+    }
+
+    /// How long the server has run, the time [`IdleMark`]s are given in.
+    fn uptime(&self) -> Duration {
+        self.started.elapsed()
+    }
+
+    /// With every slot taken, closes the session that has waited longest
+    /// for a command (Postfix does the same under load); `false` when no
+    /// session has waited [`EVICT_AFTER_IDLE`].
+    fn evict_longest_idle(&self) -> bool {
+        let sessions = self.sessions();
+        let Some((since, victim)) = sessions
+            .values()
+            .map(|m| (m.since.load(Ordering::Relaxed), m))
+            .filter(|(since, m)| *since != IdleMark::BUSY && !m.evict.is_cancelled())
+            .min_by_key(|(since, _)| *since)
+        else {
+            return false;
+        };
+        let waited = self.uptime().saturating_sub(Duration::from_micros(since));
+        if waited < EVICT_AFTER_IDLE {
+            return false;
+        }
+        victim.evict.cancel();
+        true
     }
 
     /// The scenario in force now.
@@ -215,9 +301,43 @@ impl ServerHandle {
     }
 
     /// Returns once the server has stopped (after the shutdown token fires).
-    pub async fn wait(self) {
-        for accept in self.accept {
-            let _ = accept.await;
+    pub async fn wait(mut self) {
+        self.stopped().await;
+    }
+
+    /// Waits for the shutdown token, then at most `drain` for the
+    /// connections (and the HTTP server) to finish; what is still open then
+    /// is dropped. A message in flight that had not been answered is lost,
+    /// never answered 250 without being stored. Returns how many
+    /// connections were dropped.
+    pub(crate) async fn wait_at_most(mut self, drain: Duration) -> usize {
+        let shared = Arc::clone(&self.control.shared);
+        shared.shutdown.cancelled().await;
+        if tokio::time::timeout(drain, self.stopped()).await.is_ok() {
+            return 0;
+        }
+        let dropped = self.tracker.len();
+        warn!(
+            connections = dropped,
+            drain = %humantime::format_duration(drain),
+            "shutdown timeout reached; dropping the connections still open"
+        );
+        shared.abort.cancel();
+        for accept in &self.accept {
+            accept.abort();
+        }
+        self.stopped().await;
+        dropped
+    }
+
+    /// Waits for the accept loops, the attached tasks and the connections;
+    /// may be called again after a time-out cut it short.
+    async fn stopped(&mut self) {
+        for accept in &mut self.accept {
+            // A handle that already gave its result must not be polled again.
+            if !accept.is_finished() {
+                let _ = accept.await;
+            }
         }
         self.tracker.close();
         self.tracker.wait().await;
@@ -290,6 +410,9 @@ pub(crate) async fn start_with(
         tls_faults: listen.tls_faults,
         store,
         shutdown: CancellationToken::new(),
+        abort: CancellationToken::new(),
+        sessions: Mutex::new(HashMap::new()),
+        started: tokio::time::Instant::now(),
         next_session: AtomicU64::new(1),
     });
     let tracker = TaskTracker::new();

@@ -579,3 +579,103 @@ async fn in_the_container_any_host_name_is_answered() {
     .await;
     assert_eq!(same.status, 200, "{}", same.text());
 }
+
+/// Waits for the process to exit, at most `within`; returns its status and
+/// how long it took.
+fn exited_within(server: &mut Running, within: Duration) -> (std::process::ExitStatus, Duration) {
+    let start = Instant::now();
+    loop {
+        if let Some(status) = server.0.try_wait().unwrap() {
+            return (status, start.elapsed());
+        }
+        assert!(
+            start.elapsed() < within,
+            "serve still running {within:?} after SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[tokio::test]
+async fn sigterm_drains_for_at_most_the_shutdown_timeout() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let (mut server, addr, banner) = serve(&["--shutdown-timeout", "1s"]);
+    let http: std::net::SocketAddr = banner
+        .iter()
+        .find_map(|l| l.strip_prefix("web page and API on http://"))
+        .and_then(|l| l.split('/').next())
+        .and_then(|a| a.parse().ok())
+        .unwrap_or_else(|| panic!("no HTTP address in {banner:?}"));
+    // A client that stalls inside DATA, its message never finished.
+    let (mut stalled, _) = common::Raw::greeted(addr).await;
+    stalled.cmd("EHLO stalled.example").await;
+    stalled.cmd("MAIL FROM:<a@example.test>").await;
+    stalled.cmd("RCPT TO:<b@example.test>").await;
+    assert!(stalled.cmd("DATA").await.starts_with("354"));
+    stalled
+        .send(b"Subject: never finished\r\n\r\nhalf a body")
+        .await;
+    // A long poll for mail that will never come.
+    let mut poll = tokio::net::TcpStream::connect(http).await.unwrap();
+    poll.write_all(
+        format!(
+            "GET /api/v1/wait?messages=1&timeout=60s HTTP/1.1\r\nHost: {http}\r\nConnection: close\r\n\r\n"
+        )
+        .as_bytes(),
+    )
+    .await
+    .unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let pid = server.0.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let mut answer = String::new();
+    tokio::time::timeout(Duration::from_secs(2), poll.read_to_string(&mut answer))
+        .await
+        .expect("the long poll was not answered at the start of shutdown")
+        .unwrap();
+    assert!(answer.starts_with("HTTP/1.1 503"), "{answer}");
+    assert!(answer.contains("shutting down"), "{answer}");
+    let (status, took) = exited_within(&mut server, Duration::from_secs(5));
+    assert!(status.success(), "{status:?}");
+    assert!(took < Duration::from_secs(4), "took {took:?}");
+    // The stalled message got no 250: the connection just closed.
+    let rest = stalled.until_closed().await;
+    assert!(!rest.contains("250"), "{rest:?}");
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn serve_raises_the_open_files_soft_limit_to_the_hard_one() {
+    // Started with a low soft limit, as many shells and services do.
+    let mut child = Command::new("sh")
+        .args(["-c", "ulimit -Sn 256 && exec \"$0\" \"$@\""])
+        .arg(BIN)
+        .args(["serve", "--smtp", "127.0.0.1:0", "--http", "off"])
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let pid = child.id();
+    let _running = Running(child);
+    let mut reader = BufReader::new(stdout);
+    let mut line = String::new();
+    while reader.read_line(&mut line).unwrap() > 0 && !line.contains("press Ctrl-C") {}
+    let limits = std::fs::read_to_string(format!("/proc/{pid}/limits")).unwrap();
+    let open_files = limits
+        .lines()
+        .find(|l| l.starts_with("Max open files"))
+        .unwrap_or_else(|| panic!("no open files line in {limits}"));
+    let fields: Vec<&str> = open_files.split_whitespace().collect();
+    // "Max open files  SOFT  HARD  files"
+    let (soft, hard) = (fields[3], fields[4]);
+    assert_eq!(soft, hard, "{open_files}");
+    assert_ne!(soft, "256", "{open_files}");
+}
