@@ -216,7 +216,7 @@ fn main() -> ExitCode {
             let Some(runtime) = runtime() else {
                 return ExitCode::from(exit::FAILURE);
             };
-            let opts = commands::serve::Options {
+            let opts = commands::serve::ServeOptions {
                 smtp,
                 smtps,
                 http: http.0,
@@ -252,7 +252,7 @@ fn main() -> ExitCode {
             let Some(runtime) = runtime() else {
                 return ExitCode::from(exit::USAGE);
             };
-            let opts = commands::run::Options {
+            let opts = commands::run::RunOptions {
                 scenario,
                 reports,
                 tls,

@@ -61,7 +61,7 @@ impl std::str::FromStr for ReportTarget {
     }
 }
 
-pub struct Options {
+pub struct RunOptions {
     pub scenario: PathBuf,
     pub reports: Vec<ReportTarget>,
     pub tls: TlsMode,
@@ -79,7 +79,7 @@ macro_rules! status {
     }};
 }
 
-pub async fn run(opts: Options) -> u8 {
+pub async fn run(opts: RunOptions) -> u8 {
     match run_inner(opts).await {
         Ok(code) => code,
         Err(e) => {
@@ -89,7 +89,7 @@ pub async fn run(opts: Options) -> u8 {
     }
 }
 
-async fn run_inner(opts: Options) -> Result<u8, crate::Error> {
+async fn run_inner(opts: RunOptions) -> Result<u8, crate::Error> {
     let Some((program, args)) = opts.command.split_first() else {
         status!(
             "error: no command to run; put the sender after `--`, e.g. mailfault run scenarios/greylist.yaml -- python3 send.py"

@@ -77,7 +77,7 @@ impl std::str::FromStr for HttpAddr {
     }
 }
 
-pub struct Options {
+pub struct ServeOptions {
     pub smtp: SocketAddr,
     pub smtps: Option<SocketAddr>,
     pub http: Option<SocketAddr>,
@@ -140,7 +140,7 @@ pub fn raise_descriptor_limit() {
     }
 }
 
-pub async fn run(opts: Options) -> Result<(), Error> {
+pub async fn run(opts: ServeOptions) -> Result<(), Error> {
     raise_descriptor_limit();
     let scenario = match &opts.scenario {
         Some(path) => Scenario::from_file(path)?,
