@@ -50,6 +50,34 @@ pub struct CommandEvent {
 }
 
 impl CommandEvent {
+    /// A line read after a 421, never answered. Only the verb of an AUTH
+    /// line, or of a line that is no command (an AUTH exchange's base64, a
+    /// password), is kept: the rest may be a credential.
+    pub fn late(line: &[u8]) -> Self {
+        let verb = super::command::parse(line).ok().map(|p| p.command.verb());
+        let secret = matches!(verb, None | Some(Verb::Auth));
+        let shown: std::borrow::Cow<'_, [u8]> = if secret {
+            let word = line
+                .iter()
+                .position(|b| b.is_ascii_whitespace())
+                .map_or(line, |end| &line[..end]);
+            let word = if verb.is_some() { word } else { &[][..] };
+            let mut masked = word.to_vec();
+            if !masked.is_empty() {
+                masked.push(b' ');
+            }
+            masked.extend_from_slice(b"****");
+            masked.into()
+        } else {
+            line.into()
+        };
+        Self {
+            verb,
+            late: true,
+            ..Self::unparsed(&shown)
+        }
+    }
+
     /// A line whose parse the recorder does not know (over-long lines, AUTH
     /// exchange lines, lines read after a 421).
     pub fn unparsed(line: &[u8]) -> Self {
@@ -225,8 +253,9 @@ pub enum Event {
     Auth {
         /// The SASL mechanism.
         mechanism: Mechanism,
-        /// The user name tried (never a secret).
-        user: Box<str>,
+        /// The user authenticated; `None` when it failed, since a name
+        /// that did not log in may be a password typed in the wrong field.
+        user: Option<Box<str>>,
         /// The reply was a 2xx.
         granted: bool,
     },
@@ -300,7 +329,7 @@ impl Event {
             },
             Event::TlsEstablished { version, cipher } => version.len() + cipher.len(),
             Event::TlsFailed { error } => error.as_ref().map_or(0, |e| e.len()),
-            Event::Auth { user, .. } => user.len(),
+            Event::Auth { user, .. } => user.as_ref().map_or(0, |u| u.len()),
             Event::RuleNote(t) | Event::ReadFailed { error: t } => t.len(),
             Event::TransactionEnded(Fate::Discarded(Discard::StoreFailed { error })) => error.len(),
             _ => 0,
@@ -317,5 +346,24 @@ impl Event {
                 | Event::ServerClosed(_)
                 | Event::Lingered { .. }
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn late_lines_keep_no_credential() {
+        let auth = CommandEvent::late(b"AUTH PLAIN AGFwcABzM2NyZXQ=");
+        assert_eq!(&*auth.line, b"AUTH ****");
+        assert_eq!(auth.verb, Some(Verb::Auth));
+        assert!(auth.late);
+        let secret = CommandEvent::late(b"czNjcmV0");
+        assert_eq!(&*secret.line, b"****");
+        assert_eq!(secret.verb, None);
+        let mail = CommandEvent::late(b"MAIL FROM:<a@b.test>");
+        assert_eq!(&*mail.line, b"MAIL FROM:<a@b.test>");
+        assert_eq!(mail.verb, Some(Verb::Mail));
     }
 }

@@ -189,14 +189,13 @@ pub fn event_lines(event: &Event, mut emit: impl FnMut(Direction, String, Option
             mechanism,
             user,
             granted,
-        } => {
-            let verdict = if *granted {
-                "authenticated as"
-            } else {
-                "authentication failed for"
-            };
-            note(format!("{verdict} {user:?} ({})", mechanism.name()))
-        }
+        } => note(match (granted, user) {
+            (true, Some(user)) => format!("authenticated as {user:?} ({})", mechanism.name()),
+            _ => format!(
+                "authentication failed ({}; the name tried is not recorded)",
+                mechanism.name()
+            ),
+        }),
         Event::Content {
             bytes,
             bare_lf,

@@ -441,12 +441,7 @@ impl Connection {
         for line in late.split_inclusive(|&b| b == b'\n') {
             let line = line.strip_suffix(b"\n").unwrap_or(line);
             let line = line.strip_suffix(b"\r").unwrap_or(line);
-            let mut command = CommandEvent::unparsed(line);
-            command.verb = crate::proto::command::parse(line)
-                .ok()
-                .map(|p| p.command.verb());
-            command.late = true;
-            self.record(Event::Command(command));
+            self.record(Event::Command(CommandEvent::late(line)));
         }
         if unread > 0 || !late.is_empty() {
             self.record(Event::Lingered {

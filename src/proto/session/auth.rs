@@ -425,7 +425,7 @@ impl<P: Policy> Session<P> {
         };
         out.push(Action::Record(Event::Auth {
             mechanism,
-            user: name.as_str().into(),
+            user: granted.then(|| name.as_str().into()),
             granted,
         }));
         self.emit(resolved, out);
