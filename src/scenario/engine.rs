@@ -333,6 +333,23 @@ impl Drop for ScenarioPolicy {
 
 impl Policy for ScenarioPolicy {
     fn decide(&mut self, ctx: &Context<'_>) -> Option<Decision> {
+        let decision = self.decide_by_rules(ctx);
+        if decision.is_none()
+            && ctx.stage == Stage::Rcpt
+            && self.engine.scenario.server.address_faults
+        {
+            return ctx.to.and_then(super::address_faults::fault_for);
+        }
+        decision
+    }
+
+    fn message_accepted(&mut self) {
+        self.engine.accepted.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+impl ScenarioPolicy {
+    fn decide_by_rules(&mut self, ctx: &Context<'_>) -> Option<Decision> {
         let engine = &*self.engine;
         if engine.scenario.rules.is_empty() {
             return None;
@@ -352,12 +369,6 @@ impl Policy for ScenarioPolicy {
         self.first_match(ctx, self.attempt)
     }
 
-    fn message_accepted(&mut self) {
-        self.engine.accepted.fetch_add(1, Ordering::Relaxed);
-    }
-}
-
-impl ScenarioPolicy {
     fn first_match(&mut self, ctx: &Context<'_>, attempt: u32) -> Option<Decision> {
         let engine = Arc::clone(&self.engine);
         let raw = ctx.message.unwrap_or_default();

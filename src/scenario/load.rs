@@ -275,6 +275,7 @@ fn server(s: model::Server, d: ServerSettings, errors: &mut Errors<'_>) -> Serve
         },
         tls: s.tls.unwrap_or(d.tls),
         auth,
+        address_faults: s.address_faults.unwrap_or(d.address_faults),
     }
 }
 

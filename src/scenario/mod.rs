@@ -9,6 +9,7 @@
 //! connections: `greylist` tables and `rate` windows, keyed by `key` and
 //! timed by the scenario's `clock` (real or virtual).
 
+mod address_faults;
 mod clock;
 mod engine;
 mod extends;
@@ -62,6 +63,8 @@ pub(crate) struct ServerSettings {
     pub(crate) bare_lf: BareLf,
     pub(crate) tls: TlsSettings,
     pub(crate) auth: AuthSettings,
+    /// Recipients at `fault.mailfault.test` get the reply they name.
+    pub(crate) address_faults: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -89,6 +92,7 @@ impl Default for ServerSettings {
             bare_lf: BareLf::Reject,
             tls: TlsSettings::default(),
             auth: AuthSettings::default(),
+            address_faults: true,
         }
     }
 }

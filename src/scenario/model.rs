@@ -44,6 +44,8 @@ pub(super) struct Server {
     pub(crate) bare_lf: Option<BareLf>,
     pub(crate) tls: Option<Tls>,
     pub(crate) auth: Option<Auth>,
+    /// `false` turns off the replies named by `...@fault.mailfault.test`.
+    pub(crate) address_faults: Option<bool>,
 }
 
 #[derive(Deserialize, Debug, Clone, Copy, PartialEq, Eq)]

@@ -352,3 +352,42 @@ rules:
     assert!(g.starts_with("220"), "{g}");
     server.shutdown().await;
 }
+
+/// With no scenario at all, a recipient at `fault.mailfault.test` gets the
+/// reply its local part names; `-close` hangs up after it; a scenario can
+/// turn the feature off.
+#[tokio::test]
+async fn faults_by_address_need_no_scenario() {
+    let server = TestServer::start().await.unwrap();
+    let (mut c, _) = Raw::greeted(server.smtp_addr()).await;
+    c.cmd("EHLO client.test").await;
+    c.cmd("MAIL FROM:<app@example.test>").await;
+    assert_eq!(
+        c.cmd("RCPT TO:<550-5.1.1@fault.mailfault.test>").await,
+        "550 5.1.1 Fault requested by the address 550-5.1.1@fault.mailfault.test\r\n"
+    );
+    assert!(
+        c.cmd("RCPT TO:<user@example.test>")
+            .await
+            .starts_with("250")
+    );
+    let busy = c
+        .cmd("RCPT TO:<421-4.7.0-close@fault.mailfault.test>")
+        .await;
+    assert!(busy.starts_with("421 4.7.0 Fault requested"), "{busy}");
+    assert_eq!(c.until_closed().await, "");
+    server.shutdown().await;
+
+    let off = TestServer::with_scenario_str("version: 1\nserver: { address_faults: false }\n")
+        .await
+        .unwrap();
+    let (mut c, _) = Raw::greeted(off.smtp_addr()).await;
+    c.cmd("EHLO client.test").await;
+    c.cmd("MAIL FROM:<app@example.test>").await;
+    assert!(
+        c.cmd("RCPT TO:<550-5.1.1@fault.mailfault.test>")
+            .await
+            .starts_with("250")
+    );
+    off.shutdown().await;
+}
