@@ -376,15 +376,29 @@ async fn serve_with_tls_auto_prints_the_ca_and_offers_starttls() {
     assert!(String::from_utf8_lossy(&bad.stderr).contains("use off, auto, or CERT,KEY"));
 }
 
+/// The rest of serve's `web page and API on http://...` line.
+fn web_line(banner: &[String]) -> &str {
+    banner
+        .iter()
+        .find_map(|l| l.strip_prefix("web page and API on http://"))
+        .unwrap_or_else(|| panic!("no web page line in {banner:?}"))
+}
+
+/// The HTTP address serve printed.
+fn http_addr(banner: &[String]) -> std::net::SocketAddr {
+    let line = web_line(banner);
+    line.split('/')
+        .next()
+        .and_then(|a| a.parse().ok())
+        .unwrap_or_else(|| panic!("no address in {line:?}"))
+}
+
 #[tokio::test]
 async fn serve_puts_the_api_behind_basic_auth_when_asked() {
     let (_server, _smtp, banner) = serve(&["--http", "127.0.0.1:0", "--http-auth", "admin:s3cret"]);
-    let line = banner
-        .iter()
-        .find_map(|l| l.strip_prefix("web page and API on http://"))
-        .unwrap_or_else(|| panic!("no web page line in {banner:?}"));
+    let line = web_line(&banner);
     assert!(line.ends_with("(basic auth)"), "{line}");
-    let addr: std::net::SocketAddr = line.split('/').next().unwrap().parse().unwrap();
+    let addr = http_addr(&banner);
     let denied = common::http::get(addr, "/api/v1/messages").await;
     assert_eq!(denied.status, 401);
     assert_eq!(
@@ -466,11 +480,7 @@ async fn serve_answers_allowed_hosts_and_cors_origins_when_asked() {
         "--http-cors",
         "http://localhost:3000",
     ]);
-    let line = banner
-        .iter()
-        .find_map(|l| l.strip_prefix("web page and API on http://"))
-        .unwrap_or_else(|| panic!("no web page line in {banner:?}"));
-    let addr: std::net::SocketAddr = line.split('/').next().unwrap().parse().unwrap();
+    let addr = http_addr(&banner);
     assert!(
         banner.contains(&"http: also answering Host mailfault.internal".to_owned()),
         "{banner:?}"
@@ -539,19 +549,7 @@ async fn serve_answers_allowed_hosts_and_cors_origins_when_asked() {
 async fn in_the_container_any_host_name_is_answered() {
     let (_server, _smtp, banner) =
         serve_with_env(&["--http", "0.0.0.0:0"], &[("MAILFAULT_IN_CONTAINER", "1")]);
-    let line = banner
-        .iter()
-        .find_map(|l| l.strip_prefix("web page and API on http://"))
-        .unwrap_or_else(|| panic!("no web page line in {banner:?}"));
-    let port: u16 = line
-        .split('/')
-        .next()
-        .unwrap()
-        .rsplit(':')
-        .next()
-        .unwrap()
-        .parse()
-        .unwrap();
+    let port = http_addr(&banner).port();
     let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
     let by_service = [("Host", "mailfault:8025")];
     let ok = common::http::request(addr, "GET", "/api/v1/messages", &by_service, b"").await;
@@ -600,12 +598,7 @@ fn exited_within(server: &mut Running, within: Duration) -> (std::process::ExitS
 async fn sigterm_drains_for_at_most_the_shutdown_timeout() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let (mut server, addr, banner) = serve(&["--shutdown-timeout", "1s"]);
-    let http: std::net::SocketAddr = banner
-        .iter()
-        .find_map(|l| l.strip_prefix("web page and API on http://"))
-        .and_then(|l| l.split('/').next())
-        .and_then(|a| a.parse().ok())
-        .unwrap_or_else(|| panic!("no HTTP address in {banner:?}"));
+    let http = http_addr(&banner);
     // A client that stalls inside DATA, its message never finished.
     let (mut stalled, _) = common::Raw::greeted(addr).await;
     stalled.cmd("EHLO stalled.example").await;
