@@ -63,6 +63,11 @@ enum Command {
         /// How many messages (and sessions) to keep in memory; older ones are evicted.
         #[arg(long, default_value_t = 10_000, env = "MAILFAULT_MAX_MESSAGES")]
         max_messages: usize,
+        /// Bytes of messages and session records kept in memory together
+        /// (e.g. 256MiB, 1GiB); the oldest are evicted and counted in
+        /// /metrics and /api/v1/store.
+        #[arg(long, default_value = "256MiB", env = "MAILFAULT_MAX_MEMORY", value_parser = commands::serve::parse_memory)]
+        max_memory: usize,
         /// After Ctrl-C or SIGTERM, how long messages in flight may take to
         /// finish; connections still open then are dropped (e.g. 10s, 1m).
         #[arg(long, default_value = "10s", env = "MAILFAULT_SHUTDOWN_TIMEOUT", value_parser = humantime::parse_duration)]
@@ -209,6 +214,7 @@ fn main() -> ExitCode {
             scenario,
             store,
             max_messages,
+            max_memory,
             shutdown_timeout,
             log_format,
         } => {
@@ -228,6 +234,7 @@ fn main() -> ExitCode {
                 scenario,
                 store,
                 max_messages,
+                max_memory,
                 shutdown_timeout,
             };
             match runtime.block_on(commands::serve::run(opts)) {

@@ -91,9 +91,22 @@ pub struct ServeOptions {
     pub scenario: Option<PathBuf>,
     pub store: StoreKind,
     pub max_messages: usize,
+    /// `--max-memory`: bytes of messages and session records held.
+    pub max_memory: usize,
     /// After Ctrl-C or SIGTERM, how long sessions may take to finish
     /// before they are dropped.
     pub shutdown_timeout: std::time::Duration,
+}
+
+/// `--max-memory`: a size such as `256MiB`, `1GiB` or `500000000`, at least 1 MiB.
+pub fn parse_memory(text: &str) -> Result<usize, String> {
+    let bytes = crate::scenario::parse_size(text)
+        .and_then(|n| usize::try_from(n).ok())
+        .ok_or_else(|| format!("`{text}` is not a size: write e.g. 256MiB, 1GiB or 500000000"))?;
+    if bytes < 1 << 20 {
+        return Err(format!("`{text}` is too small: give at least 1MiB"));
+    }
+    Ok(bytes)
 }
 
 /// The listeners' TLS side for `--tls`, and the CA a client must trust
@@ -146,7 +159,11 @@ pub async fn run(opts: ServeOptions) -> Result<(), Error> {
         Some(path) => Scenario::from_file(path)?,
         None => Scenario::accept_all(),
     };
-    let store = Arc::new(Store::open(&opts.store, opts.max_messages)?);
+    let store = Arc::new(Store::open(
+        &opts.store,
+        opts.max_messages,
+        opts.max_memory,
+    )?);
     let (mut listen, ca) = tls_listen(&opts.tls, &opts.certs_dir, &scenario.server.hostname)?;
     listen.smtp = Some(opts.smtp);
     listen.smtps = opts.smtps;
@@ -222,7 +239,11 @@ pub async fn run(opts: ServeOptions) -> Result<(), Error> {
     }
     match store.maildir() {
         Some(dir) => say!("store: maildir {}", dir.display()),
-        None => say!("store: memory (last {} messages)", opts.max_messages),
+        None => say!(
+            "store: memory (last {} messages, {} MiB with session records)",
+            opts.max_messages,
+            opts.max_memory >> 20
+        ),
     }
     say!("press Ctrl-C to stop");
     let token = handle.shutdown_token();
@@ -237,12 +258,13 @@ pub async fn run(opts: ServeOptions) -> Result<(), Error> {
             humantime::format_duration(opts.shutdown_timeout)
         );
     }
-    let evicted = store.evicted();
+    let usage = store.usage();
+    let evicted = usage.evicted.messages;
     say!(
         "stopped: {} message(s) held{}",
-        store.messages().len(),
+        usage.messages,
         if evicted > 0 {
-            format!(", {evicted} older one(s) evicted by --max-messages")
+            format!(", {evicted} older one(s) evicted by --max-messages or --max-memory")
         } else {
             String::new()
         }

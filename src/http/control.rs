@@ -82,6 +82,22 @@ fn clock_json(mode: ClockMode, now: Duration) -> Value {
     })
 }
 
+/// What the store holds against its bounds and what it evicted since start.
+pub(super) async fn store(State(control): State<Control>) -> Json<Value> {
+    let usage = control.store().usage();
+    Json(serde_json::json!({
+        "messages": usage.messages,
+        "sessions": usage.sessions,
+        "bytes": usage.bytes,
+        "max_bytes": usage.max_bytes,
+        "evicted": {
+            "messages": usage.evicted.messages,
+            "sessions": usage.evicted.sessions,
+            "bytes": usage.evicted.bytes,
+        },
+    }))
+}
+
 pub(super) async fn clock(State(control): State<Control>) -> Json<Value> {
     let engine = control.engine();
     Json(clock_json(engine.clock().mode(), engine.clock().now()))

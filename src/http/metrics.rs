@@ -56,11 +56,48 @@ pub(super) fn text(control: &Control) -> String {
         "counter",
         m.bytes,
     );
+    let usage = store.usage();
     counter(
         "mailfault_messages_held",
         "Messages held in the store now.",
         "gauge",
-        store.messages().len() as u64,
+        usage.messages as u64,
+    );
+    counter(
+        "mailfault_sessions_held",
+        "Finished session records held in the store now.",
+        "gauge",
+        usage.sessions as u64,
+    );
+    counter(
+        "mailfault_store_bytes",
+        "Bytes of messages and session records held (counted against --max-memory).",
+        "gauge",
+        usage.bytes as u64,
+    );
+    counter(
+        "mailfault_store_max_bytes",
+        "The --max-memory budget.",
+        "gauge",
+        usage.max_bytes as u64,
+    );
+    counter(
+        "mailfault_messages_evicted_total",
+        "Messages evicted to stay within --max-messages and --max-memory.",
+        "counter",
+        usage.evicted.messages,
+    );
+    counter(
+        "mailfault_sessions_evicted_total",
+        "Session records evicted to stay within --max-messages and --max-memory.",
+        "counter",
+        usage.evicted.sessions,
+    );
+    counter(
+        "mailfault_evicted_bytes_total",
+        "Bytes of messages and session records evicted.",
+        "counter",
+        usage.evicted.bytes,
     );
     let _ = writeln!(
         out,

@@ -52,6 +52,7 @@ pub(crate) fn router(control: Control, auth: Option<BasicAuth>, guard: Guard) ->
         .route("/api/v1/wait", get(control::wait))
         .route("/api/v1/clock/advance", post(control::advance_clock))
         .route("/api/v1/clock", get(control::clock))
+        .route("/api/v1/store", get(control::store))
         .route("/api/v1/events", get(events::stream))
         .route("/metrics", get(metrics::render))
         .route("/livez", get(health::live))

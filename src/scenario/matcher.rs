@@ -250,7 +250,7 @@ impl SizeCmp {
 }
 
 /// `25MiB`, `10KB`, `1024`, `1024B` (KB = 1000, KiB = 1024; case-insensitive).
-pub(super) fn parse_size(text: &str) -> Option<u64> {
+pub(crate) fn parse_size(text: &str) -> Option<u64> {
     let t = text.trim();
     let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
     let (num, unit) = t.split_at(split);

@@ -32,6 +32,7 @@ pub(crate) use clock::MAX_VIRTUAL;
 pub use clock::{ClockMode, NotVirtual};
 pub(crate) use engine::{Engine, ScenarioPolicy};
 pub(crate) use key::Key;
+pub(crate) use matcher::parse_size;
 pub use model::Expect as Expectations;
 pub(crate) use model::{Auth as AuthSettings, Delivered, Tls as TlsSettings};
 

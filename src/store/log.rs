@@ -137,6 +137,12 @@ impl EventLog {
         &self.events
     }
 
+    /// Bytes the record holds, its event slots included: what the store's
+    /// `--max-memory` budget counts for a finished session.
+    pub fn weight(&self) -> usize {
+        self.bytes + self.events.capacity() * std::mem::size_of::<Stamped>()
+    }
+
     /// How many events are kept.
     pub fn len(&self) -> usize {
         self.events.len()

@@ -87,7 +87,7 @@ impl StoredMessage {
             tls: arrival.tls.map(str::to_owned),
             auth_user: incoming.auth_user,
             received_header,
-            content: incoming.content,
+            content: fitted(incoming.content),
             smuggling_attempts: incoming.smuggling_attempts,
             bare_lf: incoming.bare_lf,
         }
@@ -132,6 +132,42 @@ impl StoredMessage {
             }
         }
         found.map(|v| v.trim_end().to_owned())
+    }
+}
+
+/// The content with the spare room of its growth given back: a buffer that
+/// doubled as DATA came in holds up to twice the message for as long as
+/// the store keeps it, and the `--max-memory` budget counts what is held.
+fn fitted(mut content: Vec<u8>) -> Vec<u8> {
+    if content.capacity() - content.len() > content.len() / 16 + 4096 {
+        content.shrink_to_fit();
+    }
+    content
+}
+
+/// Fixed cost of an entry beyond its variable parts (struct, Arc, list slot).
+const ENTRY_OVERHEAD: usize = 256;
+
+impl super::memory::Weigh for StoredMessage {
+    fn weight(&self) -> usize {
+        let recipients: usize = self
+            .recipients
+            .iter()
+            .map(|r| r.address.len() + r.params.len() + 64)
+            .sum();
+        ENTRY_OVERHEAD
+            + self.received_header.len()
+            + self.content.capacity()
+            + self.mail_from.len()
+            + self.mail_params.len()
+            + self.helo.as_ref().map_or(0, String::len)
+            + recipients
+    }
+}
+
+impl super::memory::Weigh for SessionRecord {
+    fn weight(&self) -> usize {
+        ENTRY_OVERHEAD + self.log.weight() + self.messages.capacity() * 8
     }
 }
 

@@ -26,7 +26,8 @@ pub use message::{SessionRecord, StoredMessage};
 pub use transcript::Direction;
 
 use maildir::Maildir;
-use memory::Ring;
+pub use memory::Evictions;
+use memory::Holdings;
 
 /// Where messages go, as given on the command line (`memory`, `maildir:DIR`).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -104,8 +105,8 @@ pub type NewMessage = StoredMessage;
 #[derive(Debug)]
 /// Captured messages and finished sessions, bounded, with waiters and live events.
 pub struct Store {
-    messages: Mutex<Ring<StoredMessage>>,
-    sessions: Mutex<Ring<SessionRecord>>,
+    /// Messages and finished sessions, under one byte budget.
+    held: Mutex<Holdings<StoredMessage, SessionRecord>>,
     /// Sessions in progress, by id; bounded by the connection limit.
     open: Mutex<BTreeMap<u64, OpenSession>>,
     maildir: Option<Arc<Maildir>>,
@@ -126,9 +127,33 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
+/// `--max-memory`'s default: bytes of messages and session records held.
+pub const DEFAULT_MAX_MEMORY: usize = 256 << 20;
+
+/// How full the store is and what it evicted, for `/metrics` and the API.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Usage {
+    /// Messages held.
+    pub messages: usize,
+    /// Finished sessions held.
+    pub sessions: usize,
+    /// Bytes both hold, as the budget counts them.
+    pub bytes: usize,
+    /// The budget (`--max-memory`).
+    pub max_bytes: usize,
+    /// What was evicted to stay within the bounds, since start.
+    pub evicted: Evictions,
+}
+
 impl Store {
-    /// `max_messages` bounds the memory capture (and the session list).
-    pub fn open(kind: &StoreKind, max_messages: usize) -> Result<Self, StoreError> {
+    /// `max_messages` bounds the memory capture (and the session list) by
+    /// count, `max_bytes` both together by size.
+    pub fn open(
+        kind: &StoreKind,
+        max_messages: usize,
+        max_bytes: usize,
+    ) -> Result<Self, StoreError> {
         let maildir = match kind {
             StoreKind::Memory => None,
             StoreKind::Maildir(dir) => Some(Arc::new(Maildir::open(dir).map_err(|source| {
@@ -138,18 +163,18 @@ impl Store {
                 }
             })?)),
         };
-        Ok(Self::with(maildir, max_messages))
+        Ok(Self::with(maildir, max_messages, max_bytes))
     }
 
-    /// A store that keeps everything in memory, up to `max_messages`.
+    /// A store that keeps everything in memory, up to `max_messages` and
+    /// [`DEFAULT_MAX_MEMORY`] bytes.
     pub fn memory(max_messages: usize) -> Self {
-        Self::with(None, max_messages)
+        Self::with(None, max_messages, DEFAULT_MAX_MEMORY)
     }
 
-    fn with(maildir: Option<Arc<Maildir>>, max_messages: usize) -> Self {
+    fn with(maildir: Option<Arc<Maildir>>, max_messages: usize, max_bytes: usize) -> Self {
         Self {
-            messages: Mutex::new(Ring::new(max_messages)),
-            sessions: Mutex::new(Ring::new(max_messages)),
+            held: Mutex::new(Holdings::new(max_messages, max_bytes)),
             open: Mutex::new(BTreeMap::new()),
             maildir,
             next_id: AtomicU64::new(1),
@@ -187,9 +212,9 @@ impl Store {
             written.map_err(|source| StoreError::Write { id, source })?;
         }
         let len = {
-            let mut ring = lock(&self.messages);
-            ring.push(Arc::clone(&message));
-            ring.len()
+            let mut held = lock(&self.held);
+            held.push_message(Arc::clone(&message));
+            held.messages.len()
         };
         self.count.send_replace(len);
         let _ = self.events.send(Event::Message(Arc::clone(&message)));
@@ -198,28 +223,38 @@ impl Store {
 
     /// Messages held, oldest first.
     pub fn messages(&self) -> Vec<Arc<StoredMessage>> {
-        lock(&self.messages).snapshot()
+        lock(&self.held).messages.snapshot()
     }
 
     /// One message by id.
     pub fn message(&self, id: u64) -> Option<Arc<StoredMessage>> {
-        lock(&self.messages)
-            .snapshot()
-            .into_iter()
-            .find(|m| m.id == id)
+        lock(&self.held).messages.find(|m| m.id == id)
     }
 
-    /// Messages dropped from memory to respect `--max-messages`.
+    /// Messages dropped from memory to respect `--max-messages` and
+    /// `--max-memory` since the last clear.
     pub fn evicted(&self) -> u64 {
-        lock(&self.messages).evicted()
+        lock(&self.held).messages.evicted()
+    }
+
+    /// How full the store is, and what it evicted since start.
+    pub fn usage(&self) -> Usage {
+        let held = lock(&self.held);
+        Usage {
+            messages: held.messages.len(),
+            sessions: held.sessions.len(),
+            bytes: held.bytes(),
+            max_bytes: held.max_bytes(),
+            evicted: held.evictions(),
+        }
     }
 
     /// Forgets the captured messages; returns how many there were.
     pub fn clear_messages(&self) -> usize {
         let n = {
-            let mut ring = lock(&self.messages);
-            let n = ring.len();
-            ring.clear();
+            let mut held = lock(&self.held);
+            let n = held.messages.len();
+            held.messages.clear();
             n
         };
         lock(&self.read).clear();
@@ -232,9 +267,9 @@ impl Store {
     /// Forgets the messages with these ids; returns how many were held.
     pub fn delete_messages(&self, ids: &HashSet<u64>) -> usize {
         let (gone, len) = {
-            let mut ring = lock(&self.messages);
-            let gone = ring.retain(|m| !ids.contains(&m.id));
-            (gone, ring.len())
+            let mut held = lock(&self.held);
+            let gone = held.messages.retain(|m| !ids.contains(&m.id));
+            (gone, held.messages.len())
         };
         lock(&self.read).retain(|id| !ids.contains(id));
         if gone > 0 {
@@ -284,24 +319,24 @@ impl Store {
     pub(crate) fn session_finished(&self, record: SessionRecord) {
         lock(&self.open).remove(&record.id);
         let record = Arc::new(record);
-        lock(&self.sessions).push(Arc::clone(&record));
+        lock(&self.held).push_session(Arc::clone(&record));
         self.sessions_done.send_modify(|n| *n += 1);
         let _ = self.events.send(Event::Session(record));
     }
 
     /// One finished session by id.
     pub fn session(&self, id: u64) -> Option<Arc<SessionRecord>> {
-        lock(&self.sessions)
-            .snapshot()
-            .into_iter()
-            .find(|s| s.id == id)
+        lock(&self.held).sessions.find(|s| s.id == id)
     }
 
     /// Forgets messages and sessions (a maildir keeps its files).
     pub fn reset(&self) {
-        lock(&self.messages).clear();
+        {
+            let mut held = lock(&self.held);
+            held.messages.clear();
+            held.sessions.clear();
+        }
         lock(&self.read).clear();
-        lock(&self.sessions).clear();
         self.count.send_replace(0);
         let _ = self.events.send(Event::Reset);
     }
@@ -318,7 +353,7 @@ impl Store {
 
     /// Finished sessions held, oldest first.
     pub fn sessions(&self) -> Vec<Arc<SessionRecord>> {
-        lock(&self.sessions).snapshot()
+        lock(&self.held).sessions.snapshot()
     }
 
     /// Waits until at least `n` messages are held; `false` on time-out.

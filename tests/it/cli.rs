@@ -672,3 +672,55 @@ fn serve_raises_the_open_files_soft_limit_to_the_hard_one() {
     assert_eq!(soft, hard, "{open_files}");
     assert_ne!(soft, "256", "{open_files}");
 }
+
+/// A client sending large messages must not grow the server past
+/// `--max-memory`: the oldest messages go, counted, and the newest stays.
+#[tokio::test]
+async fn large_messages_evict_the_oldest_within_max_memory() {
+    let (_server, smtp, banner) = serve(&["--max-memory", "2MiB"]);
+    let http = http_addr(&banner);
+    let body = format!("Subject: big\r\n\r\n{}\r\n", "x".repeat(300 * 1024));
+    for i in 0..12 {
+        let reply = common::send_message(smtp, "a@example.test", &["b@example.test"], &body).await;
+        assert!(reply.starts_with("250"), "message {i}: {reply}");
+    }
+    let store = common::http::request(http, "GET", "/api/v1/store", &[], b"")
+        .await
+        .json();
+    let bytes = store["bytes"].as_u64().unwrap();
+    assert!(bytes <= 2 << 20, "{store}");
+    let held = store["messages"].as_u64().unwrap();
+    let evicted = store["evicted"]["messages"].as_u64().unwrap();
+    assert!((4..12).contains(&held), "{store}");
+    assert_eq!(held + evicted, 12, "{store}");
+    assert!(store["evicted"]["bytes"].as_u64().unwrap() > 300 * 1024 * evicted);
+
+    let list = common::http::request(http, "GET", "/api/v1/messages", &[], b"")
+        .await
+        .json();
+    assert_eq!(list["messages_count"].as_u64(), Some(held), "{list}");
+    let metrics = common::http::request(http, "GET", "/metrics", &[], b"")
+        .await
+        .text();
+    assert!(
+        metrics.contains(&format!("\nmailfault_messages_evicted_total {evicted}\n")),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("\nmailfault_store_max_bytes 2097152\n"),
+        "{metrics}"
+    );
+}
+
+#[test]
+fn serve_refuses_a_memory_budget_it_cannot_read() {
+    for (arg, says) in [("lots", "is not a size"), ("100KiB", "at least 1MiB")] {
+        let out = Command::new(BIN)
+            .args(["serve", "--max-memory", arg])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{arg}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(says), "{arg}: {err}");
+    }
+}

@@ -508,7 +508,7 @@ async fn bdat_chunks_are_captured() {
 async fn maildir_store_writes_before_250() {
     let dir = tempfile::tempdir().unwrap();
     let kind = mailfault::store::StoreKind::Maildir(dir.path().to_path_buf());
-    let store = std::sync::Arc::new(mailfault::Store::open(&kind, 10).unwrap());
+    let store = std::sync::Arc::new(mailfault::Store::open(&kind, 10, 1 << 30).unwrap());
     let handle = mailfault::start(
         "127.0.0.1:0".parse().unwrap(),
         std::sync::Arc::new(mailfault::Scenario::accept_all()),
