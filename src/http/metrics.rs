@@ -56,6 +56,32 @@ pub(super) fn text(control: &Control) -> String {
         "counter",
         m.bytes,
     );
+    let state = control.engine().state_sizes();
+    let _ = writeln!(
+        out,
+        "# HELP mailfault_state_entries Entries in the active scenario's tables that grow with client input.\n# TYPE mailfault_state_entries gauge"
+    );
+    for (table, n) in [
+        ("attempts", state.attempts),
+        ("greylist", state.greylist),
+        ("rate_windows", state.rate_windows),
+        ("concurrent", state.concurrent),
+        ("clock_history", state.clock_history),
+    ] {
+        let _ = writeln!(out, "mailfault_state_entries{{table=\"{table}\"}} {n}");
+    }
+    let mut counter = |name: &str, help: &str, kind: &str, value: u64| {
+        let _ = writeln!(
+            out,
+            "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}"
+        );
+    };
+    counter(
+        "mailfault_state_forgotten_total",
+        "Times a table of the active scenario was over its cap and forgot its least recently seen half.",
+        "counter",
+        state.forgotten,
+    );
     let usage = store.usage();
     counter(
         "mailfault_messages_held",

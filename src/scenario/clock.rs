@@ -28,9 +28,14 @@ pub struct Clock {
     advanced: Option<AtomicU64>,
     /// When each advance happened and the time it moved to, so a report
     /// can tell what the virtual clock read at any past moment. Advances
-    /// come from a test or the API, a handful per run.
+    /// come from a test or the API, a handful per run; a script calling it
+    /// in a loop gets every other old entry thinned out past
+    /// [`MAX_HISTORY`], so old sessions read the clock less precisely.
     history: Mutex<Vec<(Instant, Duration)>>,
 }
+
+/// Advances remembered in full.
+pub(crate) const MAX_HISTORY: usize = 16_384;
 
 /// Asked to advance a clock that follows real time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -84,8 +89,16 @@ impl Clock {
             })
             .unwrap_or(0);
         let now = Duration::from_nanos(before.saturating_add(by));
+        if history.len() >= MAX_HISTORY {
+            thin(&mut history);
+        }
         history.push((Instant::now(), now));
         Ok(now)
+    }
+
+    /// Advances remembered, for `/metrics`.
+    pub(crate) fn history_len(&self) -> usize {
+        self.history.lock().unwrap_or_else(|p| p.into_inner()).len()
     }
 
     /// What this clock read at a past (or present) real moment: real time
@@ -100,6 +113,18 @@ impl Clock {
             .and_then(|i| history.get(i))
             .map_or(Duration::ZERO, |(_, now)| *now)
     }
+}
+
+/// Drops every other entry of the older half: a moment between two kept
+/// entries then reads the earlier one's time, an underestimate by at most
+/// one advance, while the recent half, which live sessions read, stays exact.
+fn thin(history: &mut Vec<(Instant, Duration)>) {
+    let half = history.len() / 2;
+    let mut i = 0;
+    history.retain(|_| {
+        i += 1;
+        i > half || i % 2 == 1
+    });
 }
 
 #[cfg(test)]
@@ -154,5 +179,19 @@ mod tests {
         let c = Clock::new(ClockMode::Real);
         assert_eq!(c.advance(Duration::from_secs(1)), Err(NotVirtual));
         assert_eq!(c.mode(), ClockMode::Real);
+    }
+
+    #[test]
+    fn history_is_thinned_past_its_cap() {
+        let c = Clock::new(ClockMode::Virtual);
+        let start = Instant::now();
+        for _ in 0..MAX_HISTORY * 3 {
+            c.advance(Duration::from_secs(1)).unwrap();
+        }
+        assert!(c.history_len() <= MAX_HISTORY, "{}", c.history_len());
+        let secs = (MAX_HISTORY * 3) as u64;
+        assert_eq!(c.at(Instant::now()), Duration::from_secs(secs));
+        assert_eq!(c.at(start), Duration::ZERO);
+        assert_eq!(c.now(), Duration::from_secs(secs));
     }
 }

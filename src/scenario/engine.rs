@@ -32,12 +32,51 @@ enum RuleState {
 
 struct Shared {
     rng: StdRng,
-    attempts: HashMap<(IpAddr, String, String), u32>,
+    /// Sightings of (client, sender, recipient): the count and when it was
+    /// last seen, in sightings since start.
+    attempts: HashMap<(IpAddr, String, String), (u32, u64)>,
+    sightings: u64,
+    /// Times the attempt table was over [`MAX_ATTEMPT_KEYS`].
+    attempts_forgotten: u64,
     /// One per rule, by index.
     rules: Vec<RuleState>,
     /// Scratch space for rendering keys, so checking one costs no allocation
     /// once the key has been seen.
     key: String,
+}
+
+/// Distinct (client, sender, recipient) triplets counted for `attempt:`
+/// before the least recently seen half is forgotten (their counts start
+/// again): a client inventing recipients cannot grow the table for ever.
+pub(crate) const MAX_ATTEMPT_KEYS: usize = 200_000;
+
+/// Entries in the engine's tables that grow with client input.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct StateSizes {
+    pub attempts: usize,
+    pub greylist: usize,
+    pub rate_windows: usize,
+    pub concurrent: usize,
+    pub clock_history: usize,
+    /// Times a table was over its cap and forgot live entries.
+    pub forgotten: u64,
+}
+
+impl Shared {
+    fn forget_older_attempts(&mut self) {
+        tracing::warn!(
+            keys = self.attempts.len(),
+            "attempt counters track too many (client, sender, recipient) triplets; forgetting the least recently seen half"
+        );
+        let mut seen: Vec<u64> = self.attempts.values().map(|&(_, t)| t).collect();
+        let half = seen.len() / 2;
+        if half < seen.len() {
+            let (_, median, _) = seen.select_nth_unstable(half);
+            let median = *median;
+            self.attempts.retain(|_, &mut (_, t)| t >= median);
+        }
+        self.attempts_forgotten += 1;
+    }
 }
 
 pub struct Engine {
@@ -75,6 +114,8 @@ impl Engine {
             shared: Mutex::new(Shared {
                 rng: StdRng::seed_from_u64(scenario.seed),
                 attempts: HashMap::new(),
+                sightings: 0,
+                attempts_forgotten: 0,
                 rules: scenario.rules.iter().map(rule_state).collect(),
                 key: String::new(),
             }),
@@ -122,12 +163,44 @@ impl Engine {
     /// Counts one more sighting of (ip, from, to) and returns the count.
     fn see_attempt(&self, ip: IpAddr, from: &str, to: &str) -> u32 {
         let mut shared = self.lock();
-        let n = shared
+        if shared.attempts.len() >= MAX_ATTEMPT_KEYS {
+            shared.forget_older_attempts();
+        }
+        shared.sightings += 1;
+        let now = shared.sightings;
+        let (n, touched) = shared
             .attempts
             .entry((ip, from.to_ascii_lowercase(), to.to_ascii_lowercase()))
-            .or_insert(0);
+            .or_insert((0, 0));
         *n = n.saturating_add(1);
+        *touched = now;
         *n
+    }
+
+    /// Sizes of the tables that grow with what clients send, for `/metrics`.
+    pub fn state_sizes(&self) -> StateSizes {
+        let shared = self.lock();
+        let mut sizes = StateSizes {
+            attempts: shared.attempts.len(),
+            forgotten: shared.attempts_forgotten,
+            clock_history: self.clock.history_len(),
+            ..StateSizes::default()
+        };
+        for rule in &shared.rules {
+            match rule {
+                RuleState::Greylist(t) => {
+                    sizes.greylist += t.len();
+                    sizes.forgotten += t.forgotten();
+                }
+                RuleState::Window(w) => {
+                    sizes.rate_windows += w.len();
+                    sizes.forgotten += w.forgotten();
+                }
+                RuleState::Concurrent(c) => sizes.concurrent += c.len(),
+                RuleState::Stateless => {}
+            }
+        }
+        sizes
     }
 
     fn applies(

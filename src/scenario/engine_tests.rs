@@ -133,6 +133,33 @@ fn attempts_count_per_ip_from_to() {
 }
 
 #[test]
+fn attempt_counters_are_capped_keeping_the_recent_half() {
+    let e = engine(
+        "version: 1\nrules:\n  - on: rcpt\n    match: { attempt: 1 }\n    reply: 451 4.3.0 later\n",
+    );
+    let mut p = e.session_policy();
+    let rcpt = |p: &mut ScenarioPolicy, to: &str| {
+        let mut c = ctx(Stage::Rcpt);
+        c.to = Some(to);
+        p.decide(&c).is_some()
+    };
+    for i in 0..MAX_ATTEMPT_KEYS {
+        assert!(rcpt(&mut p, &format!("u{i}@y.test")));
+    }
+    assert_eq!(e.state_sizes().attempts, MAX_ATTEMPT_KEYS);
+    // The next sighting finds the table full and forgets the older half.
+    let newest = format!("u{}@y.test", MAX_ATTEMPT_KEYS - 1);
+    assert!(!rcpt(&mut p, &newest), "the newest triplet kept its count");
+    let sizes = e.state_sizes();
+    assert!(sizes.attempts <= MAX_ATTEMPT_KEYS / 2 + 1, "{sizes:?}");
+    assert_eq!(sizes.forgotten, 1);
+    assert!(
+        rcpt(&mut p, "u0@y.test"),
+        "the oldest triplet starts again at 1"
+    );
+}
+
+#[test]
 fn probability_is_reproducible_by_seed() {
     let run = |seed: u64| -> Vec<bool> {
         let e = engine(&format!(

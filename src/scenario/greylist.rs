@@ -23,21 +23,29 @@ struct Entry {
     first_seen: Duration,
     last_seen: Duration,
     passed: bool,
+    /// When the key was last checked, in checks since start: recency that
+    /// a virtual clock standing still cannot blur.
+    touched: u64,
 }
 
 #[derive(Debug, Default)]
 pub(super) struct Table {
     entries: HashMap<String, Entry>,
     next_sweep: usize,
+    /// Times the table was over [`MAX_KEYS`] and lost keys that were live.
+    forgotten: u64,
+    checks: u64,
 }
 
 /// Tables are swept of expired keys whenever they grow past this many (or
 /// twice their size after the last sweep), so memory follows live keys only.
 const SWEEP_FROM: usize = 4096;
 
-/// A client inventing keys faster than they expire (a million distinct
-/// senders or recipients) must not grow the server without bound.
-const MAX_KEYS: usize = 1_000_000;
+/// A client inventing keys faster than they expire (distinct senders or
+/// recipients by the hundred thousand) must not grow the server without
+/// bound: past this many live keys the least recently seen half is
+/// forgotten (those clients are greylisted again, as after a restart).
+pub(super) const MAX_KEYS: usize = 200_000;
 
 impl Table {
     pub(super) fn check(
@@ -47,26 +55,34 @@ impl Table {
         retry_after: Duration,
         expire: Duration,
     ) -> Verdict {
-        if self.entries.len() >= self.next_sweep.max(SWEEP_FROM) {
+        if self.entries.len() >= self.next_sweep.clamp(SWEEP_FROM, MAX_KEYS) {
             self.entries.retain(|_, e| !expired(e, now, expire));
             if self.entries.len() >= MAX_KEYS {
                 tracing::warn!(
                     keys = self.entries.len(),
-                    "greylist holds too many live keys; forgetting them all to bound memory"
+                    "greylist holds too many live keys; forgetting the least recently seen half to bound memory"
                 );
-                self.entries.clear();
+                let mut seen: Vec<u64> = self.entries.values().map(|e| e.touched).collect();
+                let half = seen.len() / 2;
+                let (_, median, _) = seen.select_nth_unstable(half);
+                let median = *median;
+                self.entries.retain(|_, e| e.touched >= median);
+                self.forgotten += 1;
             }
             self.next_sweep = self.entries.len().saturating_mul(2);
         }
+        self.checks += 1;
         let fresh = Entry {
             first_seen: now,
             last_seen: now,
             passed: false,
+            touched: self.checks,
         };
         let Some(e) = self.entries.get_mut(key) else {
             self.entries.insert(key.to_owned(), fresh);
             return Verdict::Defer { wait: retry_after };
         };
+        e.touched = self.checks;
         if expired(e, now, expire) {
             *e = fresh;
             return Verdict::Defer { wait: retry_after };
@@ -82,9 +98,12 @@ impl Table {
         }
     }
 
-    #[cfg(test)]
     pub(super) fn len(&self) -> usize {
         self.entries.len()
+    }
+
+    pub(super) fn forgotten(&self) -> u64 {
+        self.forgotten
     }
 }
 
@@ -149,5 +168,30 @@ mod tests {
         t.check("trigger", S(20), retry, expire);
         assert_eq!(t.len(), 2, "only `live` and `trigger` survive the sweep");
         assert_eq!(t.check("live", S(20), retry, expire), Verdict::Pass);
+    }
+
+    #[test]
+    fn live_keys_past_the_cap_lose_the_least_recently_seen_half() {
+        let mut t = Table::default();
+        let (retry, expire) = (S(1), S(3600));
+        // A virtual clock standing still: every key is live.
+        for i in 0..MAX_KEYS {
+            t.check(&format!("k{i}"), S(0), retry, expire);
+        }
+        assert_eq!(t.len(), MAX_KEYS);
+        t.check("k0", S(5), retry, expire);
+        t.check("new", S(5), retry, expire);
+        assert!(t.len() <= MAX_KEYS / 2 + 2, "{}", t.len());
+        assert_eq!(t.forgotten(), 1);
+        // The recently seen survive: k0 was seen at 0 and again at 5.
+        assert_eq!(t.check("k0", S(6), retry, expire), Verdict::Pass);
+        assert_eq!(
+            t.check(&format!("k{}", MAX_KEYS - 1), S(6), retry, expire),
+            Verdict::Pass
+        );
+        assert!(matches!(
+            t.check("k1", S(6), retry, expire),
+            Verdict::Defer { .. }
+        ));
     }
 }

@@ -12,6 +12,11 @@ use std::time::Duration;
 pub(super) struct Windows {
     logs: HashMap<String, Window>,
     next_sweep: usize,
+    /// Slots held by all windows together.
+    slots: usize,
+    /// Times the windows were over a cap and forgot keys that were live.
+    forgotten: u64,
+    hits: u64,
 }
 
 /// Events in time order, those of one slot (a 1/1024th of the window)
@@ -21,53 +26,91 @@ pub(super) struct Windows {
 struct Window {
     slots: VecDeque<(Duration, u64)>,
     total: u64,
+    /// The latest hit, in hits since start (recency for eviction).
+    touched: u64,
 }
 
 const SLOTS_PER_WINDOW: u32 = 1024;
 
 const SWEEP_FROM: usize = 4096;
 
-/// A client inventing keys faster than they expire (a million distinct
-/// senders or recipients) must not grow the server without bound.
-const MAX_KEYS: usize = 1_000_000;
+/// A client inventing keys faster than they expire (distinct senders or
+/// recipients by the hundred thousand) must not grow the server without
+/// bound: past this many live keys, or [`MAX_SLOTS`] slots in all, the
+/// least recently hit half is forgotten (their counts start again).
+pub(super) const MAX_KEYS: usize = 200_000;
+/// 16 bytes each: 64 MiB at most across one rule's windows.
+pub(super) const MAX_SLOTS: usize = 4 << 20;
 
 impl Windows {
     /// Records one event for `key` and says whether it is over the limit:
     /// more than `max` events within the last `per`.
     pub(super) fn hit(&mut self, key: &str, now: Duration, max: u64, per: Duration) -> bool {
-        if self.logs.len() >= self.next_sweep.max(SWEEP_FROM) {
-            self.logs.retain(|_, w| {
-                w.slots
-                    .back()
-                    .is_some_and(|&(t, _)| now.saturating_sub(t) < per)
-            });
-            if self.logs.len() >= MAX_KEYS {
-                tracing::warn!(
-                    keys = self.logs.len(),
-                    "rate limit tracks too many live keys; forgetting them all to bound memory"
-                );
-                self.logs.clear();
-            }
-            self.next_sweep = self.logs.len().saturating_mul(2);
+        if self.logs.len() >= self.next_sweep.clamp(SWEEP_FROM, MAX_KEYS) || self.slots >= MAX_SLOTS
+        {
+            self.sweep(now, per);
         }
+        self.hits += 1;
         let w = match self.logs.get_mut(key) {
             Some(w) => w,
             None => self.logs.entry(key.to_owned()).or_default(),
         };
+        w.touched = self.hits;
         while let Some(&(t, n)) = w.slots.front() {
             if now.saturating_sub(t) < per {
                 break;
             }
             w.total -= n;
             w.slots.pop_front();
+            self.slots -= 1;
         }
         let slot = slot_start(now, per / SLOTS_PER_WINDOW);
         match w.slots.back_mut() {
             Some((t, n)) if *t == slot => *n += 1,
-            _ => w.slots.push_back((slot, 1)),
+            _ => {
+                w.slots.push_back((slot, 1));
+                self.slots += 1;
+            }
         }
         w.total += 1;
         w.total > max
+    }
+
+    /// Forgets windows with no event left in them; past a cap, the least
+    /// recently hit half of the live ones too.
+    fn sweep(&mut self, now: Duration, per: Duration) {
+        self.logs.retain(|_, w| {
+            w.slots
+                .back()
+                .is_some_and(|&(t, _)| now.saturating_sub(t) < per)
+        });
+        self.slots = self.logs.values().map(|w| w.slots.len()).sum();
+        if self.logs.len() >= MAX_KEYS || self.slots >= MAX_SLOTS {
+            tracing::warn!(
+                keys = self.logs.len(),
+                slots = self.slots,
+                "rate limit tracks too many live keys; forgetting the least recently hit half to bound memory"
+            );
+            let mut touched: Vec<u64> = self.logs.values().map(|w| w.touched).collect();
+            let half = touched.len() / 2;
+            if let Some((_, median, _)) =
+                (half < touched.len()).then(|| touched.select_nth_unstable(half))
+            {
+                let median = *median;
+                self.logs.retain(|_, w| w.touched >= median);
+            }
+            self.slots = self.logs.values().map(|w| w.slots.len()).sum();
+            self.forgotten += 1;
+        }
+        self.next_sweep = self.logs.len().saturating_mul(2);
+    }
+
+    pub(super) fn len(&self) -> usize {
+        self.logs.len()
+    }
+
+    pub(super) fn forgotten(&self) -> u64 {
+        self.forgotten
     }
 }
 
@@ -95,6 +138,10 @@ impl Concurrent {
         };
         *n += 1;
         *n
+    }
+
+    pub(super) fn len(&self) -> usize {
+        self.live.len()
     }
 
     pub(super) fn leave(&mut self, key: &str) {
@@ -160,5 +207,40 @@ mod tests {
         c.leave("a");
         assert!(!c.live.contains_key("a"), "a key at zero is forgotten");
         assert_eq!(c.enter("a"), 1);
+    }
+
+    #[test]
+    fn live_keys_past_the_cap_lose_the_least_recently_hit_half() {
+        let mut w = Windows::default();
+        for i in 0..MAX_KEYS {
+            w.hit(&format!("k{i}"), S(0), 1, S(60));
+        }
+        assert_eq!(w.len(), MAX_KEYS);
+        // The next hit finds the table full: the older half goes first.
+        let newest = format!("k{}", MAX_KEYS - 1);
+        assert!(
+            w.hit(&newest, S(1), 1, S(60)),
+            "the newest key's count was kept"
+        );
+        assert!(w.len() <= MAX_KEYS / 2 + 1, "{}", w.len());
+        assert_eq!(w.forgotten(), 1);
+        assert!(!w.hit("k0", S(2), 1, S(60)), "k0 was forgotten");
+    }
+
+    #[test]
+    fn slots_past_the_cap_are_bounded_too() {
+        let mut w = Windows::default();
+        // Few keys, each with every slot of a long window filled.
+        let per = Duration::from_secs(1024);
+        let keys = MAX_SLOTS / SLOTS_PER_WINDOW as usize + 8;
+        for i in 0..keys {
+            for s in 0..u64::from(SLOTS_PER_WINDOW) {
+                w.hit(&format!("k{i}"), S(s), u64::MAX, per);
+            }
+        }
+        assert!(w.slots <= MAX_SLOTS, "{}", w.slots);
+        assert!(w.forgotten() >= 1);
+        let held: usize = w.logs.values().map(|w| w.slots.len()).sum();
+        assert_eq!(held, w.slots);
     }
 }
