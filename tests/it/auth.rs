@@ -274,3 +274,25 @@ async fn passwords_never_reach_transcripts_or_logs() {
     );
     server.shutdown().await;
 }
+
+/// RFC 4954 §4 allows AUTH lines of 12,288 octets: a real client sending a
+/// long OAuth bearer token (as Microsoft's and Google's are) authenticates.
+#[tokio::test]
+async fn a_long_oauth_token_authenticates_a_real_client() {
+    let token: String = (0..7_000)
+        .map(|i| char::from(b"abcdefghijklmnopqrstuvwxyz0123456789-_"[i % 38]))
+        .collect();
+    let yaml = format!(
+        "version: 1\nserver:\n  auth:\n    mechanisms: [XOAUTH2]\n    users: [{{ username: app, password: \"{token}\" }}]\n"
+    );
+    let server = TestServer::with_scenario_str(&yaml).await.unwrap();
+    let ok = lettre_with(&server, "app", &token, Mechanism::Xoauth2)
+        .send(email())
+        .await;
+    assert!(ok.is_ok(), "{ok:?}");
+    let wrong = lettre_with(&server, "app", &token[1..], Mechanism::Xoauth2)
+        .send(email())
+        .await;
+    assert!(wrong.is_err(), "a wrong token must fail");
+    server.shutdown().await;
+}

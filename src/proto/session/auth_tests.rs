@@ -408,3 +408,33 @@ fn debug_output_shows_no_secret() {
         "{shown}"
     );
 }
+
+/// RFC 4954 §4: AUTH lines up to 12,288 octets, so a long OAuth bearer token
+/// authenticates; other commands keep the shorter command-line limit.
+#[test]
+fn long_oauth_tokens_fit_in_auth_lines_only() {
+    use base64::Engine as _;
+    let token = "t".repeat(8_000);
+    let cfg = with(|a| a.users[0].password = token.clone());
+    let encoded = base64::engine::general_purpose::STANDARD
+        .encode(format!("user=app\x01auth=Bearer {token}\x01\x01"));
+    assert!(encoded.len() > 10_000 && encoded.len() < AUTH_LINE_MAX - 20);
+    assert_eq!(
+        after_ehlo(cfg.clone(), &format!("AUTH XOAUTH2 {encoded}\r\n")),
+        OK
+    );
+    assert_eq!(
+        after_ehlo(cfg.clone(), &format!("AUTH XOAUTH2\r\n{encoded}\r\n")),
+        format!("334 \r\n{OK}")
+    );
+    let noop = format!("NOOP {}\r\nNOOP\r\n", "x".repeat(3_000));
+    assert_eq!(
+        after_ehlo(cfg.clone(), &noop),
+        "500 5.5.2 Line too long\r\n250 2.0.0 Ok\r\n"
+    );
+    let huge = format!("AUTH XOAUTH2 {}\r\nNOOP\r\n", "A".repeat(AUTH_LINE_MAX));
+    assert_eq!(
+        after_ehlo(cfg, &huge),
+        "500 5.5.2 Line too long\r\n250 2.0.0 Ok\r\n"
+    );
+}

@@ -175,9 +175,28 @@ pub(crate) struct Session<P> {
     answering: Answer,
 }
 
+/// Longest AUTH command or AUTH continuation line (RFC 4954 §4), CRLF excluded.
+pub(crate) const AUTH_LINE_MAX: usize = 12_288;
+
+/// How much of a line over `max_line` may be shown, when it is one of the
+/// AUTH lines allowed to be that long; `None` for any other line.
+fn shown_auth<P: Policy>(session: &Session<P>, line: &[u8]) -> Option<usize> {
+    session.config.auth.as_ref()?;
+    if line.len() > AUTH_LINE_MAX {
+        return None;
+    }
+    session.shown(line)
+}
+
 impl<P: Policy> Session<P> {
     pub(crate) fn new(config: Arc<Config>, policy: P, client_ip: IpAddr, connection: u64) -> Self {
-        let framer = Framer::new(config.max_line);
+        // AUTH lines may be longer than commands: RFC 4954 §4 allows 12,288
+        // octets, which long OAuth bearer tokens need. The framer takes
+        // lines that long; `receive` holds other commands to `max_line`.
+        let framer = Framer::new(match config.auth {
+            Some(_) => config.max_line.max(AUTH_LINE_MAX),
+            None => config.max_line,
+        });
         Self {
             config,
             policy,
@@ -240,6 +259,15 @@ impl<P: Policy> Session<P> {
         let (frame, consumed) = self.framer.next(buf)?;
         let mut shown = None;
         let inbound = match frame {
+            Frame::Line { line, .. }
+                if line.len() > self.config.max_line && shown_auth(self, line).is_none() =>
+            {
+                self.answering = Answer::Command;
+                let head = line.get(..self.config.max_line).unwrap_or(line);
+                out.push(Action::Record(Event::Command(CommandEvent::unparsed(head))));
+                self.error(R::LINE_TOO_LONG, out);
+                Inbound::Command
+            }
             Frame::Line {
                 line,
                 ending,
