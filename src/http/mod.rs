@@ -8,7 +8,8 @@
 //! `events`, `metrics`, `health` and `page`; `views` holds the session
 //! shapes and `error` the error body every endpoint shares. In front of
 //! them all, `guard` refuses foreign Host names and cross-origin changes,
-//! and `auth` asks for `--http-auth` credentials.
+//! and `auth` asks for `--http-auth` credentials. Under everything,
+//! `limits` caps open connections and the time a request head may take.
 
 mod auth;
 pub(crate) mod compat;
@@ -17,6 +18,7 @@ mod error;
 mod events;
 mod guard;
 mod health;
+mod limits;
 mod metrics;
 mod page;
 mod session_events;
@@ -103,9 +105,11 @@ pub(crate) fn serve(
     let token = control.shutdown_token();
     let app = router(control, auth, guard);
     tokio::spawn(async move {
-        if let Ok(addr) = listener.local_addr() {
+        if let Ok(addr) = TcpListener::local_addr(&listener) {
             info!(%addr, "serving the HTTP API and web page");
         }
+        let listener =
+            limits::Bounded::new(listener, limits::MAX_CONNECTIONS, limits::HEADER_TIMEOUT);
         let served = axum::serve(listener, app)
             .with_graceful_shutdown(async move { token.cancelled().await })
             .await;

@@ -122,3 +122,80 @@ async fn a_foreign_host_is_refused_and_loopback_names_are_accepted() {
     assert_eq!(get(http, "/livez").await.status, 200);
     server.shutdown().await;
 }
+
+/// A client dripping a request head (slowloris) is cut at the header
+/// timeout instead of holding its connection for ever.
+#[tokio::test]
+async fn a_request_head_that_never_ends_is_cut_at_the_header_timeout() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let server = TestServer::start().await.unwrap();
+    let mut slow = tokio::net::TcpStream::connect(server.http_addr())
+        .await
+        .unwrap();
+    slow.write_all(b"GET /livez HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ")
+        .await
+        .unwrap();
+    let started = std::time::Instant::now();
+    let mut buf = [0u8; 256];
+    // Keep dripping: per-read timeouts would never fire.
+    let closed = tokio::time::timeout(Duration::from_secs(40), async {
+        loop {
+            tokio::select! {
+                n = slow.read(&mut buf) => break n.map_or(0, |n| n),
+                () = tokio::time::sleep(Duration::from_secs(1)) => {
+                    if slow.write_all(b"a").await.is_err() {
+                        break 0;
+                    }
+                }
+            }
+        }
+    })
+    .await
+    .expect("the server kept a dripping request head past 40 s");
+    let waited = started.elapsed();
+    assert_eq!(closed, 0, "expected a close, got a response");
+    assert!(
+        (Duration::from_secs(14)..Duration::from_secs(30)).contains(&waited),
+        "{waited:?}"
+    );
+    // A whole request on a new connection is still answered.
+    assert_eq!(get(server.http_addr(), "/livez").await.status, 200);
+    server.shutdown().await;
+}
+
+/// HTTP connections are capped: past the cap new ones wait in the backlog,
+/// SMTP keeps its descriptors and answers, and a freed slot serves the next.
+#[tokio::test]
+async fn http_connections_are_capped_and_smtp_still_answers() {
+    let server = TestServer::start().await.unwrap();
+    let mut idle = Vec::new();
+    for _ in 0..512 {
+        idle.push(
+            tokio::net::TcpStream::connect(server.http_addr())
+                .await
+                .unwrap(),
+        );
+    }
+    // Give the server time to accept all 512.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let waiting = tokio::spawn(common::http::request_within(
+        server.http_addr(),
+        "GET",
+        "/livez",
+        &[],
+        b"",
+        Duration::from_secs(10),
+    ));
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(!waiting.is_finished(), "the 513th connection was served");
+    let (_c, greeting) = common::Raw::greeted(server.smtp_addr()).await;
+    assert!(greeting.starts_with("220"), "{greeting}");
+    idle.truncate(500);
+    let served = tokio::time::timeout(Duration::from_secs(5), waiting)
+        .await
+        .expect("a freed slot did not serve the waiting request")
+        .unwrap();
+    assert_eq!(served.status, 200);
+    drop(idle);
+    server.shutdown().await;
+}
