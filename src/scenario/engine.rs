@@ -45,6 +45,17 @@ struct Shared {
     key: String,
 }
 
+/// Message size from which message-stage rules run off the runtime's
+/// worker threads.
+const OFF_RUNTIME_FROM: usize = 1 << 20;
+
+/// `block_in_place` needs a multi-thread runtime; tests and embedders may
+/// run a current-thread one, where matching stays inline.
+fn on_multi_thread_runtime() -> bool {
+    tokio::runtime::Handle::try_current()
+        .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread)
+}
+
 /// Distinct (client, sender, recipient) triplets counted for `attempt:`
 /// before the least recently seen half is forgotten (their counts start
 /// again): a client inventing recipients cannot grow the table for ever.
@@ -445,9 +456,19 @@ impl ScenarioPolicy {
     fn first_match(&mut self, ctx: &Context<'_>, attempt: u32) -> Option<Decision> {
         let engine = Arc::clone(&self.engine);
         let raw = ctx.message.unwrap_or_default();
-        MessageView::with(raw, &engine.parser, engine.reads_body, |message| {
-            self.first_match_in(ctx, message, attempt)
-        })
+        let mut decide = || {
+            MessageView::with(raw, &engine.parser, engine.reads_body, |message| {
+                self.first_match_in(ctx, message, attempt)
+            })
+        };
+        // Parsing and matching a large body takes milliseconds to tens of
+        // them; on a runtime worker that would stall every session sharing
+        // the thread, so the worker hands its other tasks on first.
+        if raw.len() >= OFF_RUNTIME_FROM && on_multi_thread_runtime() {
+            tokio::task::block_in_place(decide)
+        } else {
+            decide()
+        }
     }
 
     fn first_match_in(

@@ -14,7 +14,7 @@ use super::model::{self, StageName};
 use super::{
     ClockMode, Conditions, Limits, Rule, Scenario, ScenarioError, ScenarioErrors, ServerSettings,
 };
-use super::{extends, faults};
+use super::{extends, faults, matcher};
 use crate::proto::extensions::Extension;
 use crate::proto::framer::BareLf;
 use crate::proto::policy::{Disconnect, ReplyChoice, Stage, TlsFault};
@@ -344,8 +344,21 @@ fn text(t: &Option<Spanned<model::Text>>, errors: &mut Errors<'_>) -> Option<Tex
                 .collect::<Option<_>>()
                 .map(TextMatcher::Globs)
         }
-        model::Text::Regex(r) => match regex::RegexBuilder::new(&r.regex)
+        model::Text::Regex(r) => match matcher::check_length("regex", &r.regex) {
+            Err(e) => {
+                errors.at(loc(t), e.to_string());
+                None
+            }
+            Ok(()) => regex_matcher(&r.regex, loc(t), errors),
+        },
+    }
+}
+
+fn regex_matcher(regex: &str, at: Location, errors: &mut Errors<'_>) -> Option<TextMatcher> {
+    {
+        match regex::RegexBuilder::new(regex)
             .case_insensitive(true)
+            .size_limit(matcher::COMPILED_LIMIT)
             .build()
         {
             Ok(re) => Some(TextMatcher::Regex(re)),
@@ -357,10 +370,10 @@ fn text(t: &Option<Spanned<model::Text>>, errors: &mut Errors<'_>) -> Option<Tex
                     .unwrap_or("")
                     .trim_start_matches("error: ")
                     .to_owned();
-                errors.at(loc(t), format!("invalid regex: {why}"));
+                errors.at(at, format!("invalid regex: {why}"));
                 None
             }
-        },
+        }
     }
 }
 

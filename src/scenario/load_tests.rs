@@ -297,3 +297,18 @@ fn oversized_globs_are_load_errors_with_their_place() {
         assert!(errors[0].len() < 300, "{}", errors[0]);
     }
 }
+
+#[test]
+fn patterns_longer_than_the_limit_are_refused_at_their_place() {
+    let long = "a".repeat(super::matcher::MAX_PATTERN + 1);
+    for (field, want) in [
+        (format!("{{ to: \"*{long}\" }}"), "t:4:18: the glob"),
+        (format!("{{ helo: {{ regex: \"{long}\" }} }}"), "t:4:"),
+    ] {
+        let yaml = format!("version: 1\nrules:\n  - on: data\n    match: {field}\n");
+        let err = Scenario::from_str(&yaml, "t").unwrap_err().to_string();
+        assert!(err.contains(want), "{err}");
+        assert!(err.contains("characters long"), "{err}");
+        assert!(err.len() < 400, "the error quotes a preview: {err}");
+    }
+}

@@ -21,9 +21,31 @@ impl std::fmt::Display for GlobError {
     }
 }
 
+/// Longest glob or regex a rule may hold, in characters: an address or
+/// subject pattern needs a few dozen; past this a pattern is a mistake or
+/// an attempt to make matching slow.
+pub(crate) const MAX_PATTERN: usize = 1_000;
+
+/// Compiled size allowed per pattern (the regex crate's default is 10 MiB).
+pub(crate) const COMPILED_LIMIT: usize = 1 << 20;
+
+/// Refuses a pattern longer than [`MAX_PATTERN`], naming it.
+pub(crate) fn check_length(kind: &str, pattern: &str) -> Result<(), GlobError> {
+    let n = pattern.chars().count();
+    if n > MAX_PATTERN {
+        return Err(GlobError(format!(
+            "the {kind} `{}` is {n} characters long; patterns may have at most {MAX_PATTERN}",
+            preview(pattern)
+        )));
+    }
+    Ok(())
+}
+
 impl Glob {
     pub(crate) fn new(pattern: &str) -> Result<Self, GlobError> {
+        check_length("glob", pattern)?;
         regex::RegexBuilder::new(&glob_regex(pattern))
+            .size_limit(COMPILED_LIMIT)
             .build()
             .map(Self)
             .map_err(|e| GlobError(glob_error(pattern, &e)))
@@ -329,15 +351,32 @@ mod tests {
     }
 
     #[test]
-    fn glob_too_big_is_an_error_not_a_panic() {
+    fn glob_too_long_is_an_error_not_a_panic() {
         let huge = "?".repeat(20_000);
         let err = Glob::new(&huge).unwrap_err().to_string();
-        assert!(err.contains("is too big"), "{err}");
-        assert!(err.contains("20000 characters"), "{err}");
+        assert!(err.contains("20000 characters long"), "{err}");
+        assert!(err.contains("at most 1000"), "{err}");
         assert!(
             err.len() < 300,
             "the message quotes a preview, not the pattern"
         );
+        assert!(Glob::new(&"?".repeat(MAX_PATTERN)).is_ok());
+    }
+
+    #[test]
+    fn a_short_pattern_that_compiles_too_big_is_refused() {
+        // Counted repetition multiplies: 1,000 characters can compile to
+        // far more than the 1 MiB allowed.
+        let err = check_length("regex", "x{1000}")
+            .and_then(|()| {
+                regex::RegexBuilder::new("(?:\\w{100}){100}")
+                    .size_limit(COMPILED_LIMIT)
+                    .build()
+                    .map(|_| ())
+                    .map_err(|e| GlobError(e.to_string()))
+            })
+            .unwrap_err();
+        assert!(err.0.contains("exceeds size limit"), "{err}");
     }
 
     /// A message at the default 25 MiB size limit: a glob either finds its
