@@ -137,7 +137,7 @@ async fn run_inner(opts: RunOptions) -> Result<u8, crate::Error> {
             status!(
                 "error: cannot start `{program}`: {e}; check the command after `--` and that it is executable"
             );
-            handle.shutdown().await;
+            stop(handle).await;
             return Ok(exit::USAGE);
         }
     };
@@ -150,7 +150,7 @@ async fn run_inner(opts: RunOptions) -> Result<u8, crate::Error> {
             progress.stop();
             status!("interrupted: stopping the command and the server");
             let _ = child.kill().await;
-            handle.shutdown().await;
+            stop(handle).await;
             return Ok(exit::USAGE);
         }
     };
@@ -171,7 +171,7 @@ async fn run_inner(opts: RunOptions) -> Result<u8, crate::Error> {
     }
     progress.stop();
     let elapsed = started.elapsed();
-    handle.shutdown().await;
+    stop(handle).await;
 
     let facts = RunFacts {
         elapsed,
@@ -294,5 +294,18 @@ mod tests {
         assert!("xml:r.xml".parse::<ReportTarget>().is_err());
         assert!("junit:".parse::<ReportTarget>().is_err());
         assert!("r.xml".parse::<ReportTarget>().is_err());
+    }
+}
+
+/// How long `run` lets connections finish after the command is done: a
+/// sender's leftover process holding a connection open (in a tarpit, say)
+/// must not keep the report from being written.
+const RUN_DRAIN: Duration = Duration::from_secs(5);
+
+async fn stop(handle: transport::ServerHandle) {
+    handle.shutdown_token().cancel();
+    let dropped = handle.wait_at_most(RUN_DRAIN).await;
+    if dropped > 0 {
+        status!("{dropped} connection(s) still open after the command ended were closed");
     }
 }

@@ -223,6 +223,29 @@ fn a_sender_past_within_is_stopped_and_fails() {
     assert!(stdout.contains("FAIL  within"), "{stdout}");
 }
 
+/// A connection left open by the sender's leftover process (here a
+/// background child that outlives the command) does not keep `run` from
+/// judging: the server drains for a bounded time, then closes it.
+#[test]
+fn a_connection_left_open_after_the_command_does_not_hang_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = dir.path().join("quick.yaml");
+    std::fs::write(&scenario, "version: 1\nexpect:\n  within: 2s\n").unwrap();
+    // Stalls inside DATA, where a shutdown does not cut a client short.
+    let hold = "import os, socket, time; s = socket.create_connection((os.environ['MAILFAULT_SMTP_HOST'], int(os.environ['MAILFAULT_SMTP_PORT']))); f = s.makefile('rb'); f.readline(); s.sendall(b'HELO x\\\\r\\\\nMAIL FROM:<a@x.test>\\\\r\\\\nRCPT TO:<b@y.test>\\\\r\\\\nDATA\\\\r\\\\nSubject: hi\\\\r\\\\n'); time.sleep(60)";
+    let script = format!("python3 -c \"{hold}\" >/dev/null 2>&1 & sleep 0.5");
+    let started = Instant::now();
+    let out = run(&[scenario.to_str().unwrap(), "--", "sh", "-c", &script]);
+    let took = started.elapsed();
+    assert!(took < Duration::from_secs(20), "run hung for {took:?}");
+    let stdout = text(&out.stdout);
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("still open after the command ended were closed"),
+        "{stdout}{stderr}"
+    );
+}
+
 #[test]
 fn usage_errors_exit_2_with_a_reason() {
     let bad_program = run(&[
