@@ -278,6 +278,19 @@ impl Progress {
     }
 }
 
+/// How long `run` lets connections finish after the command is done: a
+/// sender's leftover process holding a connection open (in a tarpit, say)
+/// must not keep the report from being written.
+const RUN_DRAIN: Duration = Duration::from_secs(5);
+
+async fn stop(handle: transport::ServerHandle) {
+    handle.shutdown_token().cancel();
+    let dropped = handle.wait_at_most(RUN_DRAIN).await;
+    if dropped > 0 {
+        status!("{dropped} connection(s) still open after the command ended were closed");
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -294,18 +307,5 @@ mod tests {
         assert!("xml:r.xml".parse::<ReportTarget>().is_err());
         assert!("junit:".parse::<ReportTarget>().is_err());
         assert!("r.xml".parse::<ReportTarget>().is_err());
-    }
-}
-
-/// How long `run` lets connections finish after the command is done: a
-/// sender's leftover process holding a connection open (in a tarpit, say)
-/// must not keep the report from being written.
-const RUN_DRAIN: Duration = Duration::from_secs(5);
-
-async fn stop(handle: transport::ServerHandle) {
-    handle.shutdown_token().cancel();
-    let dropped = handle.wait_at_most(RUN_DRAIN).await;
-    if dropped > 0 {
-        status!("{dropped} connection(s) still open after the command ended were closed");
     }
 }
