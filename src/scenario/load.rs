@@ -570,6 +570,7 @@ fn rule(index: usize, spanned: &Spanned<model::Rule>, errors: &mut Errors<'_>) -
                 .clone()
                 .unwrap_or_else(|| format!("rule {}", index + 1)),
         ),
+        source: r.source.as_deref().map(Arc::from),
         stages,
         conditions,
         times: r.times.as_ref().map(|t| t.value),

@@ -459,7 +459,11 @@ impl<P: Policy> Session<P> {
                         text.push_str(&self.config.max_message_size.to_string());
                     }
                     Extension::Auth => self.advertise_auth(&mut text),
-                    // STARTTLS is advertised once TLS exists.
+                    // STARTTLS is advertised, where the list puts it, while
+                    // the server has a certificate and TLS is not yet up.
+                    Extension::StartTls if self.config.starttls && !self.tls => {
+                        text.push_str("STARTTLS");
+                    }
                     Extension::StartTls => {
                         text.pop();
                     }
@@ -467,7 +471,8 @@ impl<P: Policy> Session<P> {
                 }
             }
         }
-        if esmtp && self.config.starttls && !self.tls {
+        let listed = self.config.extensions.contains(Extension::StartTls);
+        if esmtp && !listed && self.config.starttls && !self.tls {
             text.push_str("\nSTARTTLS");
         }
         Reply {
