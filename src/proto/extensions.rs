@@ -13,10 +13,13 @@ pub(crate) enum Extension {
     Dsn,
     StartTls,
     Auth,
+    /// RFC 3030 binary content: only with CHUNKING, and such a message
+    /// must come by BDAT.
+    BinaryMime,
 }
 
 impl Extension {
-    pub(crate) const ALL: [Extension; 9] = [
+    pub(crate) const ALL: [Extension; 10] = [
         Extension::Pipelining,
         Extension::EightBitMime,
         Extension::SmtpUtf8,
@@ -26,6 +29,7 @@ impl Extension {
         Extension::Dsn,
         Extension::StartTls,
         Extension::Auth,
+        Extension::BinaryMime,
     ];
 
     /// The EHLO keyword (also the name used in scenario files).
@@ -40,6 +44,7 @@ impl Extension {
             Extension::Dsn => "DSN",
             Extension::StartTls => "STARTTLS",
             Extension::Auth => "AUTH",
+            Extension::BinaryMime => "BINARYMIME",
         }
     }
 

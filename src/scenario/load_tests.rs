@@ -297,3 +297,20 @@ fn oversized_globs_are_load_errors_with_their_place() {
         assert!(errors[0].len() < 300, "{}", errors[0]);
     }
 }
+
+#[test]
+fn binarymime_needs_chunking() {
+    let e = err("version: 1\nserver:\n  extensions: [SIZE, BINARYMIME]\n");
+    assert!(
+        e.iter().any(|m| m.contains("BINARYMIME needs CHUNKING")),
+        "{e:?}"
+    );
+    assert!(
+        load(
+            "version: 1\nserver:\n  extensions: [CHUNKING, BINARYMIME]\n",
+            "t.yaml",
+            None
+        )
+        .is_ok()
+    );
+}

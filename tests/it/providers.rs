@@ -246,7 +246,7 @@ async fn profiles_greet_and_advertise_like_the_provider() {
         (
             "microsoft365",
             "220 BN8NAM11FT066.mail.protection.outlook.com Microsoft ESMTP MAIL Service ready at Thu, 3 Dec 2026 16:00:00 +0000\r\n",
-            "250-SIZE 157286400\r\n250-PIPELINING\r\n250-DSN\r\n250-ENHANCEDSTATUSCODES\r\n250-8BITMIME\r\n",
+            "250-SIZE 157286400\r\n250-PIPELINING\r\n250-DSN\r\n250-ENHANCEDSTATUSCODES\r\n250-8BITMIME\r\n250-BINARYMIME\r\n250-CHUNKING\r\n",
         ),
         (
             "yahoo",

@@ -523,9 +523,10 @@ impl<P: Policy> Session<P> {
                         && off(Extension::EightBitMime),
                     "BODY=8BITMIME",
                 ),
-                // BINARYMIME is never advertised.
+                // Binary content travels by BDAT only (RFC 3030 §3).
                 (
-                    matches!(params.body, Some(BodyParam::BinaryMime)),
+                    matches!(params.body, Some(BodyParam::BinaryMime))
+                        && (off(Extension::BinaryMime) || off(Extension::Chunking)),
                     "BODY=BINARYMIME",
                 ),
                 (params.ret.is_some() && off(Extension::Dsn), "RET"),
@@ -547,11 +548,9 @@ impl<P: Policy> Session<P> {
         if !from.is_ascii() && !params.smtputf8 {
             return self.send(R::UTF8_NEEDS_SMTPUTF8, out);
         }
-        self.tx = Some(Transaction::new(
-            from.to_owned(),
-            params.raw.to_owned(),
-            params.smtputf8,
-        ));
+        let mut tx = Transaction::new(from.to_owned(), params.raw.to_owned(), params.smtputf8);
+        tx.binary = matches!(params.body, Some(BodyParam::BinaryMime));
+        self.tx = Some(tx);
         if !self.stage(Stage::Mail, R::SENDER_OK, None, count, out) {
             self.tx = None;
         }
