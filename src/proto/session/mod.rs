@@ -389,6 +389,9 @@ impl<P: Policy> Session<P> {
             Err(ParseError::Syntax(why) | ParseError::BadParameter(why)) => {
                 return self.error(Reply::new(501, Some(EnhancedCode::new(5, 5, 4)), why), out);
             }
+            Err(ParseError::Unsupported(name)) => {
+                return self.error(R::param_not_supported(name), out);
+            }
             Err(ParseError::BadSender(why)) => {
                 return self.error(Reply::new(501, Some(EnhancedCode::new(5, 1, 7)), why), out);
             }

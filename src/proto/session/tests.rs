@@ -944,3 +944,54 @@ fn binarymime_when_advertised_goes_by_bdat_only() {
     assert_eq!(o.delivered.len(), 1);
     assert!(o.delivered[0].content.ends_with(b"\x00\x01\r\n"));
 }
+
+/// Differences found against Postfix and fixed: a known parameter in a form
+/// not implemented is 555 like an unknown one, and a broken path is an
+/// address error (5.1.7 / 5.1.3), not a generic one.
+#[test]
+fn postfix_differential_fixes_table() {
+    let m = "MAIL FROM:<a@b.test>\r\n";
+    let ok = "250 2.1.0 Sender ok\r\n";
+    let cases: Vec<(String, String)> = vec![
+        (
+            "MAIL FROM:<a@b.test> BODY=FOO\r\n".into(),
+            "555 5.5.4 Unsupported option: BODY\r\n".into(),
+        ),
+        (
+            "MAIL FROM:<a@b.test> BODY=\r\n".into(),
+            "555 5.5.4 Unsupported option: BODY\r\n".into(),
+        ),
+        (
+            "MAIL FROM:<a@b.test> SMTPUTF8=yes\r\n".into(),
+            "555 5.5.4 Unsupported option: SMTPUTF8\r\n".into(),
+        ),
+        (
+            "MAIL FROM:<a@b.test> SIZE\r\n".into(),
+            "555 5.5.4 Unsupported option: SIZE\r\n".into(),
+        ),
+        (
+            "MAIL FROM:<a@b.test\r\n".into(),
+            "501 5.1.7 unterminated <address>\r\n".into(),
+        ),
+        (
+            "MAIL FROM:<a b@b.test>\r\n".into(),
+            "501 5.1.7 malformed address\r\n".into(),
+        ),
+        (
+            format!("{m}RCPT TO:<c@d.test\r\n"),
+            format!("{ok}501 5.1.3 unterminated <address>\r\n"),
+        ),
+        (
+            format!("{m}RCPT TO:<c@d.test>x\r\n"),
+            format!("{ok}501 5.1.3 text after the address's closing >\r\n"),
+        ),
+    ];
+    for (input, want) in cases {
+        let wire = dialogue(&format!("EHLO c\r\n{input}"));
+        let after = wire
+            .split_once("250 DSN\r\n")
+            .map(|(_, rest)| rest)
+            .unwrap_or_default();
+        assert_eq!(after, want, "{input:?}");
+    }
+}
