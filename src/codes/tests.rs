@@ -539,3 +539,63 @@ fn corrected_provider_texts_table() {
             .contains("sender's own mail server")
     );
 }
+
+/// Each profile reply names its source, and the replies the catalog knows
+/// are recognised as the catalog's own entry (the profile and the catalog
+/// quote the same text).
+#[test]
+fn profile_replies_have_sources_and_match_their_catalog_entries() {
+    let expected = [
+        ("gmail", "gmail: unknown user", "gmail-no-such-account"),
+        ("gmail", "gmail: recipient rate", "gmail-recipient-rate"),
+        ("gmail", "gmail: spam", "gmail-likely-spam"),
+        (
+            "gmail",
+            "gmail: unauthenticated sender",
+            "gmail-unauthenticated-sender",
+        ),
+        (
+            "microsoft365",
+            "microsoft365: unknown user",
+            "microsoft-recipient-access-denied",
+        ),
+        ("microsoft365", "microsoft365: banned IP", "microsoft-banned-ip"),
+        ("yahoo", "yahoo: unknown user", "yahoo-mailbox-not-found"),
+        ("yahoo", "yahoo: TSS09 permanently deferred", "yahoo-tss09-refused"),
+        ("yahoo", "yahoo: PH01 policy", "yahoo-policy-ph01"),
+        ("yahoo", "yahoo: BL21 blocklist", "yahoo-spamhaus"),
+    ];
+    let mut checked = 0;
+    for name in ["gmail", "microsoft365", "yahoo"] {
+        let s = crate::scenario::Scenario::built_in(name).unwrap();
+        for rule in &s.rules {
+            let source = rule.source.as_deref().unwrap_or("");
+            assert!(
+                source.starts_with("https://") || source == "observed in bounces",
+                "{name}: {}: source {source:?}",
+                rule.name
+            );
+            let crate::proto::policy::ReplyChoice::Custom(reply) = &rule.reply else {
+                continue;
+            };
+            let whole = format!(
+                "{} {}{}",
+                reply.code,
+                reply.enhanced.map(|e| format!("{e} ")).unwrap_or_default(),
+                reply.text.replace('\n', " ")
+            );
+            let x = explain(&whole);
+            if let Some((_, _, id)) = expected
+                .iter()
+                .find(|(p, r, _)| *p == name && **r == *rule.name)
+            {
+                assert_eq!(x.field_text.map(|f| f.id), Some(*id), "{whole}");
+                checked += 1;
+            }
+        }
+    }
+    assert_eq!(checked, expected.len(), "every expected rule exists");
+    // Microsoft 365 has no spam@ rule: that text is on-premises Exchange's.
+    let m365 = crate::scenario::Scenario::built_in("microsoft365").unwrap();
+    assert!(!m365.rules.iter().any(|r| r.name.contains("spam")));
+}
