@@ -559,9 +559,17 @@ fn profile_replies_have_sources_and_match_their_catalog_entries() {
             "microsoft365: unknown user",
             "microsoft-recipient-access-denied",
         ),
-        ("microsoft365", "microsoft365: banned IP", "microsoft-banned-ip"),
+        (
+            "microsoft365",
+            "microsoft365: banned IP",
+            "microsoft-banned-ip",
+        ),
         ("yahoo", "yahoo: unknown user", "yahoo-mailbox-not-found"),
-        ("yahoo", "yahoo: TSS09 permanently deferred", "yahoo-tss09-refused"),
+        (
+            "yahoo",
+            "yahoo: TSS09 permanently deferred",
+            "yahoo-tss09-refused",
+        ),
         ("yahoo", "yahoo: PH01 policy", "yahoo-policy-ph01"),
         ("yahoo", "yahoo: BL21 blocklist", "yahoo-spamhaus"),
     ];
