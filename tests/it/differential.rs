@@ -23,7 +23,7 @@ use tokio::net::TcpStream;
 
 /// How long one expected reply may take; servers answer in microseconds,
 /// so this is only reached when a server waits for more input.
-const REPLY_WAIT: Duration = Duration::from_millis(1500);
+const REPLY_WAIT: Duration = Duration::from_secs(5);
 /// After a step's expected replies, how long to wait for unexpected ones.
 const EXTRA_WAIT: Duration = Duration::from_millis(40);
 /// Dialogues run at once per server.
