@@ -270,7 +270,13 @@ impl Serialize for Explanation {
             reply_title: self.reply.map(|r| r.title),
             standard_code: self.reply.map(|r| r.standard),
             subject: self.subject.map(|s| s.title),
-            detail: self.detail.map(|d| d.title),
+            detail: self.detail.map(|d| {
+                if d.deprecated() {
+                    "Deprecated (duplicate of X.6.8)"
+                } else {
+                    d.title
+                }
+            }),
             detail_meaning: self.detail.map(|d| d.meaning),
             detail_rfc: self.detail.map(|d| d.rfc),
             provider: self.provider,

@@ -93,7 +93,11 @@ fn write_tables(out: &mut dyn Write) -> io::Result<()> {
             classes.join(","),
             e.rfc,
             e.category.as_str(),
-            e.title
+            if e.deprecated() {
+                "(deprecated: duplicate of X.6.8)"
+            } else {
+                e.title
+            }
         )?;
     }
     writeln!(out)?;
