@@ -76,6 +76,7 @@ static STRONG: &[(Category, &[Clue])] = &[
             sub("reverse dns"),
             sub("reverse lookup"),
             sub("cannot find your hostname"),
+            sub("fails to pass authentication"),
         ],
     ),
     (
@@ -132,6 +133,9 @@ static WEAK: &[(Category, &[Clue])] = &[
             sub("mailbox disabled"),
             sub("account disabled"),
             sub("is disabled"),
+            sub("is inactive"),
+            sub("account inactive"),
+            sub("mailbox inactive"),
         ],
     ),
     (
@@ -167,6 +171,8 @@ static WEAK: &[(Category, &[Clue])] = &[
             sub("bad sequence"),
             sub("not implemented"),
             sub("line too long"),
+            sub("from: header"),
+            sub("from header"),
         ],
     ),
     (

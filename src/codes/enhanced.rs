@@ -32,16 +32,34 @@ impl EnhancedEntry {
     pub(crate) fn allows_class(&self, class: u8) -> bool {
         self.classes.contains(&class)
     }
+
+    /// X.6.10, the registry's one deprecated entry (a duplicate of X.6.8).
+    pub(crate) fn deprecated(&self) -> bool {
+        self.title.is_empty()
+    }
+
+    /// The defining document and section: RFC 3463 gives each subject its
+    /// own section (X.1 in §3.2 ... X.7 in §3.8); later codes are cited by
+    /// RFC, all through the IANA registry.
+    pub(crate) fn source(&self) -> String {
+        if self.rfc == "RFC 3463" {
+            format!("RFC 3463 §3.{}; {IANA}", self.subject + 1)
+        } else {
+            format!("{}; {IANA}", self.rfc)
+        }
+    }
 }
 
 impl Serialize for EnhancedEntry {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut st = s.serialize_struct("EnhancedEntry", 7)?;
+        let mut st = s.serialize_struct("EnhancedEntry", 9)?;
         st.serialize_field("code", &self.pattern())?;
         st.serialize_field("classes", self.classes)?;
         st.serialize_field("title", self.title)?;
         st.serialize_field("meaning", self.meaning)?;
         st.serialize_field("rfc", self.rfc)?;
+        st.serialize_field("source", &self.source())?;
+        st.serialize_field("deprecated", &self.deprecated())?;
         st.serialize_field("category", &self.category)?;
         st.serialize_field("standard", &true)?;
         st.end()
@@ -68,6 +86,9 @@ pub(crate) static SUBJECTS: &[SubjectEntry] = &[
     SubjectEntry { subject: 6, title: "Message content or media status", meaning: "About the message's content or its encoding." },
     SubjectEntry { subject: 7, title: "Security or policy status", meaning: "About authentication, encryption or local policy." },
 ];
+
+/// The registry, which lists for each code the reply classes it goes with.
+const IANA: &str = "https://www.iana.org/assignments/smtp-enhanced-status-codes";
 
 const ANY: &[u8] = &[2, 4, 5];
 const FAIL: &[u8] = &[4, 5];
@@ -166,7 +187,7 @@ pub(crate) static ENHANCED_CODES: &[EnhancedEntry] = &[
     e(3, 3, FAIL, "System not capable of selected features",
         "The message asks for a feature the receiving system does not support.",
         "RFC 3463", SyntaxProtocol),
-    e(3, 4, FAIL, "Message too big for system",
+    e(3, 4, PERM, "Message too big for system",
         "The message is larger than the system's per-message limit.",
         "RFC 3463", Size),
     e(3, 5, FAIL, "System incorrectly configured",
@@ -179,10 +200,10 @@ pub(crate) static ENHANCED_CODES: &[EnhancedEntry] = &[
     e(4, 0, ANY, "Other or undefined network or routing status",
         "Something went wrong on the network path, without a finer diagnosis.",
         "RFC 3463", Other),
-    e(4, 1, FAIL, "No answer from host",
+    e(4, 1, TEMP, "No answer from host",
         "The next hop did not answer the connection attempt. Microsoft 365 also sends 5.4.1 to refuse unknown recipients.",
         "RFC 3463", Other),
-    e(4, 2, FAIL, "Bad connection",
+    e(4, 2, TEMP, "Bad connection",
         "The connection was made but broke or timed out before the transaction finished.",
         "RFC 3463", Other),
     e(4, 3, FAIL, "Directory server failure",
@@ -194,7 +215,7 @@ pub(crate) static ENHANCED_CODES: &[EnhancedEntry] = &[
     e(4, 5, TEMP, "Mail system congestion",
         "The mail system is congested and is deferring work.",
         "RFC 3463", Throttling),
-    e(4, 6, FAIL, "Routing loop detected",
+    e(4, 6, TEMP, "Routing loop detected",
         "The message went round in a loop, through misrouting or forwarding between mailboxes.",
         "RFC 3463", Other),
     e(4, 7, FAIL, "Delivery time expired",
@@ -207,7 +228,7 @@ pub(crate) static ENHANCED_CODES: &[EnhancedEntry] = &[
     e(5, 1, FAIL, "Invalid command",
         "A command was out of sequence or not supported.",
         "RFC 3463", SyntaxProtocol),
-    e(5, 2, FAIL, "Syntax error",
+    e(5, 2, PERM, "Syntax error",
         "A command could not be parsed.",
         "RFC 3463", SyntaxProtocol),
     e(5, 3, FAIL, "Too many recipients",
@@ -244,17 +265,17 @@ pub(crate) static ENHANCED_CODES: &[EnhancedEntry] = &[
     e(6, 6, FAIL, "Message content not available",
         "The content to be sent by reference (BURL) could not be fetched.",
         "RFC 4468", Other),
-    e(6, 7, FAIL, "Non-ASCII addresses not permitted for that sender/recipient",
+    e(6, 7, PERM, "Non-ASCII addresses not permitted for that sender/recipient",
         "An internationalised address was used where the server does not allow one.",
         "RFC 6531", Other),
-    e(6, 8, ANY, "UTF-8 string reply is required, but not permitted by the SMTP client",
+    e(6, 8, &[2, 5], "UTF-8 string reply is required, but not permitted by the SMTP client",
         "The server would have to answer with UTF-8 to name the mailbox, and the client did not ask for SMTPUTF8.",
         "RFC 6531", Other),
-    e(6, 9, FAIL, "UTF-8 header message cannot be transferred to one or more recipients, so the message must be rejected",
+    e(6, 9, PERM, "UTF-8 header message cannot be transferred to one or more recipients, so the message must be rejected",
         "The message has UTF-8 headers and some recipient's path cannot carry them.",
         "RFC 6531", Other),
-    e(6, 10, ANY, "Duplicate of X.6.8 (deprecated)",
-        "Registered by mistake as a copy of X.6.8; senders should not emit it.",
+    e(6, 10, &[2, 5], "",
+        "Deprecated: registered by mistake as a duplicate of X.6.8, which is the code to use; the registry gives it no title.",
         "RFC 6531", Other),
     // X.7: security and policy
     e(7, 0, ANY, "Other or undefined security status",
@@ -263,13 +284,13 @@ pub(crate) static ENHANCED_CODES: &[EnhancedEntry] = &[
     e(7, 1, FAIL, "Delivery not authorized, message refused",
         "The receiver's policy refuses this sender, client or message: spam filtering, reputation, relaying not allowed.",
         "RFC 3463", PolicySpam),
-    e(7, 2, FAIL, "Mailing list expansion prohibited",
+    e(7, 2, PERM, "Mailing list expansion prohibited",
         "The sender may not post to this mailing list.",
         "RFC 3463", PolicySpam),
     e(7, 3, FAIL, "Security conversion required but not possible",
         "The message would need converting between secure messaging formats, which cannot be done.",
         "RFC 3463", Other),
-    e(7, 4, FAIL, "Security features not supported",
+    e(7, 4, PERM, "Security features not supported",
         "The message uses security features the delivery path cannot support.",
         "RFC 3463", Other),
     e(7, 5, FAIL, "Cryptographic failure",
@@ -317,25 +338,25 @@ pub(crate) static ENHANCED_CODES: &[EnhancedEntry] = &[
     e(7, 19, PERM, "RRVS test cannot be completed",
         "RRVS check: the receiver has no record to compare against; the sender decides whether to resend without it.",
         "RFC 7293", Other),
-    e(7, 20, FAIL, "No passing DKIM signature found",
+    e(7, 20, PERM, "No passing DKIM signature found",
         "The receiver requires a valid DKIM signature and the message had none that verified.",
         "RFC 7372", Authentication),
-    e(7, 21, FAIL, "No acceptable DKIM signature found",
+    e(7, 21, PERM, "No acceptable DKIM signature found",
         "DKIM signatures verified, but none from a signer the receiver accepts.",
         "RFC 7372", Authentication),
-    e(7, 22, FAIL, "No valid author-matched DKIM signature found",
+    e(7, 22, PERM, "No valid author-matched DKIM signature found",
         "No verified DKIM signature is from the domain in the From header.",
         "RFC 7372", Authentication),
-    e(7, 23, FAIL, "SPF validation failed",
+    e(7, 23, PERM, "SPF validation failed",
         "The sending IP is not allowed by the sender domain's SPF record, and local policy rejects that.",
         "RFC 7372", Authentication),
-    e(7, 24, FAIL, "SPF validation error",
+    e(7, 24, PERM, "SPF validation error",
         "Evaluating SPF failed (a broken record or a DNS error), so the receiver could not decide.",
         "RFC 7372", Authentication),
-    e(7, 25, FAIL, "Reverse DNS validation failed",
+    e(7, 25, PERM, "Reverse DNS validation failed",
         "The sending IP's PTR record is missing or does not point back to the IP.",
         "RFC 7372", Authentication),
-    e(7, 26, FAIL, "Multiple authentication checks failed",
+    e(7, 26, PERM, "Multiple authentication checks failed",
         "More than one authentication check (SPF, DKIM, DMARC...) failed; Gmail and Microsoft use it for unauthenticated mail.",
         "RFC 7372", Authentication),
     e(7, 27, PERM, "Sender address has null MX",

@@ -134,16 +134,44 @@ fn check_enhanced(
             "enhanced code {e} is not in the IANA registry or among known provider codes"
         )),
         Some(d) if field_text.is_none() && !d.allows_class(e.class) => {
-            let allowed: Vec<String> = d.classes.iter().map(|c| format!("{c}.x.x")).collect();
-            warnings.push(format!(
-                "{} ({}) is defined for {} only",
-                d.pattern(),
-                d.title,
-                allowed.join(" and ")
-            ));
+            warnings.push(class_not_listed(d));
         }
         _ => {}
     }
+    if detail.is_some_and(EnhancedEntry::deprecated) {
+        warnings.push(format!(
+            "{} is deprecated (registered by mistake as a duplicate of X.6.8); send X.6.8 instead",
+            e
+        ));
+    }
+}
+
+fn class_not_listed(d: &EnhancedEntry) -> String {
+    let allowed: Vec<String> = d.classes.iter().map(|c| format!("{c}.x.x")).collect();
+    let title = if d.deprecated() {
+        "deprecated"
+    } else {
+        d.title
+    };
+    format!(
+        "{} ({title}) is defined for {} only",
+        d.pattern(),
+        allowed.join(" and ")
+    )
+}
+
+/// The warning `mailfault check` gives a scenario reply whose enhanced code
+/// the IANA registry does not list for its class (a `450 4.7.26`, a
+/// `550 5.4.2`), unless a known provider text explains the combination.
+pub(crate) fn registry_class_warning(line: &str) -> Option<String> {
+    let found = locate(line)?;
+    let e = found.enhanced?;
+    let d = enhanced(e)?;
+    let digit = (found.code / 100) as u8;
+    if d.allows_class(e.class) || match_line(Some(digit), Some(e), line).is_some() {
+        return None;
+    }
+    Some(class_not_listed(d))
 }
 
 /// A 5xx that promises a later success, or a 4xx that rules it out.
@@ -242,7 +270,13 @@ impl Serialize for Explanation {
             reply_title: self.reply.map(|r| r.title),
             standard_code: self.reply.map(|r| r.standard),
             subject: self.subject.map(|s| s.title),
-            detail: self.detail.map(|d| d.title),
+            detail: self.detail.map(|d| {
+                if d.deprecated() {
+                    "Deprecated (duplicate of X.6.8)"
+                } else {
+                    d.title
+                }
+            }),
             detail_meaning: self.detail.map(|d| d.meaning),
             detail_rfc: self.detail.map(|d| d.rfc),
             provider: self.provider,

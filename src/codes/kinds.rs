@@ -148,6 +148,19 @@ impl Source {
         }
     }
 
+    /// The page that documents most of this source's texts; a blocklist's
+    /// wording is known from the bounces that quote it.
+    pub(crate) const fn reference(self) -> &'static str {
+        match self {
+            Self::Google => "https://support.google.com/a/answer/3726730",
+            Self::Microsoft => {
+                "https://learn.microsoft.com/en-us/exchange/mail-flow-best-practices/non-delivery-reports-in-exchange-online/non-delivery-reports-in-exchange-online"
+            }
+            Self::Yahoo => "https://senders.yahooinc.com/smtp-error-codes/",
+            Self::Spamhaus | Self::Barracuda | Self::SpamCop => "observed in bounces",
+        }
+    }
+
     /// The mailbox provider behind the text, if it is one (a blocklist
     /// message can come from any receiver).
     pub(crate) const fn provider(self) -> Option<Provider> {

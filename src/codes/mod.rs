@@ -26,7 +26,7 @@ mod field_tests;
 mod tests;
 
 pub(crate) use enhanced::{ENHANCED_CODES, EnhancedEntry, SUBJECTS, SubjectEntry};
-pub(crate) use explain::{Explanation, explain};
+pub(crate) use explain::{Explanation, explain, registry_class_warning};
 pub(crate) use providers::{ProviderEntry, provider_code, provider_texts};
 pub(crate) use reply_codes::{REPLY_CODES, ReplyCodeEntry};
 

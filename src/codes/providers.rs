@@ -81,6 +81,9 @@ pub(crate) struct ProviderEntry {
     pub retry: Option<bool>,
     /// A reply line as the provider sends it, with addresses made up.
     pub example: &'static str,
+    /// Where the text is documented, when not the provider's main page
+    /// ([`Source::reference`]): another page, or "observed in bounces".
+    pub cited: Option<&'static str>,
 }
 
 impl ProviderEntry {
@@ -105,6 +108,21 @@ impl ProviderEntry {
             advice,
             retry: None,
             example,
+            cited: None,
+        }
+    }
+
+    /// Names the page (or "observed in bounces") the text comes from.
+    pub(crate) const fn cite(mut self, reference: &'static str) -> Self {
+        self.cited = Some(reference);
+        self
+    }
+
+    /// Where the text comes from: a provider page or "observed in bounces".
+    pub(crate) const fn reference(&self) -> &'static str {
+        match self.cited {
+            Some(r) => r,
+            None => self.source.reference(),
         }
     }
 
@@ -143,9 +161,10 @@ impl ProviderEntry {
 
 impl Serialize for ProviderEntry {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut st = s.serialize_struct("ProviderEntry", 10)?;
+        let mut st = s.serialize_struct("ProviderEntry", 11)?;
         st.serialize_field("id", self.id)?;
-        st.serialize_field("source", &self.source)?;
+        st.serialize_field("provider", &self.source)?;
+        st.serialize_field("source", self.reference())?;
         st.serialize_field("texts", self.texts)?;
         st.serialize_field("enhanced", &self.enhanced.map(|r| r.to_string()))?;
         st.serialize_field("class", &self.class)?;

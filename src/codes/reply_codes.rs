@@ -20,6 +20,8 @@ pub(crate) struct ReplyCodeEntry {
     pub standard: bool,
     /// The usual reason behind the code when the text gives no better clue.
     pub category: Category,
+    /// Where the code is defined (RFC and section) or "observed in bounces".
+    pub source: &'static str,
 }
 
 impl ReplyCodeEntry {
@@ -54,6 +56,7 @@ const fn std(
         rfc,
         standard: true,
         category,
+        source: section(code, rfc),
     }
 }
 
@@ -66,7 +69,19 @@ const fn field(
 ) -> ReplyCodeEntry {
     ReplyCodeEntry {
         standard: false,
+        source: "observed in bounces",
         ..std(code, title, meaning, rfc, category)
+    }
+}
+
+/// The section that defines a standard code.
+const fn section(code: u16, rfc: &'static str) -> &'static str {
+    match code {
+        235 | 334 | 432 | 454 | 530 | 534 | 535 | 538 => "RFC 4954 §6; RFC 3207 §4 (454, 530)",
+        521 | 556 => "RFC 7504 §3",
+        211..=554 => "RFC 5321 §4.2.2-4.2.3",
+        555 => "RFC 5321 §4.1.1.11, §4.2.3",
+        _ => rfc,
     }
 }
 
@@ -144,8 +159,8 @@ pub(crate) static REPLY_CODES: &[ReplyCodeEntry] = &[
     std(455, "Server unable to accommodate parameters",
         "The server understood the MAIL or RCPT parameters but cannot honour them at the moment.",
         "RFC 5321", SyntaxProtocol),
-    field(471, "Local error at the receiving server",
-        "Often produced by the receiver's anti-spam or content filter when it failed or held the message.",
+    field(471, "Local error at the sending side's server",
+        "Informal lists describe it as an error of the sender's own mail server, often its outgoing anti-spam or content filter, not of the receiver; look at the sending side's relay first.",
         "non-standard (seen in the field)", Other),
     std(500, "Syntax error, command unrecognized",
         "The server did not understand the command, or the line was too long. Nearly always a bug in the sending client.",

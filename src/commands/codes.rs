@@ -8,6 +8,8 @@ use crate::codes::{
     ENHANCED_CODES, EnhancedEntry, ProviderEntry, REPLY_CODES, ReplyCodeEntry, SUBJECTS,
     SubjectEntry, provider_texts,
 };
+use crate::proto::policy::ReplyChoice;
+use crate::scenario::Scenario;
 
 #[derive(Serialize)]
 struct Catalog {
@@ -15,6 +17,37 @@ struct Catalog {
     subjects: &'static [SubjectEntry],
     enhanced_codes: &'static [EnhancedEntry],
     provider_texts: Vec<&'static ProviderEntry>,
+    profiles: Vec<ProfileReply>,
+}
+
+/// One reply of a built-in provider profile and where its text comes from.
+#[derive(Serialize)]
+struct ProfileReply {
+    profile: &'static str,
+    rule: String,
+    reply: Option<String>,
+    source: Option<String>,
+}
+
+/// Every rule of every built-in profile (`scenarios/providers/`).
+fn profile_replies() -> Vec<ProfileReply> {
+    Scenario::built_in_profiles()
+        .filter_map(|name| Scenario::built_in(name).map(|s| (name, s)))
+        .flat_map(|(name, s)| {
+            s.rules
+                .iter()
+                .map(|rule| ProfileReply {
+                    profile: name,
+                    rule: rule.name.to_string(),
+                    reply: match &rule.reply {
+                        ReplyChoice::Custom(r) => Some(r.to_string()),
+                        _ => None,
+                    },
+                    source: rule.source.as_deref().map(str::to_owned),
+                })
+                .collect::<Vec<_>>()
+        })
+        .collect()
 }
 
 /// Writes the catalog as tables or as one JSON object; returns the exit code.
@@ -25,6 +58,7 @@ pub fn run(json: bool, out: &mut dyn Write) -> u8 {
             subjects: SUBJECTS,
             enhanced_codes: ENHANCED_CODES,
             provider_texts: provider_texts().collect(),
+            profiles: profile_replies(),
         };
         serde_json::to_writer_pretty(&mut *out, &catalog)
             .map_err(io::Error::from)
@@ -59,7 +93,11 @@ fn write_tables(out: &mut dyn Write) -> io::Result<()> {
             classes.join(","),
             e.rfc,
             e.category.as_str(),
-            e.title
+            if e.deprecated() {
+                "(deprecated: duplicate of X.6.8)"
+            } else {
+                e.title
+            }
         )?;
     }
     writeln!(out)?;

@@ -83,7 +83,14 @@ fn write_human(x: &Explanation, separate: bool, out: &mut dyn Write) -> io::Resu
     if let Some(e) = x.enhanced {
         let subject = x.subject.map_or("unknown subject", |s| s.title);
         match x.detail {
-            Some(d) => writeln!(out, "  enhanced  {e} {subject}: {} ({})", d.title, d.rfc)?,
+            Some(d) => {
+                let title = if d.deprecated() {
+                    "deprecated, a duplicate of X.6.8"
+                } else {
+                    d.title
+                };
+                writeln!(out, "  enhanced  {e} {subject}: {title} ({})", d.rfc)?;
+            }
             None if x.field_text.is_some_and(|f| f.enhanced.is_some()) => writeln!(
                 out,
                 "  enhanced  {e} {subject}: provider code, not in the IANA registry"

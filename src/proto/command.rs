@@ -241,6 +241,10 @@ pub(crate) enum ParseError {
     Syntax(&'static str),
     /// 501 5.5.4
     BadParameter(&'static str),
+    /// 555 5.5.4: a known parameter in a form this server does not
+    /// implement (`BODY=FOO`, `SMTPUTF8=x`, `SIZE` without a value), like
+    /// an unknown one (RFC 5321 §4.1.1.11). Names the parameter.
+    Unsupported(&'static str),
     /// 501 5.1.7: the reverse-path of MAIL is not valid syntax.
     BadSender(&'static str),
     /// 501 5.1.3: the forward-path of RCPT is not valid syntax.
@@ -256,7 +260,7 @@ pub(crate) enum ParseError {
     },
 }
 
-use ParseError::{BadParameter, BadRecipient, BadSender, Syntax};
+use ParseError::{BadParameter, BadRecipient, BadSender, Syntax, Unsupported};
 
 pub(crate) fn parse(line: &[u8]) -> Result<Parsed<'_>, ParseError> {
     // RFC 5321 §4.1.1: trailing white space, TAB included, is tolerated.
@@ -407,8 +411,13 @@ fn path_and_params<'a>(
         dev.0 |= Deviations::SPACE_AFTER_COLON;
         rest = rest.trim_start_matches([' ', '\t']);
     }
+    // Past the keyword, whatever is wrong is wrong with the address: the
+    // caller answers 501 5.1.7 (MAIL) or 501 5.1.3 (RCPT), as Postfix does.
+    let bad = |why| Some((Err(why), ""));
     let (path, params) = if rest.starts_with('<') {
-        let end = path_end(rest)?;
+        let Some(end) = path_end(rest) else {
+            return bad("unterminated <address>");
+        };
         (&rest[1..end], &rest[end + 1..])
     } else {
         dev.0 |= Deviations::NO_ANGLE_BRACKETS;
@@ -416,14 +425,16 @@ fn path_and_params<'a>(
         (&rest[..end], &rest[end..])
     };
     if !params.is_empty() && !params.starts_with([' ', '\t']) {
-        return None;
+        return bad("text after the address's closing >");
     }
-    let mailbox = strip_source_route(path)?;
+    let Some(mailbox) = strip_source_route(path) else {
+        return bad("malformed source route");
+    };
     if let Ok(m) = mailbox
         && !m.starts_with('"')
         && m.contains(['<', '>', ' ', '\t'])
     {
-        return None;
+        return bad("malformed address");
     }
     Some((mailbox, params.trim_matches([' ', '\t'])))
 }
@@ -524,7 +535,10 @@ fn mail_params(raw: &str) -> Result<MailParams<'_>, ParseError> {
             "SIZE" => {
                 // RFC 1870: size-value = 1*20DIGIT. Twenty digits can
                 // exceed u64; such a size is simply too big (552 later).
-                let v = value
+                let Some(value) = value else {
+                    return Err(Unsupported("SIZE"));
+                };
+                let v = Some(value)
                     .filter(|v| {
                         (1..=20).contains(&v.len()) && v.bytes().all(|b| b.is_ascii_digit())
                     })
@@ -539,7 +553,7 @@ fn mail_params(raw: &str) -> Result<MailParams<'_>, ParseError> {
                     Some("7BIT") => Body::SevenBit,
                     Some("8BITMIME") => Body::EightBitMime,
                     Some("BINARYMIME") => Body::BinaryMime,
-                    _ => return Err(BadParameter("BODY must be 7BIT, 8BITMIME or BINARYMIME")),
+                    _ => return Err(Unsupported("BODY")),
                 };
                 if p.body.replace(v).is_some() {
                     return Err(dup());
@@ -547,7 +561,7 @@ fn mail_params(raw: &str) -> Result<MailParams<'_>, ParseError> {
             }
             "SMTPUTF8" => {
                 if value.is_some() {
-                    return Err(BadParameter("SMTPUTF8 takes no value"));
+                    return Err(Unsupported("SMTPUTF8"));
                 }
                 if std::mem::replace(&mut p.smtputf8, true) {
                     return Err(dup());
@@ -636,7 +650,10 @@ fn rcpt_params(raw: &str) -> Result<RcptParams<'_>, ParseError> {
             "ORCPT" => {
                 // RFC 3461 §4.2: addr-type ";" xtext, addr-type an atom;
                 // the xtext may be empty.
-                let v = value
+                let Some(value) = value else {
+                    return Err(Unsupported("SIZE"));
+                };
+                let v = Some(value)
                     .filter(|v| {
                         v.split_once(';').is_some_and(|(t, a)| {
                             !t.is_empty()

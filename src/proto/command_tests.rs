@@ -61,9 +61,12 @@ fn errors_table() {
         (b"EHLO a\0b", Syntax("NUL byte in command")),
         (b"MAIL", Syntax("MAIL requires FROM:<address>")),
         (b"MAIL TO:<a@b>", Syntax("MAIL requires FROM:<address>")),
-        (b"MAIL FROM:<a@b", Syntax("MAIL requires FROM:<address>")),
-        (b"MAIL FROM:<a@b>x", Syntax("MAIL requires FROM:<address>")),
-        (b"MAIL FROM:<a b@c>", Syntax("MAIL requires FROM:<address>")),
+        (b"MAIL FROM:<a@b", BadSender("unterminated <address>")),
+        (
+            b"MAIL FROM:<a@b>x",
+            BadSender("text after the address's closing >"),
+        ),
+        (b"MAIL FROM:<a b@c>", BadSender("malformed address")),
         (
             b"RCPT TO:<>",
             BadRecipient("RCPT requires a non-empty address"),
@@ -118,14 +121,8 @@ fn errors_table() {
             b"MAIL FROM:<a@b> SIZE=1 SIZE=2",
             BadParameter("parameter given twice"),
         ),
-        (
-            b"MAIL FROM:<a@b> BODY=9BIT",
-            BadParameter("BODY must be 7BIT, 8BITMIME or BINARYMIME"),
-        ),
-        (
-            b"MAIL FROM:<a@b> SMTPUTF8=yes",
-            BadParameter("SMTPUTF8 takes no value"),
-        ),
+        (b"MAIL FROM:<a@b> BODY=9BIT", Unsupported("BODY")),
+        (b"MAIL FROM:<a@b> SMTPUTF8=yes", Unsupported("SMTPUTF8")),
         (
             b"MAIL FROM:<a@b> RET=ALL",
             BadParameter("RET must be FULL or HDRS"),
@@ -412,7 +409,7 @@ fn strict_syntax_errors_table() {
         ),
         (
             b"RCPT TO:<\"a@example.net>",
-            Syntax("RCPT requires TO:<address>"),
+            BadRecipient("unterminated <address>"),
         ),
         (
             b"RCPT TO:<bob>",

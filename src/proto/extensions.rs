@@ -13,10 +13,13 @@ pub(crate) enum Extension {
     Dsn,
     StartTls,
     Auth,
+    /// RFC 3030 binary content: only with CHUNKING, and such a message
+    /// must come by BDAT.
+    BinaryMime,
 }
 
 impl Extension {
-    pub(crate) const ALL: [Extension; 9] = [
+    pub(crate) const ALL: [Extension; 10] = [
         Extension::Pipelining,
         Extension::EightBitMime,
         Extension::SmtpUtf8,
@@ -26,6 +29,7 @@ impl Extension {
         Extension::Dsn,
         Extension::StartTls,
         Extension::Auth,
+        Extension::BinaryMime,
     ];
 
     /// The EHLO keyword (also the name used in scenario files).
@@ -40,6 +44,7 @@ impl Extension {
             Extension::Dsn => "DSN",
             Extension::StartTls => "STARTTLS",
             Extension::Auth => "AUTH",
+            Extension::BinaryMime => "BINARYMIME",
         }
     }
 
@@ -54,12 +59,23 @@ impl Extension {
     }
 }
 
+/// A set of extensions that remembers the order they were added in: EHLO
+/// advertises them in that order, as a profile's YAML lists them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
-pub(crate) struct Extensions(u16);
+pub(crate) struct Extensions {
+    bits: u16,
+    /// Indexes into [`Extension::ALL`], in insertion order; `len` are used.
+    order: [u8; Extension::ALL.len()],
+    len: u8,
+}
 
 impl Extensions {
     pub(crate) const fn empty() -> Self {
-        Self(0)
+        Self {
+            bits: 0,
+            order: [0; Extension::ALL.len()],
+            len: 0,
+        }
     }
 
     /// What a plain sink advertises: everything that needs no TLS or AUTH setup.
@@ -78,22 +94,30 @@ impl Extensions {
     }
 
     pub(crate) fn contains(self, e: Extension) -> bool {
-        self.0 & e.bit() != 0
+        self.bits & e.bit() != 0
     }
 
+    /// Adds `e` at the end of the order, unless it is there already.
     pub(crate) fn insert(&mut self, e: Extension) {
-        self.0 |= e.bit();
+        if self.contains(e) {
+            return;
+        }
+        self.bits |= e.bit();
+        self.order[usize::from(self.len)] = e as u8;
+        self.len += 1;
     }
 
     #[cfg(test)]
     pub(crate) fn remove(&mut self, e: Extension) {
-        self.0 &= !e.bit();
+        if !self.contains(e) {
+            return;
+        }
+        *self = self.iter().filter(|x| *x != e).collect();
     }
 
+    /// In the order they were added.
     pub(crate) fn iter(self) -> impl Iterator<Item = Extension> {
-        Extension::ALL
-            .into_iter()
-            .filter(move |e| self.contains(*e))
+        (0..usize::from(self.len)).map(move |i| Extension::ALL[usize::from(self.order[i])])
     }
 }
 
@@ -130,5 +154,32 @@ mod tests {
         assert!(!set.contains(Extension::StartTls));
         assert!(!set.contains(Extension::Auth));
         assert_eq!(set.iter().count(), 7);
+    }
+
+    #[test]
+    fn iteration_keeps_the_order_of_insertion() {
+        let set: Extensions = [
+            Extension::Size,
+            Extension::Pipelining,
+            Extension::Dsn,
+            Extension::Size,
+            Extension::EightBitMime,
+        ]
+        .into_iter()
+        .collect();
+        let got: Vec<_> = set.iter().collect();
+        assert_eq!(
+            got,
+            [
+                Extension::Size,
+                Extension::Pipelining,
+                Extension::Dsn,
+                Extension::EightBitMime
+            ]
+        );
+        let mut less = set;
+        less.remove(Extension::Pipelining);
+        assert_eq!(less.iter().count(), 3);
+        assert!(!less.contains(Extension::Pipelining));
     }
 }

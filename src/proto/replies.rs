@@ -54,6 +54,12 @@ pub(crate) const SEQ_DATA_AFTER_BDAT: Reply = r(
     E::new(5, 5, 1),
     "DATA cannot follow BDAT in one transaction",
 );
+/// RFC 3030 §3: a BODY=BINARYMIME message cannot be sent with DATA.
+pub(crate) const SEQ_DATA_BINARYMIME: Reply = r(
+    503,
+    E::new(5, 5, 1),
+    "BODY=BINARYMIME requires BDAT, not DATA",
+);
 pub(crate) const SEQ_RCPT_AFTER_BDAT: Reply = r(
     503,
     E::new(5, 5, 1),

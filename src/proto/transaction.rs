@@ -63,6 +63,8 @@ pub(crate) struct Transaction {
     pub smuggling: u32,
     /// `disconnect_after_bytes`: the connection is cut once `size` reaches it.
     pub cut_after: Option<u64>,
+    /// MAIL said BODY=BINARYMIME: the content must come by BDAT.
+    pub binary: bool,
 }
 
 impl Transaction {
@@ -80,6 +82,7 @@ impl Transaction {
             bare_lf: false,
             smuggling: 0,
             cut_after: None,
+            binary: false,
         }
     }
 

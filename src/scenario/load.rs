@@ -234,12 +234,25 @@ fn server(s: model::Server, d: ServerSettings, errors: &mut Errors<'_>) -> Serve
             .filter_map(|name| {
                 let e = Extension::from_keyword(&name.value);
                 if e.is_none() {
-                    errors.at(loc(name), format!("unknown extension `{}`; known: PIPELINING, 8BITMIME, SMTPUTF8, SIZE, ENHANCEDSTATUSCODES, CHUNKING, DSN, STARTTLS, AUTH", name.value));
+                    errors.at(loc(name), format!("unknown extension `{}`; known: PIPELINING, 8BITMIME, SMTPUTF8, SIZE, ENHANCEDSTATUSCODES, CHUNKING, BINARYMIME, DSN, STARTTLS, AUTH", name.value));
                 }
                 e
             })
             .collect(),
     };
+    if let Some(list) = &s.extensions
+        && extensions.contains(Extension::BinaryMime)
+        && !extensions.contains(Extension::Chunking)
+        && let Some(name) = list
+            .iter()
+            .find(|n| n.value.eq_ignore_ascii_case("BINARYMIME"))
+    {
+        errors.at(
+            loc(name),
+            "BINARYMIME needs CHUNKING: binary content can only come by BDAT (RFC 3030 §3)"
+                .to_owned(),
+        );
+    }
     let max_message_size = match &s.limits.max_message_size {
         None => d.limits.max_message_size,
         Some(sp) => match &sp.value {
@@ -583,6 +596,7 @@ fn rule(index: usize, spanned: &Spanned<model::Rule>, errors: &mut Errors<'_>) -
                 .clone()
                 .unwrap_or_else(|| format!("rule {}", index + 1)),
         ),
+        source: r.source.as_deref().map(Arc::from),
         stages,
         conditions,
         times: r.times.as_ref().map(|t| t.value),

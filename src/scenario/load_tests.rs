@@ -312,3 +312,20 @@ fn patterns_longer_than_the_limit_are_refused_at_their_place() {
         assert!(err.len() < 400, "the error quotes a preview: {err}");
     }
 }
+
+#[test]
+fn binarymime_needs_chunking() {
+    let e = err("version: 1\nserver:\n  extensions: [SIZE, BINARYMIME]\n");
+    assert!(
+        e.iter().any(|m| m.contains("BINARYMIME needs CHUNKING")),
+        "{e:?}"
+    );
+    assert!(
+        load(
+            "version: 1\nserver:\n  extensions: [CHUNKING, BINARYMIME]\n",
+            "t.yaml",
+            None
+        )
+        .is_ok()
+    );
+}

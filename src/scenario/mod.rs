@@ -102,6 +102,8 @@ impl Default for ServerSettings {
 #[derive(Debug, Clone)]
 pub struct Rule {
     pub(crate) name: Arc<str>,
+    /// Where the reply's text comes from, as the file says (`source:`).
+    pub(crate) source: Option<Arc<str>>,
     pub(crate) stages: Vec<Stage>,
     pub(crate) conditions: Conditions,
     pub(crate) times: Option<u32>,
@@ -334,6 +336,22 @@ impl Scenario {
     /// The names `extends:` accepts for the profiles built into mailfault.
     pub fn built_in_profiles() -> impl Iterator<Item = &'static str> {
         extends::BUILT_IN.iter().map(|(name, _)| *name)
+    }
+
+    /// A built-in profile, loaded (`None` for an unknown name).
+    pub(crate) fn built_in(name: &str) -> Option<Self> {
+        let (_, text) = extends::BUILT_IN.iter().find(|(n, _)| *n == name)?;
+        load::load_source(
+            load::Source {
+                text,
+                file: &format!("<built-in {name}>"),
+                stem: Some(name.to_owned()),
+                dir: None,
+                files: false,
+            },
+            0,
+        )
+        .ok()
     }
 
     /// Parses YAML held in memory; `origin` names it in errors, and

@@ -161,6 +161,9 @@ impl<T: Clone> OneOrMany<T> {
 #[serde(deny_unknown_fields)]
 pub(super) struct Rule {
     pub(crate) name: Option<String>,
+    /// Where the reply's text comes from (an RFC section, a provider's page,
+    /// "observed in bounces"): documentation only, shown by `codes --json`.
+    pub(crate) source: Option<String>,
     pub(crate) on: S<OneOrMany<StageName>>,
     #[serde(rename = "match", default)]
     pub(crate) conditions: Match,

@@ -212,3 +212,52 @@ fn readme_examples_match_the_binary() {
     }
     assert_eq!(checked, 2);
 }
+
+#[test]
+fn check_warns_about_a_class_the_registry_does_not_list() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("classes.yaml");
+    std::fs::write(
+        &path,
+        "version: 1\nrules:\n  - name: temp dkim\n    on: rcpt\n    reply: 451 4.7.26 Authentication checks failed\n  - name: fine\n    on: rcpt\n    reply: 550 5.7.26 Authentication checks failed\n  - name: microsoft\n    on: rcpt\n    reply: \"550 5.4.1 Recipient address rejected: Access denied\"\n",
+    )
+    .unwrap();
+    let out = Command::new(BIN).arg("check").arg(&path).output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let err = String::from_utf8_lossy(&out.stderr);
+    let lines: Vec<&str> = err.lines().collect();
+    assert_eq!(lines.len(), 1, "{err}");
+    assert!(
+        lines[0].contains("rule \"temp dkim\": reply 451 with 4.7.26")
+            && lines[0].contains("defined for 5.x.x only"),
+        "{err}"
+    );
+}
+
+#[test]
+fn codes_json_names_the_source_of_every_entry_and_profile_reply() {
+    let out = run(&["codes", "--json"], None);
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    for list in [
+        "reply_codes",
+        "enhanced_codes",
+        "provider_texts",
+        "profiles",
+    ] {
+        let items = json[list].as_array().unwrap();
+        assert!(!items.is_empty(), "{list}");
+        for item in items {
+            assert!(
+                item["source"].as_str().is_some_and(|s| !s.is_empty()),
+                "{list}: {item}"
+            );
+        }
+    }
+    let profiles = json["profiles"].as_array().unwrap();
+    assert!(profiles.iter().any(|p| {
+        p["profile"] == "yahoo"
+            && p["reply"]
+                .as_str()
+                .is_some_and(|r| r.starts_with("553 5.7.2 [TSS09]"))
+    }));
+}

@@ -10,6 +10,8 @@ mod cli;
 mod clients;
 mod compat;
 mod dialogue;
+mod differential;
+mod differential_allowed;
 mod expect;
 mod explain;
 mod faults;

@@ -25,7 +25,7 @@ pub(super) static TEXTS: &[P] = &[
         Blocklist,
         "The sending IP is listed in the Barracuda Reputation Block List.",
         "Check the IP at barracudacentral.org and request removal once the cause is fixed.",
-        "554 5.7.1 Service unavailable; Client host [192.0.2.1] blocked using Barracuda Reputation; http://www.barracudanetworks.com/reputation/?pr=1&ip=192.0.2.1",
+        "554 Service unavailable; Client host [192.0.2.1] blocked using Barracuda Reputation; http://www.barracudanetworks.com/reputation/?pr=1&ip=192.0.2.1",
     ),
     P::new(
         "spamcop",

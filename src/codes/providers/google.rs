@@ -8,7 +8,7 @@ pub(super) static TEXTS: &[P] = &[
     P::new(
         "gmail-unauthenticated-sender",
         Google,
-        &["sender is unauthenticated"],
+        &["sender is unauthenticated", "mail is unauthenticated"],
         Authentication,
         "Gmail refused the message because neither SPF nor DKIM passed for the sender.",
         "Publish an SPF record that covers the sending IP and sign with DKIM for the From domain, then resend.",
@@ -35,11 +35,15 @@ pub(super) static TEXTS: &[P] = &[
     P::new(
         "gmail-auth-checks",
         Google,
-        &["does not pass authentication checks"],
+        &[
+            "does not pass authentication checks",
+            "fails to pass authentication checks",
+            "does not have authentication information",
+        ],
         Authentication,
         "The message failed Gmail's authentication checks (SPF and DKIM).",
         "Check the SPF record and DKIM signing for the sending domain; the text often says which check failed.",
-        "550 5.7.26 This message does not pass authentication checks (SPF and DKIM both do not pass).",
+        "550 5.7.26 The sender does not have authentication information or fails to pass authentication checks (SPF or DKIM). To best protect our users from spam, the message has been blocked.",
     ),
     P::new(
         "gmail-no-ptr",
@@ -62,11 +66,14 @@ pub(super) static TEXTS: &[P] = &[
     P::new(
         "gmail-account-disabled",
         Google,
-        &["account that you tried to reach is disabled"],
+        &[
+            "account that you tried to reach is disabled",
+            "account that you tried to reach is inactive",
+        ],
         UnknownRecipient,
-        "The Gmail account exists but has been disabled.",
+        "The Gmail account exists but has been disabled or is inactive.",
         "Treat as a hard bounce and stop mailing the address.",
-        "550 5.2.1 The email account that you tried to reach is disabled.",
+        "550 5.2.1 The email account that you tried to reach is inactive. For more information, go to https://support.google.com/mail/?p=DisabledUser",
     ),
     P::new(
         "gmail-over-quota",
@@ -84,22 +91,22 @@ pub(super) static TEXTS: &[P] = &[
         Throttling,
         "This one recipient is getting more mail than Gmail lets through, from everyone together.",
         "Resend later and space out messages to this recipient.",
-        "450 4.2.1 The user you are trying to contact is receiving mail at a rate that prevents additional messages from being delivered. Please resend your message at a later point.",
+        "450 4.2.1 The user you are trying to contact is receiving mail at a rate that prevents additional messages from being delivered. Please resend your message at a later time. If the user is able to receive mail at that time, your message will be delivered.",
     ),
     P::new(
         "gmail-unusual-rate-deferred",
         Google,
-        &["unusual rate of unsolicited mail"],
+        &["unusual rate of unsolicited mail", "unusual rate of mail originating from"],
         Throttling,
         "Gmail has seen a rise in spam from this IP or domain and is rate-limiting it.",
         "Back off and retry slowly; reduce volume, stop mailing unengaged or purchased addresses, and watch Google Postmaster Tools.",
-        "421 4.7.28 Our system has detected an unusual rate of unsolicited mail originating from your IP address. To protect our users from spam, mail sent from your IP address has been temporarily rate limited.",
+        "421 4.7.28 Gmail has detected an unusual rate of mail originating from your SPF domain [example.com]. To protect our users from spam, mail sent from your domain has been temporarily rate limited.",
     )
     .with_class(4),
     P::new(
         "gmail-unusual-rate-blocked",
         Google,
-        &["unusual rate of unsolicited mail"],
+        &["unusual rate of unsolicited mail", "unusual rate of mail originating from"],
         PolicySpam,
         "Gmail has seen so much spam from this IP or domain that it blocks its mail.",
         "Do not resend unchanged. Find what damaged the reputation (list source, complaint rate, compromised account) before sending again.",
@@ -191,10 +198,13 @@ pub(super) static TEXTS: &[P] = &[
     P::new(
         "gmail-missing-from",
         Google,
-        &["missing a valid address in From: header"],
+        &[
+            "missing a valid address in From: header",
+            "valid address in the From: header",
+        ],
         SyntaxProtocol,
         "The message has no From header, or one without a valid address.",
         "Fix the message headers in the sending application.",
-        "550 5.7.1 Messages missing a valid address in From: header, or having no From: header, are not accepted.",
+        "550 5.7.1 Messages missing a valid address in the From: header, or having no From: header, are not accepted.",
     ),
 ];

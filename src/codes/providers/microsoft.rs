@@ -5,6 +5,10 @@
 use super::super::kinds::{Category::*, Source::Microsoft};
 use super::{CodeRange, ProviderEntry as P};
 
+/// Outlook.com's (consumer) troubleshooting page for senders.
+const OUTLOOK_COM: &str =
+    "https://sendersupport.olc.protection.outlook.com/pm/troubleshooting.aspx";
+
 pub(super) static TEXTS: &[P] = &[
     P::new(
         "microsoft-banned-ip",
@@ -202,7 +206,8 @@ pub(super) static TEXTS: &[P] = &[
         "Outlook.com refused mail for policy reasons: content, IP or domain reputation, an open relay, or a dynamic IP.",
         "Do not resend unchanged; fix reputation or send through a proper relay, then use the Outlook.com sender support form.",
         "550 SC-001 (BAY004-MC1F5) Unfortunately, messages from 192.0.2.1 weren't sent. Please contact your Internet service provider since part of their network is on our block list. You can also refer your provider to http://mail.live.com/mail/troubleshooting.aspx#errors.",
-    ),
+    )
+    .cite(OUTLOOK_COM),
     P::new(
         "outlook-block-list",
         Microsoft,
@@ -211,7 +216,8 @@ pub(super) static TEXTS: &[P] = &[
         "The sending IP or its network is on Outlook.com's block list.",
         "Ask for delisting through the Outlook.com sender support form; the block applies to every message from that IP.",
         "550 5.7.1 Unfortunately, messages from [192.0.2.1] weren't sent. Please contact your Internet service provider since part of their network is on our block list (S3150). You can also refer your provider to http://mail.live.com/mail/troubleshooting.aspx#errors.",
-    ),
+    )
+    .cite(OUTLOOK_COM),
     P::new(
         "outlook-rate-limit",
         Microsoft,
@@ -220,5 +226,16 @@ pub(super) static TEXTS: &[P] = &[
         "Outlook.com's hourly and daily limits for this IP were reached.",
         "Retry later and spread volume over the day.",
         "421 RP-001 (BAY004-MC1F5) Unfortunately, some messages from 192.0.2.1 weren't sent. Please try again. We have limits for how many messages can be sent per hour and per day. You can also refer to http://mail.live.com/mail/troubleshooting.aspx#errors.",
-    ),
+    )
+    .cite(OUTLOOK_COM),
+    P::new(
+        "exchange-content-filter",
+        Microsoft,
+        &["rejected as spam by Content Filtering"],
+        PolicySpam,
+        "On-premises Exchange Server's content filter agent refused the message as spam (its default rejection text); Microsoft 365 does not send this.",
+        "Do not resend unchanged; review content, links and the sender's reputation, or ask the recipient's administrator to allow the sender.",
+        "550 5.7.1 Message rejected as spam by Content Filtering.",
+    )
+    .cite("https://learn.microsoft.com/en-us/exchange/antispam-and-antimalware/antispam-protection/content-filter-procedures"),
 ];

@@ -6,15 +6,45 @@ use super::ProviderEntry as P;
 
 pub(super) static TEXTS: &[P] = &[
     P::new(
+        "yahoo-tss09-refused",
+        Yahoo,
+        &["[TSS09]", "[TSS11]"],
+        PolicySpam,
+        "Yahoo refuses everything from this IP for good; the text says \"permanently deferred\" but the reply is a 5xx.",
+        "Stop retrying: the text says retries will not succeed. Fix the reputation problem, then contact Yahoo's sender support.",
+        "553 5.7.2 [TSS09] All messages from 192.0.2.1 will be permanently deferred; Retrying will NOT succeed. See https://senders.yahooinc.com/error-codes",
+    )
+    .with_retry(false),
+    P::new(
         "yahoo-permanently-deferred",
         Yahoo,
-        &["[TS03]", "[TSS09]"],
+        &["[TS03]"],
         PolicySpam,
         "Yahoo has decided to defer everything from this IP for good, although it answers with a 4xx code.",
         "Stop retrying: the text says retries will not succeed. Fix the reputation problem, then contact Yahoo's postmaster support.",
         "421 4.7.1 [TS03] All messages from 192.0.2.1 will be permanently deferred; Retrying will NOT succeed. See https://postmaster.yahooinc.com/error-codes",
     )
-    .with_retry(false),
+    .with_retry(false)
+    .cite("observed in bounces"),
+    P::new(
+        "yahoo-policy-ph01",
+        Yahoo,
+        &["[PH01]"],
+        PolicySpam,
+        "Yahoo refused the message for policy reasons, typically a message that looks like phishing or abuse.",
+        "Do not resend unchanged; review the content and links, and the authentication of the sending domain.",
+        "554 Message not allowed - [PH01] Email not accepted for policy reasons.  Please visit https://senders.yahooinc.com/error-codes",
+    ),
+    P::new(
+        "yahoo-mailbox-not-found",
+        Yahoo,
+        &["Requested mail action aborted, mailbox not found"],
+        UnknownRecipient,
+        "Yahoo's answer at RCPT for an address with no mailbox: a 552 with no enhanced code, where other receivers say 550 5.1.1.",
+        "Remove the address from the list; the 552 is not about storage here.",
+        "552 1 Requested mail action aborted, mailbox not found",
+    )
+    .with_class(5),
     P::new(
         "yahoo-deferred-volume-complaints",
         Yahoo,
@@ -59,7 +89,8 @@ pub(super) static TEXTS: &[P] = &[
         "There is no Yahoo (or AOL) account at this address.",
         "Remove the address from the list.",
         "554 delivery error: dd This user doesn't have a yahoo.com account (someone@yahoo.com) [0] - mta1234.mail.gq1.yahoo.com",
-    ),
+    )
+    .cite("observed in bounces"),
     P::new(
         "yahoo-mailbox-disabled",
         Yahoo,
@@ -68,7 +99,8 @@ pub(super) static TEXTS: &[P] = &[
         "The Yahoo mailbox exists but has been disabled, often after long inactivity.",
         "Treat as a hard bounce and stop mailing the address.",
         "554 delivery error: dd Sorry your message to someone@yahoo.com cannot be delivered. This mailbox is disabled (554.30). - mta1234.mail.bf1.yahoo.com",
-    ),
+    )
+    .cite("observed in bounces"),
     P::new(
         "aol-not-accepted",
         Yahoo,
@@ -77,5 +109,6 @@ pub(super) static TEXTS: &[P] = &[
         "AOL refused the message on policy or reputation grounds.",
         "Do not resend unchanged; review authentication and reputation.",
         "521 5.2.1 : AOL will not accept delivery of this message.",
-    ),
+    )
+    .cite("observed in bounces"),
 ];

@@ -20,6 +20,7 @@ impl<P: Policy> Session<P> {
         };
         match tx.body {
             Body::Chunks { .. } if !bdat => return Some(R::SEQ_DATA_AFTER_BDAT),
+            _ if tx.binary && !bdat => return Some(R::SEQ_DATA_BINARYMIME),
             Body::Chunks { failed: true } => return Some(R::SEQ_BDAT_FAILED),
             _ => {}
         }

@@ -417,6 +417,9 @@ impl<P: Policy> Session<P> {
             Err(ParseError::Syntax(why) | ParseError::BadParameter(why)) => {
                 return self.error(Reply::new(501, Some(EnhancedCode::new(5, 5, 4)), why), out);
             }
+            Err(ParseError::Unsupported(name)) => {
+                return self.error(R::param_not_supported(name), out);
+            }
             Err(ParseError::BadSender(why)) => {
                 return self.error(Reply::new(501, Some(EnhancedCode::new(5, 1, 7)), why), out);
             }
@@ -487,7 +490,11 @@ impl<P: Policy> Session<P> {
                         text.push_str(&self.config.max_message_size.to_string());
                     }
                     Extension::Auth => self.advertise_auth(&mut text),
-                    // STARTTLS is advertised once TLS exists.
+                    // STARTTLS is advertised, where the list puts it, while
+                    // the server has a certificate and TLS is not yet up.
+                    Extension::StartTls if self.config.starttls && !self.tls => {
+                        text.push_str("STARTTLS");
+                    }
                     Extension::StartTls => {
                         text.pop();
                     }
@@ -495,7 +502,8 @@ impl<P: Policy> Session<P> {
                 }
             }
         }
-        if esmtp && self.config.starttls && !self.tls {
+        let listed = self.config.extensions.contains(Extension::StartTls);
+        if esmtp && !listed && self.config.starttls && !self.tls {
             text.push_str("\nSTARTTLS");
         }
         Reply {
@@ -546,9 +554,10 @@ impl<P: Policy> Session<P> {
                         && off(Extension::EightBitMime),
                     "BODY=8BITMIME",
                 ),
-                // BINARYMIME is never advertised.
+                // Binary content travels by BDAT only (RFC 3030 §3).
                 (
-                    matches!(params.body, Some(BodyParam::BinaryMime)),
+                    matches!(params.body, Some(BodyParam::BinaryMime))
+                        && (off(Extension::BinaryMime) || off(Extension::Chunking)),
                     "BODY=BINARYMIME",
                 ),
                 (params.ret.is_some() && off(Extension::Dsn), "RET"),
@@ -570,11 +579,9 @@ impl<P: Policy> Session<P> {
         if !from.is_ascii() && !params.smtputf8 {
             return self.send(R::UTF8_NEEDS_SMTPUTF8, out);
         }
-        self.tx = Some(Transaction::new(
-            from.to_owned(),
-            params.raw.to_owned(),
-            params.smtputf8,
-        ));
+        let mut tx = Transaction::new(from.to_owned(), params.raw.to_owned(), params.smtputf8);
+        tx.binary = matches!(params.body, Some(BodyParam::BinaryMime));
+        self.tx = Some(tx);
         if !self.stage(Stage::Mail, R::SENDER_OK, None, count, out) {
             self.tx = None;
         }

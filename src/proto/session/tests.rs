@@ -914,3 +914,84 @@ fn bad_bdat_lines_count_towards_too_many_errors() {
     );
     assert_eq!(out.closed_by, Some(CloseReason::TooManyErrors));
 }
+
+/// With BINARYMIME advertised (and CHUNKING, which it needs), BODY=BINARYMIME
+/// is accepted, DATA is refused for such a transaction and BDAT carries it
+/// (RFC 3030 §3); EHLO lists the extensions in the configured order.
+#[test]
+fn binarymime_when_advertised_goes_by_bdat_only() {
+    use crate::proto::extensions::Extensions;
+    let cfg = Config {
+        extensions: [
+            Extension::Size,
+            Extension::BinaryMime,
+            Extension::Chunking,
+            Extension::EnhancedStatusCodes,
+        ]
+        .into_iter()
+        .collect::<Extensions>(),
+        ..config()
+    };
+    let input = "EHLO c\r\nMAIL FROM:<a@b.test> BODY=BINARYMIME\r\nRCPT TO:<c@d.test>\r\nDATA\r\nBDAT 4 LAST\r\n\x00\x01\r\nQUIT\r\n";
+    let o = run(cfg, AcceptAll, input.as_bytes());
+    assert_eq!(
+        o.wire,
+        "220 mx.test ESMTP ready\r\n250-mx.test\r\n250-SIZE 1000\r\n250-BINARYMIME\r\n250-CHUNKING\r\n250 ENHANCEDSTATUSCODES\r\n\
+         250 2.1.0 Sender ok\r\n250 2.1.5 Recipient ok\r\n\
+         503 5.5.1 BODY=BINARYMIME requires BDAT, not DATA\r\n\
+         250 2.0.0 Ok: queued\r\n221 2.0.0 Bye\r\n"
+    );
+    assert_eq!(o.delivered.len(), 1);
+    assert!(o.delivered[0].content.ends_with(b"\x00\x01\r\n"));
+}
+
+/// Differences found against Postfix and fixed: a known parameter in a form
+/// not implemented is 555 like an unknown one, and a broken path is an
+/// address error (5.1.7 / 5.1.3), not a generic one.
+#[test]
+fn postfix_differential_fixes_table() {
+    let m = "MAIL FROM:<a@b.test>\r\n";
+    let ok = "250 2.1.0 Sender ok\r\n";
+    let cases: Vec<(String, String)> = vec![
+        (
+            "MAIL FROM:<a@b.test> BODY=FOO\r\n".into(),
+            "555 5.5.4 Unsupported option: BODY\r\n".into(),
+        ),
+        (
+            "MAIL FROM:<a@b.test> BODY=\r\n".into(),
+            "555 5.5.4 Unsupported option: BODY\r\n".into(),
+        ),
+        (
+            "MAIL FROM:<a@b.test> SMTPUTF8=yes\r\n".into(),
+            "555 5.5.4 Unsupported option: SMTPUTF8\r\n".into(),
+        ),
+        (
+            "MAIL FROM:<a@b.test> SIZE\r\n".into(),
+            "555 5.5.4 Unsupported option: SIZE\r\n".into(),
+        ),
+        (
+            "MAIL FROM:<a@b.test\r\n".into(),
+            "501 5.1.7 unterminated <address>\r\n".into(),
+        ),
+        (
+            "MAIL FROM:<a b@b.test>\r\n".into(),
+            "501 5.1.7 malformed address\r\n".into(),
+        ),
+        (
+            format!("{m}RCPT TO:<c@d.test\r\n"),
+            format!("{ok}501 5.1.3 unterminated <address>\r\n"),
+        ),
+        (
+            format!("{m}RCPT TO:<c@d.test>x\r\n"),
+            format!("{ok}501 5.1.3 text after the address's closing >\r\n"),
+        ),
+    ];
+    for (input, want) in cases {
+        let wire = dialogue(&format!("EHLO c\r\n{input}"));
+        let after = wire
+            .split_once("250 DSN\r\n")
+            .map(|(_, rest)| rest)
+            .unwrap_or_default();
+        assert_eq!(after, want, "{input:?}");
+    }
+}

@@ -1,0 +1,274 @@
+//! A private Postfix smtpd for differential tests: its own configuration and
+//! queue directories under a temporary directory, listening on a free port
+//! of 127.0.0.1 only, accepting mail for any domain from 127.0.0.1 and
+//! discarding it. It runs in the foreground (`postfix start-fg`), never as
+//! the system's mail service, and is stopped by its master's PID when the
+//! handle is dropped.
+//!
+//! Postfix needs root (its master drops privileges to the `postfix` user).
+//! Where it is not installed or the tests do not run as root the tests that
+//! need it print "skipped: ..." and pass, unless `MAILFAULT_POSTFIX_TESTS=require`
+//! (set by CI), which turns the skip into a failure.
+
+use std::fs;
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const POSTFIX: &str = "/usr/sbin/postfix";
+/// How long the master may take to start listening, or to exit.
+const START: Duration = Duration::from_secs(30);
+const STOP: Duration = Duration::from_secs(10);
+
+/// The settings both servers are compared under: Postfix's limits set to
+/// mailfault's defaults (25 MiB messages, 100 recipients, hang up after 20
+/// errors) and no error sleep, so a dialogue full of mistakes stays fast.
+const MAIN_CF: &str = "\
+compatibility_level = 3.6
+mail_owner = postfix
+myhostname = postfix.test
+mydomain = test
+inet_interfaces = 127.0.0.1
+inet_protocols = ipv4
+mynetworks = 127.0.0.0/8
+mydestination =
+relay_domains =
+local_recipient_maps =
+smtpd_relay_restrictions = permit_mynetworks, reject_unauth_destination
+smtpd_recipient_restrictions =
+default_transport = discard
+relay_transport = discard
+local_transport = discard
+message_size_limit = 26214400
+smtpd_recipient_limit = 100
+smtpd_error_sleep_time = 0
+smtpd_soft_error_limit = 10
+smtpd_hard_error_limit = 20
+smtpd_banner = $myhostname ESMTP
+maillog_file = /dev/stdout
+";
+
+/// Only what an smtpd with a queue needs; the queue manager hands every
+/// message to `discard`.
+const MASTER_CF: &str = "\
+cleanup unix n - n - 0 cleanup
+qmgr unix n - n 300 1 qmgr
+rewrite unix - - n - - trivial-rewrite
+bounce unix - - n - 0 bounce
+defer unix - - n - 0 bounce
+trace unix - - n - 0 bounce
+anvil unix - - n - 1 anvil
+discard unix - - n - - discard
+postlog unix-dgram n - n - 1 postlogd
+";
+
+const QUEUE_DIRS: &[&str] = &[
+    "active", "bounce", "corrupt", "defer", "deferred", "flush", "hold", "incoming", "maildrop",
+    "private", "public", "saved", "trace",
+];
+
+/// A running private Postfix.
+pub(crate) struct Postfix {
+    addr: SocketAddr,
+    dir: PathBuf,
+    script: Option<Child>,
+    _tmp: tempfile::TempDir,
+}
+
+/// Whether CI said the Postfix tests must run.
+fn required() -> bool {
+    std::env::var("MAILFAULT_POSTFIX_TESTS").is_ok_and(|v| v == "require")
+}
+
+/// Why Postfix cannot run here, if it cannot.
+fn missing() -> Option<String> {
+    if !Path::new(POSTFIX).exists() {
+        return Some("postfix not installed".into());
+    }
+    let status = fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let root = status
+        .lines()
+        .find(|l| l.starts_with("Uid:"))
+        .and_then(|l| l.split_whitespace().nth(2))
+        == Some("0");
+    if !root {
+        return Some("postfix needs root".into());
+    }
+    if user_ids("postfix").is_none() {
+        return Some("no postfix user".into());
+    }
+    None
+}
+
+/// `(uid, gid)` of a user, from /etc/passwd.
+fn user_ids(name: &str) -> Option<(u32, u32)> {
+    let passwd = fs::read_to_string("/etc/passwd").ok()?;
+    passwd.lines().find_map(|l| {
+        let f: Vec<&str> = l.split(':').collect();
+        (f.first() == Some(&name))
+            .then(|| Some((f.get(2)?.parse().ok()?, f.get(3)?.parse().ok()?)))?
+    })
+}
+
+/// A group's id, from /etc/group.
+fn group_id(name: &str) -> Option<u32> {
+    let group = fs::read_to_string("/etc/group").ok()?;
+    group.lines().find_map(|l| {
+        let f: Vec<&str> = l.split(':').collect();
+        (f.first() == Some(&name)).then(|| f.get(2)?.parse().ok())?
+    })
+}
+
+fn free_port() -> u16 {
+    let l = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
+    l.local_addr().expect("local addr").port()
+}
+
+impl Postfix {
+    /// Starts a private Postfix, or says why not: `None` after printing
+    /// "skipped: ..." when Postfix cannot run here and CI did not require it.
+    pub(crate) fn start() -> Option<Self> {
+        if let Some(why) = missing() {
+            assert!(!required(), "MAILFAULT_POSTFIX_TESTS=require, but {why}");
+            eprintln!("skipped: {why}");
+            return None;
+        }
+        Some(Self::start_here())
+    }
+
+    fn start_here() -> Self {
+        use std::os::unix::fs::{PermissionsExt, chown};
+        let tmp = tempfile::tempdir().expect("temp dir");
+        let dir = tmp.path().to_path_buf();
+        // The postfix user must reach the queue below the temp dir.
+        fs::set_permissions(&dir, fs::Permissions::from_mode(0o755)).expect("chmod");
+        let (uid, gid) = user_ids("postfix").expect("postfix user");
+        let postdrop = group_id("postdrop").unwrap_or(gid);
+        let conf = dir.join("conf");
+        let queue = dir.join("queue");
+        let data = dir.join("data");
+        for d in [&conf, &queue, &data] {
+            fs::create_dir(d).expect("mkdir");
+        }
+        chown(&data, Some(uid), Some(gid)).expect("chown data");
+        for name in QUEUE_DIRS {
+            let d = queue.join(name);
+            fs::create_dir(&d).expect("mkdir queue");
+            let group = if matches!(*name, "public" | "maildrop") {
+                postdrop
+            } else {
+                gid
+            };
+            chown(&d, Some(uid), Some(group)).expect("chown queue");
+        }
+        fs::set_permissions(queue.join("private"), fs::Permissions::from_mode(0o700))
+            .expect("chmod private");
+        fs::create_dir(queue.join("pid")).expect("mkdir pid");
+
+        let port = free_port();
+        let addr: SocketAddr = ([127, 0, 0, 1], port).into();
+        fs::write(
+            conf.join("main.cf"),
+            format!(
+                "{MAIN_CF}queue_directory = {}\ndata_directory = {}\n",
+                queue.display(),
+                data.display()
+            ),
+        )
+        .expect("main.cf");
+        fs::write(
+            conf.join("master.cf"),
+            format!("127.0.0.1:{port} inet n - n - - smtpd\n{MASTER_CF}"),
+        )
+        .expect("master.cf");
+        let log = fs::File::create(dir.join("postfix.log")).expect("log file");
+        let script = Command::new(POSTFIX)
+            .arg("-c")
+            .arg(&conf)
+            .arg("start-fg")
+            .current_dir(&dir)
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().expect("log"))
+            .stderr(log)
+            .spawn()
+            .expect("run postfix start-fg");
+        let mut me = Self {
+            addr,
+            dir,
+            script: Some(script),
+            _tmp: tmp,
+        };
+        let deadline = Instant::now() + START;
+        loop {
+            if TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok() {
+                return me;
+            }
+            let exited = me.script.as_mut().and_then(|c| c.try_wait().ok().flatten());
+            if exited.is_some() || Instant::now() > deadline {
+                let log = fs::read_to_string(me.dir.join("postfix.log")).unwrap_or_default();
+                panic!("postfix did not start listening on {addr}: {exited:?}\n{log}");
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// Where its smtpd listens.
+    pub(crate) fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Its log so far (for failure messages).
+    pub(crate) fn log(&self) -> String {
+        fs::read_to_string(self.dir.join("postfix.log")).unwrap_or_default()
+    }
+
+    fn master_pid(&self) -> Option<u32> {
+        fs::read_to_string(self.dir.join("queue/pid/master.pid"))
+            .ok()?
+            .trim()
+            .parse()
+            .ok()
+    }
+}
+
+/// Alive and not yet a zombie.
+fn running(pid: u32) -> bool {
+    fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|s| {
+            s.rsplit_once(')')
+                .map(|(_, rest)| !rest.trim_start().starts_with('Z'))
+        })
+        .unwrap_or(false)
+}
+
+fn signal(pid: u32, sig: &str) {
+    let _ = Command::new("kill")
+        .arg(sig)
+        .arg(pid.to_string())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status();
+}
+
+impl Drop for Postfix {
+    /// Stops the master (which stops its children) by its PID, then the
+    /// `postfix start-fg` script; the temporary directory goes last.
+    fn drop(&mut self) {
+        if let Some(pid) = self.master_pid() {
+            signal(pid, "-TERM");
+            let deadline = Instant::now() + STOP;
+            while running(pid) && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            if running(pid) {
+                signal(pid, "-KILL");
+            }
+        }
+        if let Some(mut script) = self.script.take() {
+            let _ = script.kill();
+            let _ = script.wait();
+        }
+    }
+}
