@@ -63,6 +63,7 @@ pub mod expect;
 mod fixture;
 pub(crate) mod http;
 pub mod proto;
+pub(crate) mod reports;
 pub mod scenario;
 pub mod store;
 pub(crate) mod tls;

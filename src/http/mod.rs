@@ -18,6 +18,7 @@ mod events;
 mod guard;
 mod health;
 mod metrics;
+mod outbox;
 mod page;
 mod session_events;
 mod sessions;
@@ -53,6 +54,8 @@ pub(crate) fn router(control: Control, auth: Option<BasicAuth>, guard: Guard) ->
         .route("/api/v1/clock/advance", post(control::advance_clock))
         .route("/api/v1/clock", get(control::clock))
         .route("/api/v1/events", get(events::stream))
+        .route("/api/v1/outbox", get(outbox::list))
+        .route("/api/v1/outbox/{id}/raw", get(outbox::raw))
         .route("/metrics", get(metrics::render))
         .route("/livez", get(health::live))
         .route("/readyz", get(health::ready))

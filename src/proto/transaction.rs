@@ -29,6 +29,8 @@ pub(crate) struct Incoming {
     /// Dot lines next to a bare LF or CR (SMTP smuggling attempts) seen in the content.
     pub smuggling_attempts: u32,
     pub bare_lf: bool,
+    /// Reports the scenario planned for this message (`bounce:`, `complaint:`).
+    pub followups: Vec<super::policy::Followup>,
 }
 
 /// How the message body is arriving.
@@ -63,6 +65,8 @@ pub(crate) struct Transaction {
     pub smuggling: u32,
     /// `disconnect_after_bytes`: the connection is cut once `size` reaches it.
     pub cut_after: Option<u64>,
+    /// Reports planned by the rules that accepted its stages.
+    pub followups: Vec<super::policy::Followup>,
 }
 
 impl Transaction {
@@ -80,6 +84,7 @@ impl Transaction {
             bare_lf: false,
             smuggling: 0,
             cut_after: None,
+            followups: Vec::new(),
         }
     }
 

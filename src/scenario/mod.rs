@@ -14,6 +14,7 @@ mod clock;
 mod engine;
 mod extends;
 mod faults;
+mod followups;
 mod greylist;
 mod key;
 mod load;
@@ -65,6 +66,16 @@ pub(crate) struct ServerSettings {
     pub(crate) auth: AuthSettings,
     /// Recipients at `fault.mailfault.test` get the reply they name.
     pub(crate) address_faults: bool,
+    pub(crate) reports: ReportSettings,
+}
+
+/// `server.reports`: where bounce and complaint reports go.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct ReportSettings {
+    /// `smtp://HOST:PORT`: deliver reports there; `None` keeps them in the outbox.
+    pub(crate) deliver_to: Option<(String, u16)>,
+    /// `NOTIFY=SUCCESS` recipients get a `delivered` DSN.
+    pub(crate) dsn_success: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -93,6 +104,7 @@ impl Default for ServerSettings {
             tls: TlsSettings::default(),
             auth: AuthSettings::default(),
             address_faults: true,
+            reports: ReportSettings::default(),
         }
     }
 }
@@ -114,6 +126,8 @@ pub struct Rule {
     /// `disconnect_after_bytes` at `data`.
     pub(crate) cut_after: Option<u64>,
     pub(crate) tls_fault: Option<TlsFault>,
+    /// `bounce:` or `complaint:`: a report due this long after acceptance.
+    pub(crate) followup: Option<(Duration, crate::proto::policy::Later)>,
 }
 
 /// `greylist:` of a rule: the rule applies while its key is not yet allowed.
