@@ -4,7 +4,7 @@
 
 use std::collections::HashSet;
 
-use super::{Evidence, Report, RunFacts, evaluate};
+use super::{Evidence, Report, ReportFact, RunFacts, evaluate};
 use crate::scenario::{Expectations, Scenario};
 use crate::store::Store;
 
@@ -12,7 +12,13 @@ use crate::store::Store;
 /// empty report that passes) against the sessions of `epoch`, the scenario's
 /// time in force. Sessions still open are not judged yet; they count once
 /// they end.
-pub fn judge(scenario: &Scenario, epoch: u64, store: &Store, run: Option<RunFacts>) -> Report {
+pub fn judge(
+    scenario: &Scenario,
+    epoch: u64,
+    store: &Store,
+    reports: &[ReportFact],
+    run: Option<RunFacts>,
+) -> Report {
     let sessions: Vec<_> = store
         .sessions()
         .into_iter()
@@ -34,6 +40,7 @@ pub fn judge(scenario: &Scenario, epoch: u64, store: &Store, run: Option<RunFact
             messages: &messages,
             max_message_size,
             run,
+            reports,
         },
     )
 }

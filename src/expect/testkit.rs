@@ -254,6 +254,7 @@ pub(super) fn judge(
         messages,
         max_message_size: 1000,
         run: None,
+        reports: &[],
     };
     evaluate(&expectations(block), &evidence)
 }

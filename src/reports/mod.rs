@@ -29,6 +29,22 @@ pub(crate) struct Original<'a> {
     pub raw: &'a [u8],
 }
 
+/// Whether a captured message is an automatic notification: a
+/// `multipart/report` (a DSN, an ARF report, an MDN) or a message marked
+/// `Auto-Submitted:` other than `no` (RFC 3834). Such mail must come from
+/// the null sender, so nobody answers it automatically.
+pub(crate) fn is_notification(m: &crate::store::StoredMessage) -> bool {
+    let report = m.header("Content-Type").is_some_and(|c| {
+        c.trim()
+            .get(..16)
+            .is_some_and(|t| t.eq_ignore_ascii_case("multipart/report"))
+    });
+    let auto = m
+        .header("Auto-Submitted")
+        .is_some_and(|v| !v.trim().eq_ignore_ascii_case("no"));
+    report || auto
+}
+
 /// The header section of a message (up to and with the CRLF that ends
 /// its last header line); the whole message when it has no body.
 pub(crate) fn header_section(raw: &[u8]) -> &[u8] {

@@ -98,6 +98,8 @@ pub(crate) struct View {
 struct Entry {
     view: View,
     due: Duration,
+    /// Scenario time it was released.
+    released: Option<Duration>,
     clock: Arc<Clock>,
     later: Later,
     hostname: String,
@@ -167,6 +169,38 @@ impl Outbox {
             .iter()
             .find(|e| e.view.id == id)
             .map(|e| (e.view.clone(), e.raw.clone()))
+    }
+
+    /// What the verdicts read of the reports about messages of `epoch`.
+    pub(crate) fn facts(&self, epoch: u64) -> Vec<crate::expect::ReportFact> {
+        use crate::expect::{ReportFact, ReportKind};
+        self.lock()
+            .iter()
+            .filter(|e| e.view.epoch == epoch)
+            .map(|e| ReportFact {
+                id: e.view.id,
+                kind: match &e.view.kind {
+                    Kind::Dsn { action, status } => match *action {
+                        "delayed" => ReportKind::Delay {
+                            status: status.clone(),
+                        },
+                        "delivered" => ReportKind::Delivered,
+                        _ => ReportKind::Bounce {
+                            status: status.clone(),
+                        },
+                    },
+                    Kind::Complaint { feedback_type } => ReportKind::Complaint {
+                        feedback_type: feedback_type.clone(),
+                    },
+                },
+                session_id: e.view.session_id,
+                sender: e.view.to.clone(),
+                recipient: e.view.recipient.clone(),
+                released: e.released,
+                delivered: e.view.state == State::Delivered,
+                failed: e.view.state == State::Failed,
+            })
+            .collect()
     }
 
     /// Forgets every report (a reset).
@@ -290,6 +324,7 @@ impl Outbox {
                     size: 0,
                 },
                 due,
+                released: None,
                 clock: Arc::clone(p.clock),
                 later,
                 hostname: p.hostname.to_owned(),
@@ -324,6 +359,7 @@ impl Outbox {
                 e.view.size = raw.len();
                 e.raw = Some(Arc::clone(&raw));
                 e.view.released_secs = Some(now.as_secs_f64());
+                e.released = Some(now);
                 e.view.released_at = Some(iso(SystemTime::now()));
                 match &e.target {
                     Some(target) => {

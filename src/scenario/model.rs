@@ -389,6 +389,10 @@ pub struct Expect {
     pub(crate) closed_after_421: Option<bool>,
     /// Checked as a duration at load time; read it with [`Expect::time_limit`].
     pub(crate) within: Option<S<String>>,
+    pub(crate) stops_after_hard_bounce: Option<bool>,
+    pub(crate) stops_after_complaint: Option<bool>,
+    pub(crate) keeps_trying_after_delay: Option<bool>,
+    pub(crate) null_sender_for_reports: Option<bool>,
 }
 
 impl Expect {

@@ -427,3 +427,170 @@ async fn dsn_success_reports_delivery_to_notify_success_recipients() {
     assert_eq!(blocks[1]["Status"], "2.0.0");
     server.shutdown().await;
 }
+
+fn verdict<'a>(
+    report: &'a mailfault::expect::Report,
+    name: &str,
+) -> &'a mailfault::expect::Verdict {
+    report
+        .verdicts
+        .iter()
+        .find(|v| v.name == name)
+        .unwrap_or_else(|| panic!("no {name} verdict: {report:#?}"))
+}
+
+#[tokio::test]
+async fn stops_after_hard_bounce_names_the_bounce_and_the_offending_transaction() {
+    let server = start("bounce-after-accept").await;
+    send_with(
+        &server,
+        "app@example.test",
+        "",
+        &[("gone@example.test", ""), ("slow@example.test", "")],
+    )
+    .await;
+    server.wait_for_sessions(1, WAIT).await.expect("session");
+    server.advance_clock(Duration::from_secs(4 * 3600)).unwrap();
+    outbox_until(&server, |l| {
+        l.len() == 2 && l.iter().all(|r| r["state"] == "released")
+    })
+    .await;
+    // A sender with a suppression list: slow@ again, gone@ never.
+    send_with(
+        &server,
+        "app@example.test",
+        "",
+        &[("slow@example.test", "")],
+    )
+    .await;
+    server.wait_for_sessions(2, WAIT).await.expect("sessions");
+    let report = server.report();
+    assert!(
+        verdict(&report, "stops_after_hard_bounce").passed,
+        "{report:#?}"
+    );
+    assert!(
+        verdict(&report, "keeps_trying_after_delay").passed,
+        "{report:#?}"
+    );
+
+    // A naive sender mails the bounced address again.
+    send_with(
+        &server,
+        "app@example.test",
+        "",
+        &[("gone@example.test", "")],
+    )
+    .await;
+    server.wait_for_sessions(3, WAIT).await.expect("sessions");
+    let report = server.report();
+    let v = verdict(&report, "stops_after_hard_bounce");
+    assert!(!v.passed, "{v:#?}");
+    assert!(v.found.contains("<gone@example.test>"), "{v:#?}");
+    assert!(
+        v.evidence[0]
+            .line
+            .contains("bounce (DSN failed 5.1.1) about <gone@example.test>"),
+        "{v:#?}"
+    );
+    assert_eq!(v.evidence[1].line, "C: RCPT TO:<gone@example.test>");
+    assert_eq!(v.evidence[1].session, 3);
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_delay_notice_treated_as_final_fails_keeps_trying() {
+    let server = start("bounce-after-accept").await;
+    send_with(
+        &server,
+        "app@example.test",
+        "",
+        &[("slow@example.test", "")],
+    )
+    .await;
+    server.wait_for_sessions(1, WAIT).await.expect("session");
+    server.advance_clock(Duration::from_secs(4 * 3600)).unwrap();
+    outbox_until(&server, |l| l.len() == 1 && l[0]["state"] == "released").await;
+    let report = server.report();
+    let v = verdict(&report, "keeps_trying_after_delay");
+    assert!(!v.passed, "{v:#?}");
+    assert!(v.evidence[0].why.contains("treated as final"), "{v:#?}");
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn stops_after_complaint_and_null_sender_for_reports() {
+    let server = TestServer::with_scenario_str(
+        "version: 1\nclock: virtual\nrules:\n  - on: data\n    match: { to: \"angry@*\" }\n    complaint: { after: 1h }\nexpect:\n  stops_after_complaint: true\n  null_sender_for_reports: true\n",
+    )
+    .await
+    .unwrap();
+    send_with(
+        &server,
+        "news@example.test",
+        "",
+        &[("angry@example.test", "")],
+    )
+    .await;
+    server.wait_for_sessions(1, WAIT).await.expect("session");
+    let report = server.report();
+    assert!(
+        verdict(&report, "stops_after_complaint").passed,
+        "not released yet: {report:#?}"
+    );
+    server.advance_clock(Duration::from_secs(3600)).unwrap();
+    outbox_until(&server, |l| l.len() == 1 && l[0]["state"] == "released").await;
+    // The app's own notification, correctly from <>.
+    let (mut c, _) = Raw::greeted(server.smtp_addr()).await;
+    c.cmd("EHLO app.example.test").await;
+    c.cmd("MAIL FROM:<>").await;
+    c.cmd("RCPT TO:<user@example.test>").await;
+    c.cmd("DATA").await;
+    c.send(b"Auto-Submitted: auto-replied\r\nSubject: out of office\r\n\r\naway\r\n")
+        .await;
+    c.cmd(".").await;
+    c.cmd("QUIT").await;
+    server.wait_for_sessions(2, WAIT).await.expect("sessions");
+    let report = server.report();
+    assert!(
+        verdict(&report, "stops_after_complaint").passed,
+        "{report:#?}"
+    );
+    assert!(
+        verdict(&report, "null_sender_for_reports").passed,
+        "{report:#?}"
+    );
+
+    // Mailing the complainer again, and a notification from a real address.
+    send_with(
+        &server,
+        "news@example.test",
+        "",
+        &[("angry@example.test", "")],
+    )
+    .await;
+    let (mut c, _) = Raw::greeted(server.smtp_addr()).await;
+    c.cmd("EHLO app.example.test").await;
+    c.cmd("MAIL FROM:<noreply@example.test>").await;
+    c.cmd("RCPT TO:<user@example.test>").await;
+    c.cmd("DATA").await;
+    c.send(b"Auto-Submitted: auto-generated\r\nSubject: notice\r\n\r\nhi\r\n")
+        .await;
+    c.cmd(".").await;
+    c.cmd("QUIT").await;
+    server.wait_for_sessions(4, WAIT).await.expect("sessions");
+    let report = server.report();
+    let v = verdict(&report, "stops_after_complaint");
+    assert!(!v.passed, "{v:#?}");
+    assert!(
+        v.evidence[0].line.contains("complaint (ARF abuse)"),
+        "{v:#?}"
+    );
+    let v = verdict(&report, "null_sender_for_reports");
+    assert!(!v.passed, "{v:#?}");
+    assert!(
+        v.evidence[0].line.contains("<noreply@example.test>"),
+        "{v:#?}"
+    );
+    server.shutdown().await;
+}
