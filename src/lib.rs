@@ -51,6 +51,10 @@
 //!   sender/recipient pair, one module per group of judgements), `judge`
 //!   (evidence from a store) and the report as text, JSON or JUnit XML
 //!   (`render`). It reads no text and imports nothing from the transport.
+//! - `reports`: what a receiver sends after the 250: RFC 3464 DSNs
+//!   (`dsn`) and RFC 5965 ARF complaints (`arf`) built as pure functions,
+//!   the `outbox` that releases them on the scenario clock, and the small
+//!   SMTP `client` that delivers them to `server.reports.deliver_to`.
 //! - `fixture`: [`TestServer`], the in-process server for Rust tests.
 //! - `commands`: what the `mailfault` binary's subcommands do (`run`
 //!   starts a server, runs the sender and grades it).
