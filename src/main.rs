@@ -67,6 +67,11 @@ enum Command {
         /// finish; connections still open then are dropped (e.g. 10s, 1m).
         #[arg(long, default_value = "10s", env = "MAILFAULT_SHUTDOWN_TIMEOUT", value_parser = humantime::parse_duration)]
         shutdown_timeout: std::time::Duration,
+        /// POST JSON to this URL (http://HOST:PORT/PATH) for every captured
+        /// message (Mailpit's webhook body), finished session, report and
+        /// verdict change (repeatable).
+        #[arg(long = "webhook", env = "MAILFAULT_WEBHOOK", value_delimiter = ',')]
+        webhooks: Vec<commands::serve::WebhookTarget>,
         #[arg(long, value_enum, default_value_t = LogFormat::Pretty, env = "MAILFAULT_LOG_FORMAT")]
         log_format: LogFormat,
     },
@@ -210,6 +215,7 @@ fn main() -> ExitCode {
             store,
             max_messages,
             shutdown_timeout,
+            webhooks,
             log_format,
         } => {
             init_tracing(log_format);
@@ -229,6 +235,7 @@ fn main() -> ExitCode {
                 store,
                 max_messages,
                 shutdown_timeout,
+                webhooks,
             };
             match runtime.block_on(commands::serve::run(opts)) {
                 Ok(()) => ExitCode::SUCCESS,

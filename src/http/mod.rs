@@ -23,6 +23,7 @@ mod page;
 mod session_events;
 mod sessions;
 mod views;
+pub(crate) mod webhooks;
 
 use std::net::SocketAddr;
 

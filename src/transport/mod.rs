@@ -71,6 +71,8 @@ pub(crate) struct Shared {
     /// Bounce and complaint reports, planned when a message is stored.
     pub outbox: Arc<crate::reports::Outbox>,
     pub metrics: Metrics,
+    /// Webhook POST counters (`--webhook`), for `/metrics`.
+    pub webhooks: Arc<metrics::Outbound>,
     /// Connection slots shared by the plain and implicit-TLS listeners.
     pub slots: Arc<Semaphore>,
     /// Present when the server has a certificate (STARTTLS and SMTPS).
@@ -246,6 +248,11 @@ impl Control {
         &self.shared.outbox
     }
 
+    /// The webhook POST counters.
+    pub(crate) fn webhook_stats(&self) -> Arc<metrics::Outbound> {
+        Arc::clone(&self.shared.webhooks)
+    }
+
     pub fn metrics(&self) -> metrics::Snapshot {
         self.shared.metrics.snapshot()
     }
@@ -415,6 +422,7 @@ pub(crate) async fn start_with(
         ))),
         tls_available,
         metrics: Metrics::default(),
+        webhooks: Arc::default(),
         slots: Arc::new(Semaphore::new(max_connections)),
         tls: listen.tls,
         tls_faults: listen.tls_faults,
