@@ -44,3 +44,28 @@ pub fn judge(
         },
     )
 }
+
+/// The (sender, recipient) timelines of the sessions of `epoch`, with the
+/// reports released about each pair.
+pub fn timeline(epoch: u64, store: &Store, reports: &[ReportFact]) -> Vec<super::Track> {
+    let sessions: Vec<_> = store
+        .sessions()
+        .into_iter()
+        .filter(|s| s.epoch == epoch)
+        .collect();
+    let evidence = Evidence {
+        sessions: &sessions,
+        messages: &[],
+        max_message_size: 0,
+        run: None,
+        reports,
+    };
+    let seen = super::Seen {
+        evidence: &evidence,
+        sessions: sessions
+            .iter()
+            .map(|s| super::exchanges::Session::of(s))
+            .collect(),
+    };
+    super::timeline::tracks(&seen)
+}

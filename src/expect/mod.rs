@@ -29,6 +29,7 @@ mod judge;
 mod render;
 mod retries;
 mod size;
+mod timeline;
 mod timing;
 
 #[cfg(test)]
@@ -42,7 +43,8 @@ use serde::Serialize;
 use crate::scenario::Expectations;
 use crate::store::{SessionRecord, StoredMessage};
 use exchanges::Session;
-pub use judge::judge;
+pub use judge::{judge, timeline};
+pub use timeline::{Attempt, ReportMark, Track};
 
 /// What a report is judged from.
 #[derive(Clone, Copy, Debug)]

@@ -57,6 +57,7 @@ pub(crate) fn router(control: Control, auth: Option<BasicAuth>, guard: Guard) ->
         .route("/api/v1/events", get(events::stream))
         .route("/api/v1/outbox", get(outbox::list))
         .route("/api/v1/outbox/{id}/raw", get(outbox::raw))
+        .route("/api/v1/timeline", get(outbox::timeline))
         .route("/metrics", get(metrics::render))
         .route("/livez", get(health::live))
         .route("/readyz", get(health::ready))

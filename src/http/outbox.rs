@@ -1,3 +1,6 @@
+//! `/api/v1/timeline`: every (sender, recipient) pair's attempts with
+//! the reply each got, and the reports about it, on the scenario clock.
+//!
 //! `/api/v1/outbox`: the bounce and complaint reports the scenario made,
 //! each with its state (pending, released, sending, delivered, failed and
 //! why), its times and its bytes; `/api/v1/outbox/{id}/raw` is one
@@ -61,4 +64,16 @@ pub(super) async fn raw(
         ApiError::not_found(format!("report {id} is not due yet; it has no bytes"))
     })?;
     Ok(([(header::CONTENT_TYPE, "message/rfc822")], raw.to_vec()))
+}
+
+#[derive(Serialize)]
+pub(super) struct Timeline {
+    tracks: Vec<crate::expect::Track>,
+}
+
+/// The pairs of the scenario in force.
+pub(super) async fn timeline(State(control): State<Control>) -> Json<Timeline> {
+    let epoch = control.epoch();
+    let tracks = crate::expect::timeline(epoch, control.store(), &control.outbox().facts(epoch));
+    Json(Timeline { tracks })
 }
