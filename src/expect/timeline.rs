@@ -3,6 +3,8 @@
 //! page's timeline, where a greylist retry, a sender that hammers or one
 //! that keeps mailing a bounced address shows at a glance.
 
+use std::collections::HashMap;
+
 use serde::Serialize;
 
 use super::exchanges::{Said, seconds};
@@ -54,17 +56,23 @@ fn code_of(said: &Said<'_>) -> Option<u16> {
     }
 }
 
-/// The reply that answered the command at `said` in its session.
-fn answer_of(seen: &Seen<'_>, said: &Said<'_>) -> Option<u16> {
-    let session = seen.sessions.iter().find(|s| s.id() == said.record.id)?;
-    session
-        .exchanges
+/// The code of the reply to each command, by (session, event index).
+fn answers(seen: &Seen<'_>) -> HashMap<(u64, usize), u16> {
+    seen.sessions
         .iter()
-        .find(|e| e.command().is_some_and(|c| c.said.index == said.index))
-        .and_then(|e| e.code())
+        .flat_map(|s| s.exchanges.iter())
+        .filter_map(|e| {
+            Some((
+                (e.command()?.said.record.id, e.command()?.said.index),
+                e.code()?,
+            ))
+        })
+        .collect()
 }
 
 pub(super) fn tracks(seen: &Seen<'_>) -> Vec<Track> {
+    let answered = answers(seen);
+    let answer_of = |said: &Said<'_>| answered.get(&(said.record.id, said.index)).copied();
     let mut out = Vec::new();
     for (pair, marks) in history(&seen.sessions) {
         let mut attempts: Vec<Attempt> = Vec::new();
@@ -74,7 +82,7 @@ pub(super) fn tracks(seen: &Seen<'_>) -> Vec<Track> {
                     session: said.record.id,
                     at: said.at.as_secs_f64(),
                     shown_at: seconds(said.at),
-                    code: answer_of(seen, said),
+                    code: answer_of(said),
                 }),
                 Mark::Failed { reply, .. } => {
                     if let Some(last) = attempts.last_mut() {

@@ -72,8 +72,18 @@ pub(super) struct Timeline {
 }
 
 /// The pairs of the scenario in force.
-pub(super) async fn timeline(State(control): State<Control>) -> Json<Timeline> {
-    let epoch = control.epoch();
-    let tracks = crate::expect::timeline(epoch, control.store(), &control.outbox().facts(epoch));
-    Json(Timeline { tracks })
+/// Read on a blocking thread, as the report is: many sessions take a while.
+pub(super) async fn timeline(State(control): State<Control>) -> Result<Json<Timeline>, ApiError> {
+    let tracks = tokio::task::spawn_blocking(move || {
+        let epoch = control.epoch();
+        crate::expect::timeline(epoch, control.store(), &control.outbox().facts(epoch))
+    })
+    .await
+    .map_err(|e| {
+        ApiError::new(
+            axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+            format!("building the timeline failed ({e})"),
+        )
+    })?;
+    Ok(Json(Timeline { tracks }))
 }

@@ -594,3 +594,33 @@ async fn stops_after_complaint_and_null_sender_for_reports() {
     );
     server.shutdown().await;
 }
+
+#[tokio::test]
+async fn the_event_stream_announces_reports_and_the_timeline_shows_them() {
+    let server = start("bounce-after-accept").await;
+    let mut events = common::http::open_events(server.http_addr()).await;
+    send_with(&server, "app@example.test", "", &[("gone@example.test", "")]).await;
+    server.wait_for_sessions(1, WAIT).await.expect("session");
+    server.advance_clock(Duration::from_secs(120)).unwrap();
+    let seen = common::http::read_events_until(&mut events, "event: report").await;
+    let data = seen
+        .split("event: report\ndata: ")
+        .nth(1)
+        .and_then(|rest| rest.lines().next())
+        .unwrap_or_else(|| panic!("{seen}"));
+    let report: Value = serde_json::from_str(data).unwrap();
+    assert_eq!(report["state"], "released");
+    assert_eq!(report["recipient"], "gone@example.test");
+
+    let body = get(server.http_addr(), "/api/v1/timeline").await.json();
+    let tracks = body["tracks"].as_array().unwrap();
+    let gone = tracks
+        .iter()
+        .find(|t| t["to"] == "gone@example.test")
+        .unwrap_or_else(|| panic!("{body:#}"));
+    assert_eq!(gone["from"], "app@example.test");
+    assert_eq!(gone["attempts"][0]["code"], 250);
+    assert_eq!(gone["reports"][0]["kind"], "bounce");
+    assert_eq!(gone["reports"][0]["at"], 120.0);
+    server.shutdown().await;
+}
