@@ -38,8 +38,9 @@
 //! - `http`: the JSON API (axum), the server-sent event stream,
 //!   `/metrics`, `/livez`/`/readyz` and the embedded web page (`page/`);
 //!   messages have Mailpit's and MailHog's paths and shapes (`compat/`),
-//!   sessions mailfault's own (`views`); it only reads the store and steers
-//!   through `Control`.
+//!   sessions mailfault's own (`views`); `outbox` serves the reports and
+//!   the per-pair timeline, `webhooks` POSTs events to `--webhook` URLs;
+//!   it only reads the store and steers through `Control`.
 //! - `tls`: development CA and certificates (rcgen), the rustls acceptor;
 //!   the only module touching rustls.
 //! - `codes`: the reply-code and enhanced-status-code catalog, provider

@@ -103,10 +103,58 @@ struct Entry {
     clock: Arc<Clock>,
     later: Later,
     hostname: String,
-    /// The message reported on, until the report is built.
-    source: Option<Arc<StoredMessage>>,
+    /// What the report needs of the message, until it is built.
+    source: Option<Source>,
     raw: Option<Arc<[u8]>>,
     target: Option<(String, u16)>,
+}
+
+/// What a report needs of the message it reports on: the envelope, and
+/// the message itself (an ARF report or a DSN with `RET=FULL` returns it
+/// whole) or only a copy of its header section, so a pending bounce does
+/// not keep a large message alive.
+struct Source {
+    message_id: u64,
+    mail_from: String,
+    mail_params: String,
+    rcpt_params: String,
+    client_ip: std::net::IpAddr,
+    arrival: SystemTime,
+    body: Body,
+}
+
+enum Body {
+    Whole(Arc<StoredMessage>),
+    Headers(Vec<u8>),
+}
+
+impl Source {
+    fn of(stored: &Arc<StoredMessage>, recipient: &str, later: &Later) -> Self {
+        let full = matches!(later, Later::Complaint { .. })
+            || crate::proto::command::sender_dsn(&stored.mail_params)
+                .is_some_and(|(ret, _)| ret == Some(crate::proto::command::Ret::Full));
+        let body = if full {
+            Body::Whole(Arc::clone(stored))
+        } else {
+            let mut head = stored.received_header.as_bytes().to_vec();
+            head.extend_from_slice(super::header_section(&stored.content));
+            Body::Headers(head)
+        };
+        Source {
+            message_id: stored.id,
+            mail_from: stored.mail_from.clone(),
+            mail_params: stored.mail_params.clone(),
+            rcpt_params: stored
+                .recipients
+                .iter()
+                .find(|r| r.address == recipient)
+                .map(|r| r.params.clone())
+                .unwrap_or_default(),
+            client_ip: stored.client.ip(),
+            arrival: stored.received_at,
+            body,
+        }
+    }
 }
 
 /// A released report on its way to `deliver_to`.
@@ -300,6 +348,7 @@ impl Outbox {
                 },
             };
             let due = now.saturating_add(after);
+            let source = Source::of(stored, &recipient, &later);
             debug!(report = id, message = stored.id, %recipient, due = ?due, "report planned");
             entries.push_back(Entry {
                 view: View {
@@ -328,7 +377,7 @@ impl Outbox {
                 clock: Arc::clone(p.clock),
                 later,
                 hostname: p.hostname.to_owned(),
-                source: Some(Arc::clone(stored)),
+                source: Some(source),
                 raw: None,
                 target: p.deliver_to.cloned(),
             });
@@ -476,19 +525,26 @@ fn trim(entries: &mut VecDeque<Entry>) {
     }
 }
 
-fn build(e: &Entry, source: &StoredMessage) -> Vec<u8> {
-    let raw = source.raw();
+fn build(e: &Entry, source: &Source) -> Vec<u8> {
+    let whole;
+    let raw: &[u8] = match &source.body {
+        Body::Whole(m) => {
+            whole = m.raw();
+            &whole
+        }
+        Body::Headers(h) => h,
+    };
     let original = Original {
         hostname: &e.hostname,
         mail_from: &source.mail_from,
         mail_params: &source.mail_params,
-        client_ip: source.client.ip(),
-        arrival: source.received_at,
-        raw: &raw,
+        client_ip: source.client_ip,
+        arrival: source.arrival,
+        raw,
     };
     let now = SystemTime::now();
-    let message_id = format!("report-{}.{}@{}", e.view.id, source.id, e.hostname);
-    let seed = e.view.id ^ (source.id << 20);
+    let message_id = format!("report-{}.{}@{}", e.view.id, source.message_id, e.hostname);
+    let seed = e.view.id ^ (source.message_id << 20);
     match &e.later {
         Later::Complaint { feedback_type } => arf::build(
             &original,
@@ -503,11 +559,6 @@ fn build(e: &Entry, source: &StoredMessage) -> Vec<u8> {
             diagnostic,
             delayed,
         } => {
-            let params = source
-                .recipients
-                .iter()
-                .find(|r| r.address == e.view.recipient)
-                .map_or("", |r| r.params.as_str());
             let action = if *delayed {
                 Action::Delayed
             } else if status.class == 2 {
@@ -517,7 +568,7 @@ fn build(e: &Entry, source: &StoredMessage) -> Vec<u8> {
             };
             let rcpt = dsn::Recipient {
                 address: &e.view.recipient,
-                params,
+                params: &source.rcpt_params,
                 action,
                 status: *status,
                 diagnostic: diagnostic.as_ref().map(|d| d.to_string()),

@@ -599,7 +599,13 @@ async fn stops_after_complaint_and_null_sender_for_reports() {
 async fn the_event_stream_announces_reports_and_the_timeline_shows_them() {
     let server = start("bounce-after-accept").await;
     let mut events = common::http::open_events(server.http_addr()).await;
-    send_with(&server, "app@example.test", "", &[("gone@example.test", "")]).await;
+    send_with(
+        &server,
+        "app@example.test",
+        "",
+        &[("gone@example.test", "")],
+    )
+    .await;
     server.wait_for_sessions(1, WAIT).await.expect("session");
     server.advance_clock(Duration::from_secs(120)).unwrap();
     let seen = common::http::read_events_until(&mut events, "event: report").await;
