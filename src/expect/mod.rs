@@ -317,3 +317,6 @@ pub fn evaluate(expect: &Expectations, evidence: &Evidence<'_>) -> Report {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod bounces_tests;
