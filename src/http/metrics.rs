@@ -69,6 +69,13 @@ pub(super) fn text(control: &Control) -> String {
     for (code, n) in &m.replies {
         let _ = writeln!(out, "mailfault_replies_total{{code=\"{code}\"}} {n}");
     }
+    let _ = writeln!(
+        out,
+        "# HELP mailfault_reports Bounce and complaint reports in the outbox, by state.\n# TYPE mailfault_reports gauge"
+    );
+    for (state, n) in control.outbox().counts() {
+        let _ = writeln!(out, "mailfault_reports{{state=\"{state}\"}} {n}");
+    }
     let hooks = control.webhook_stats();
     let _ = writeln!(
         out,

@@ -211,6 +211,30 @@ impl Outbox {
         self.lock().iter().map(|e| e.view.clone()).collect()
     }
 
+    /// How many reports are in each state, for `/metrics`.
+    pub(crate) fn counts(&self) -> [(&'static str, u64); 5] {
+        let mut counts = [
+            ("pending", 0),
+            ("released", 0),
+            ("sending", 0),
+            ("delivered", 0),
+            ("failed", 0),
+        ];
+        for e in self.lock().iter() {
+            let i = match e.view.state {
+                State::Pending => 0,
+                State::Released => 1,
+                State::Sending => 2,
+                State::Delivered => 3,
+                State::Failed => 4,
+            };
+            if let Some(c) = counts.get_mut(i) {
+                c.1 += 1;
+            }
+        }
+        counts
+    }
+
     /// One report and its bytes (`None` while pending).
     pub(crate) fn get(&self, id: u64) -> Option<(View, Option<Arc<[u8]>>)> {
         self.lock()

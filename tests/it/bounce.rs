@@ -368,6 +368,11 @@ async fn a_dsn_is_delivered_to_a_second_mailfault() {
     );
     let list = outbox_until(&server, |l| l[0]["state"] == "delivered").await;
     assert_eq!(list[0]["attempts"], 2, "one 451, then delivered: {list:#?}");
+    let metrics = get(server.http_addr(), "/metrics").await.text();
+    assert!(
+        metrics.contains("mailfault_reports{state=\"delivered\"} 1"),
+        "{metrics}"
+    );
     server.shutdown().await;
     endpoint.shutdown().await;
 }
