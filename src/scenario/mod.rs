@@ -2,7 +2,8 @@
 //! that applies them to every session.
 //!
 //! `model` is the file format, `load` validates and compiles it (every error
-//! names file, line and column) with `faults` for the fault effects and
+//! names file, line and column) with `faults` for the fault effects,
+//! `followups` for the reports after the 250 (`bounce:`, `complaint:`) and
 //! `extends` for profiles a scenario builds on; `matcher` holds the compiled
 //! conditions, `mime` the message as `header:` and `body:` conditions read
 //! it, and `engine` evaluates rules with the state shared across
