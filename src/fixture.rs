@@ -133,7 +133,13 @@ impl TestServer {
     pub fn report(&self) -> crate::expect::Report {
         let control = self.handle.control();
         let (scenario, epoch) = control.scenario_and_epoch();
-        crate::expect::judge(&scenario, epoch, control.store(), None)
+        crate::expect::judge(
+            &scenario,
+            epoch,
+            control.store(),
+            &control.outbox().facts(epoch),
+            None,
+        )
     }
 
     /// Forgets messages, sessions and rule state, keeping the scenario.

@@ -38,8 +38,9 @@
 //! - `http`: the JSON API (axum), the server-sent event stream,
 //!   `/metrics`, `/livez`/`/readyz` and the embedded web page (`page/`);
 //!   messages have Mailpit's and MailHog's paths and shapes (`compat/`),
-//!   sessions mailfault's own (`views`); it only reads the store and steers
-//!   through `Control`.
+//!   sessions mailfault's own (`views`); `outbox` serves the reports and
+//!   the per-pair timeline, `webhooks` POSTs events to `--webhook` URLs;
+//!   it only reads the store and steers through `Control`.
 //! - `tls`: development CA and certificates (rcgen), the rustls acceptor;
 //!   the only module touching rustls.
 //! - `codes`: the reply-code and enhanced-status-code catalog, provider
@@ -51,6 +52,10 @@
 //!   sender/recipient pair, one module per group of judgements), `judge`
 //!   (evidence from a store) and the report as text, JSON or JUnit XML
 //!   (`render`). It reads no text and imports nothing from the transport.
+//! - `reports`: what a receiver sends after the 250: RFC 3464 DSNs
+//!   (`dsn`) and RFC 5965 ARF complaints (`arf`) built as pure functions,
+//!   the `outbox` that releases them on the scenario clock, and the small
+//!   SMTP `client` that delivers them to `server.reports.deliver_to`.
 //! - `fixture`: [`TestServer`], the in-process server for Rust tests.
 //! - `commands`: what the `mailfault` binary's subcommands do (`run`
 //!   starts a server, runs the sender and grades it).
@@ -63,6 +68,7 @@ pub mod expect;
 mod fixture;
 pub(crate) mod http;
 pub mod proto;
+pub(crate) mod reports;
 pub mod scenario;
 pub mod store;
 pub(crate) mod tls;

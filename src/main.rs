@@ -72,6 +72,11 @@ enum Command {
         /// finish; connections still open then are dropped (e.g. 10s, 1m).
         #[arg(long, default_value = "10s", env = "MAILFAULT_SHUTDOWN_TIMEOUT", value_parser = humantime::parse_duration)]
         shutdown_timeout: std::time::Duration,
+        /// POST JSON to this URL (http://HOST:PORT/PATH) for every captured
+        /// message (Mailpit's webhook body), finished session, report and
+        /// verdict change (repeatable).
+        #[arg(long = "webhook", env = "MAILFAULT_WEBHOOK", value_delimiter = ',')]
+        webhooks: Vec<commands::serve::WebhookTarget>,
         #[arg(long, value_enum, default_value_t = LogFormat::Pretty, env = "MAILFAULT_LOG_FORMAT")]
         log_format: LogFormat,
     },
@@ -216,6 +221,7 @@ fn main() -> ExitCode {
             max_messages,
             max_memory,
             shutdown_timeout,
+            webhooks,
             log_format,
         } => {
             init_tracing(log_format);
@@ -236,6 +242,7 @@ fn main() -> ExitCode {
                 max_messages,
                 max_memory,
                 shutdown_timeout,
+                webhooks,
             };
             match runtime.block_on(commands::serve::run(opts)) {
                 Ok(()) => ExitCode::SUCCESS,

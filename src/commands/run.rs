@@ -179,7 +179,13 @@ async fn run_inner(opts: RunOptions) -> Result<u8, crate::Error> {
         timed_out,
     };
     let (scenario, epoch) = control.scenario_and_epoch();
-    let report = expect::judge(&scenario, epoch, control.store(), Some(facts));
+    let report = expect::judge(
+        &scenario,
+        epoch,
+        control.store(),
+        &control.outbox().facts(epoch),
+        Some(facts),
+    );
     print_report(&report);
     for target in &opts.reports {
         write_report(&report, target, &name)?;

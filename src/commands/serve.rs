@@ -17,6 +17,8 @@ macro_rules! say {
     }};
 }
 pub use crate::http::BasicAuth;
+/// A `--webhook` URL.
+pub use crate::http::webhooks::Target as WebhookTarget;
 use crate::scenario::Scenario;
 use crate::store::{Store, StoreKind};
 use crate::tls;
@@ -96,6 +98,9 @@ pub struct ServeOptions {
     /// After Ctrl-C or SIGTERM, how long sessions may take to finish
     /// before they are dropped.
     pub shutdown_timeout: std::time::Duration,
+    /// `--webhook`: URLs that get a JSON POST per message, session, report
+    /// and verdict change.
+    pub webhooks: Vec<WebhookTarget>,
 }
 
 /// `--max-memory`: a size such as `256MiB`, `1GiB` or `500000000`, at least 1 MiB.
@@ -175,6 +180,10 @@ pub async fn run(opts: ServeOptions) -> Result<(), Error> {
     };
     let mut handle = transport::start_with(listen, Arc::new(scenario), Arc::clone(&store)).await?;
     let scenario = handle.scenario();
+    if !opts.webhooks.is_empty() {
+        let task = crate::http::webhooks::start(opts.webhooks.clone(), handle.control());
+        handle.attach(task);
+    }
     say!("mailfault listening on smtp://{}", handle.smtp_addr());
     if let Some(addr) = handle.smtps_addr() {
         say!("mailfault listening on smtps://{addr} (implicit TLS)");

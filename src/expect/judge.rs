@@ -4,7 +4,7 @@
 
 use std::collections::HashSet;
 
-use super::{Evidence, Report, RunFacts, evaluate};
+use super::{Evidence, Report, ReportFact, RunFacts, evaluate};
 use crate::scenario::{Expectations, Scenario};
 use crate::store::Store;
 
@@ -12,7 +12,13 @@ use crate::store::Store;
 /// empty report that passes) against the sessions of `epoch`, the scenario's
 /// time in force. Sessions still open are not judged yet; they count once
 /// they end.
-pub fn judge(scenario: &Scenario, epoch: u64, store: &Store, run: Option<RunFacts>) -> Report {
+pub fn judge(
+    scenario: &Scenario,
+    epoch: u64,
+    store: &Store,
+    reports: &[ReportFact],
+    run: Option<RunFacts>,
+) -> Report {
     let sessions: Vec<_> = store
         .sessions()
         .into_iter()
@@ -34,6 +40,32 @@ pub fn judge(scenario: &Scenario, epoch: u64, store: &Store, run: Option<RunFact
             messages: &messages,
             max_message_size,
             run,
+            reports,
         },
     )
+}
+
+/// The (sender, recipient) timelines of the sessions of `epoch`, with the
+/// reports released about each pair.
+pub fn timeline(epoch: u64, store: &Store, reports: &[ReportFact]) -> Vec<super::Track> {
+    let sessions: Vec<_> = store
+        .sessions()
+        .into_iter()
+        .filter(|s| s.epoch == epoch)
+        .collect();
+    let evidence = Evidence {
+        sessions: &sessions,
+        messages: &[],
+        max_message_size: 0,
+        run: None,
+        reports,
+    };
+    let seen = super::Seen {
+        evidence: &evidence,
+        sessions: sessions
+            .iter()
+            .map(|s| super::exchanges::Session::of(s))
+            .collect(),
+    };
+    super::timeline::tracks(&seen)
 }

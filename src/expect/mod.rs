@@ -15,8 +15,11 @@
 //! (no_retry_after_permanent, retried_after_temporary, min_retry_interval),
 //! `conduct` (quit, no_protocol_errors, closed_after_421), `encryption`
 //! (starttls, ehlo_after_starttls), `size` (honours_size), `timing`
-//! (within). `judge` gathers the evidence from a running server. `render` writes the report as text, JSON and JUnit XML.
+//! (within), `bounces` (stops_after_hard_bounce, stops_after_complaint,
+//! keeps_trying_after_delay, null_sender_for_reports; these also read the
+//! outbox's [`ReportFact`]s). `judge` gathers the evidence from a running server. `render` writes the report as text, JSON and JUnit XML.
 
+mod bounces;
 mod conduct;
 mod delivery;
 mod encryption;
@@ -26,6 +29,7 @@ mod judge;
 mod render;
 mod retries;
 mod size;
+mod timeline;
 mod timing;
 
 #[cfg(test)]
@@ -39,7 +43,8 @@ use serde::Serialize;
 use crate::scenario::Expectations;
 use crate::store::{SessionRecord, StoredMessage};
 use exchanges::Session;
-pub use judge::judge;
+pub use judge::{judge, timeline};
+pub use timeline::{Attempt, ReportMark, Track};
 
 /// What a report is judged from.
 #[derive(Clone, Copy, Debug)]
@@ -52,6 +57,51 @@ pub struct Evidence<'a> {
     pub max_message_size: u64,
     /// Present when mailfault ran the sender itself (`mailfault run`).
     pub run: Option<RunFacts>,
+    /// Bounce, delay and complaint reports the scenario made (the outbox).
+    pub reports: &'a [ReportFact],
+}
+
+/// A report the server made about a captured message, as the verdicts read it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReportFact {
+    /// Its id in the outbox.
+    pub id: u64,
+    /// What it says.
+    pub kind: ReportKind,
+    /// The session of the message it reports on.
+    pub session_id: u64,
+    /// The original envelope sender it goes to.
+    pub sender: String,
+    /// The recipient it is about.
+    pub recipient: String,
+    /// Scenario time it was released; `None` while it waits for its time.
+    pub released: Option<Duration>,
+    /// Handed to `deliver_to` and accepted there.
+    pub delivered: bool,
+    /// Delivery to `deliver_to` failed for good: the sender never got it.
+    pub failed: bool,
+}
+
+/// What a report says.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ReportKind {
+    /// A `failed` DSN with this status.
+    Bounce {
+        /// The enhanced status code, e.g. `5.1.1`.
+        status: String,
+    },
+    /// A `delayed` DSN.
+    Delay {
+        /// The enhanced status code, e.g. `4.4.7`.
+        status: String,
+    },
+    /// A `delivered` DSN (NOTIFY=SUCCESS).
+    Delivered,
+    /// An ARF report.
+    Complaint {
+        /// `abuse`, `fraud`, ...
+        feedback_type: String,
+    },
 }
 
 /// How the sender's process ended, as `mailfault run` saw it.
@@ -225,6 +275,26 @@ pub fn evaluate(expect: &Expectations, evidence: &Evidence<'_>) -> Report {
     if let Some(limit) = expect.time_limit() {
         j.verdicts.push(timing::within(limit, &seen));
     }
+    j.flag(
+        "stops_after_hard_bounce",
+        expect.stops_after_hard_bounce,
+        bounces::stops_after_hard_bounce,
+    );
+    j.flag(
+        "stops_after_complaint",
+        expect.stops_after_complaint,
+        bounces::stops_after_complaint,
+    );
+    j.flag(
+        "keeps_trying_after_delay",
+        expect.keeps_trying_after_delay,
+        bounces::keeps_trying_after_delay,
+    );
+    j.flag(
+        "null_sender_for_reports",
+        expect.null_sender_for_reports,
+        bounces::null_sender_for_reports,
+    );
     let Judged {
         verdicts,
         not_judged,
@@ -247,3 +317,6 @@ pub fn evaluate(expect: &Expectations, evidence: &Evidence<'_>) -> Report {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod bounces_tests;

@@ -249,11 +249,22 @@ pub(super) fn judge(
     sessions: &[Arc<SessionRecord>],
     messages: &[Arc<StoredMessage>],
 ) -> Report {
+    judge_with_reports(block, sessions, messages, &[])
+}
+
+/// [`judge`] with the outbox's facts.
+pub(super) fn judge_with_reports(
+    block: &str,
+    sessions: &[Arc<SessionRecord>],
+    messages: &[Arc<StoredMessage>],
+    reports: &[super::ReportFact],
+) -> Report {
     let evidence = Evidence {
         sessions,
         messages,
         max_message_size: 1000,
         run: None,
+        reports,
     };
     evaluate(&expectations(block), &evidence)
 }

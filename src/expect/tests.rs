@@ -387,6 +387,7 @@ fn honours_size() {
         messages: &[],
         max_message_size: 0,
         run: None,
+        reports: &[],
     };
     let no_size = evaluate(
         &super::testkit::expectations("  honours_size: true\n"),
@@ -443,6 +444,7 @@ fn within_uses_the_run_or_the_span_of_sessions() {
                 exit: (!timed_out).then_some(0),
                 timed_out,
             }),
+            reports: &[],
         };
         evaluate(&expect, &evidence)
     };

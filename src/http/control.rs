@@ -241,7 +241,13 @@ pub(super) async fn report(
     control.store().settle(settle).await;
     let (content_type, body) = tokio::task::spawn_blocking(move || {
         let (scenario, epoch) = control.scenario_and_epoch();
-        let report = crate::expect::judge(&scenario, epoch, control.store(), None);
+        let report = crate::expect::judge(
+            &scenario,
+            epoch,
+            control.store(),
+            &control.outbox().facts(epoch),
+            None,
+        );
         match format {
             Format::Json => ("application/json", report.to_json()),
             Format::Junit => (

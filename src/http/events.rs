@@ -1,6 +1,7 @@
 //! `/api/v1/events`: server-sent events for the web page and scripts:
 //! `message` (Mailpit's message summary), `session_started` and `session` (summaries as in the lists),
-//! `reset` and `scenario`.
+//! `reset`, `scenario` and `report` (an outbox entry that was released,
+//! delivered or failed, as `/api/v1/outbox` lists it).
 //!
 //! A reader that falls too far behind gets a `reset` whose data says so,
 //! `{"reason":"lagged","missed":N}`, telling it to reload the lists instead
@@ -42,6 +43,7 @@ fn render(event: &StoreEvent) -> Option<Event> {
         StoreEvent::Session(s) => frame("session", &SessionSummary::of(s)),
         StoreEvent::Reset => frame("reset", &json!({ "reason": "reset" })),
         StoreEvent::Scenario { epoch } => frame("scenario", &json!({ "epoch": epoch })),
+        StoreEvent::Report(r) => frame("report", &**r),
     }
 }
 

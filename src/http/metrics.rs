@@ -132,6 +132,27 @@ pub(super) fn text(control: &Control) -> String {
     for (code, n) in &m.replies {
         let _ = writeln!(out, "mailfault_replies_total{{code=\"{code}\"}} {n}");
     }
+    let _ = writeln!(
+        out,
+        "# HELP mailfault_reports Bounce and complaint reports in the outbox, by state.\n# TYPE mailfault_reports gauge"
+    );
+    for (state, n) in control.outbox().counts() {
+        let _ = writeln!(out, "mailfault_reports{{state=\"{state}\"}} {n}");
+    }
+    let hooks = control.webhook_stats();
+    let _ = writeln!(
+        out,
+        "# HELP mailfault_webhooks_total Webhook POSTs (--webhook), by outcome.\n# TYPE mailfault_webhooks_total counter"
+    );
+    for (outcome, n) in [
+        ("sent", &hooks.sent),
+        ("retried", &hooks.retried),
+        ("failed", &hooks.failed),
+        ("dropped", &hooks.dropped),
+    ] {
+        let n = n.load(std::sync::atomic::Ordering::Relaxed);
+        let _ = writeln!(out, "mailfault_webhooks_total{{outcome=\"{outcome}\"}} {n}");
+    }
     let engine = control.engine();
     let _ = writeln!(
         out,

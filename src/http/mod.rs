@@ -20,10 +20,12 @@ mod guard;
 mod health;
 mod limits;
 mod metrics;
+mod outbox;
 mod page;
 mod session_events;
 mod sessions;
 mod views;
+pub(crate) mod webhooks;
 
 use std::net::SocketAddr;
 
@@ -56,6 +58,9 @@ pub(crate) fn router(control: Control, auth: Option<BasicAuth>, guard: Guard) ->
         .route("/api/v1/clock", get(control::clock))
         .route("/api/v1/store", get(control::store))
         .route("/api/v1/events", get(events::stream))
+        .route("/api/v1/outbox", get(outbox::list))
+        .route("/api/v1/outbox/{id}/raw", get(outbox::raw))
+        .route("/api/v1/timeline", get(outbox::timeline))
         .route("/metrics", get(metrics::render))
         .route("/livez", get(health::live))
         .route("/readyz", get(health::ready))

@@ -602,6 +602,17 @@ fn mail_params(raw: &str) -> Result<MailParams<'_>, ParseError> {
     Ok(p)
 }
 
+/// The DSN parameters of a stored RCPT TO (`NOTIFY=`, `ORCPT=`), read back
+/// from the parameters as sent; `None` when they do not parse.
+pub(crate) fn recipient_dsn(raw: &str) -> Option<(Option<Notify>, Option<&str>)> {
+    rcpt_params(raw).ok().map(|p| (p.notify, p.orcpt))
+}
+
+/// The DSN parameters of a stored MAIL FROM (`RET=`, `ENVID=`).
+pub(crate) fn sender_dsn(raw: &str) -> Option<(Option<Ret>, Option<&str>)> {
+    mail_params(raw).ok().map(|p| (p.ret, p.envid))
+}
+
 fn rcpt_params(raw: &str) -> Result<RcptParams<'_>, ParseError> {
     let mut p = RcptParams {
         raw,

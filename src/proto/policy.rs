@@ -10,7 +10,7 @@ use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::reply::Reply;
+use super::reply::{EnhancedCode, Reply};
 pub(crate) use super::reply::{Malformed, Wire};
 use super::transaction::Recipient;
 
@@ -175,6 +175,35 @@ pub(crate) struct Decision {
     /// limit's count).
     pub note: Option<String>,
     pub tls_fault: Option<TlsFault>,
+    /// A failure after the 250 (`bounce:`, `complaint:`): a report the
+    /// server sends later for the recipients it names.
+    pub followup: Option<Followup>,
+}
+
+/// What a receiver reports after it accepted a message.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Later {
+    /// A delivery status notification (RFC 3464): `failed` (5.x.x) or
+    /// `delayed` (4.x.x), with the receiver's reply as its diagnostic.
+    Bounce {
+        status: EnhancedCode,
+        diagnostic: Option<Reply>,
+        delayed: bool,
+    },
+    /// An abuse report (RFC 5965) of this feedback type.
+    Complaint { feedback_type: Arc<str> },
+}
+
+/// A report planned for some recipients of the open transaction, due
+/// `after` the message is accepted (on the scenario's clock).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Followup {
+    /// The rule that planned it.
+    pub rule: Arc<str>,
+    pub after: Duration,
+    pub later: Later,
+    /// The recipients it is about, as given in RCPT TO.
+    pub recipients: Vec<String>,
 }
 
 impl Decision {
@@ -190,6 +219,7 @@ impl Decision {
             cut_after: None,
             note: None,
             tls_fault: None,
+            followup: None,
         }
     }
 }

@@ -29,6 +29,8 @@ pub(crate) struct Incoming {
     /// Dot lines next to a bare LF or CR (SMTP smuggling attempts) seen in the content.
     pub smuggling_attempts: u32,
     pub bare_lf: bool,
+    /// Reports the scenario planned for this message (`bounce:`, `complaint:`).
+    pub followups: Vec<super::policy::Followup>,
 }
 
 /// How the message body is arriving.
@@ -65,6 +67,8 @@ pub(crate) struct Transaction {
     pub cut_after: Option<u64>,
     /// MAIL said BODY=BINARYMIME: the content must come by BDAT.
     pub binary: bool,
+    /// Reports planned by the rules that accepted its stages.
+    pub followups: Vec<super::policy::Followup>,
 }
 
 impl Transaction {
@@ -83,6 +87,7 @@ impl Transaction {
             smuggling: 0,
             cut_after: None,
             binary: false,
+            followups: Vec::new(),
         }
     }
 

@@ -60,6 +60,7 @@ pub(crate) fn fault_for(address: &str) -> Option<Decision> {
         cut_after: None,
         note: None,
         tls_fault: None,
+        followup: None,
     })
 }
 

@@ -19,7 +19,7 @@ use super::greylist::{self, Verdict};
 use super::mime::{self, MessageView};
 use super::rate;
 use super::{RateLimit, Rule, Scenario};
-use crate::proto::policy::{Context, Decision, Policy, Stage};
+use crate::proto::policy::{Context, Decision, Followup, Policy, Stage};
 
 /// The memory of one stateful rule.
 #[derive(Debug)]
@@ -372,6 +372,24 @@ impl Engine {
     }
 }
 
+/// The recipients a report of `rule` is about: at `rcpt` the one being
+/// accepted; later, those its `to:` matches (all without one).
+fn about(rule: &Rule, ctx: &Context<'_>) -> Vec<String> {
+    if let Some(to) = ctx.to {
+        return vec![to.to_owned()];
+    }
+    ctx.recipients
+        .iter()
+        .filter(|r| {
+            rule.conditions
+                .to
+                .as_ref()
+                .is_none_or(|m| m.matches(&r.address))
+        })
+        .map(|r| r.address.clone())
+        .collect()
+}
+
 /// Whole seconds read better in a transcript than nanoseconds.
 fn round_secs(d: std::time::Duration) -> std::time::Duration {
     std::time::Duration::from_secs(d.as_secs() + u64::from(d.subsec_nanos() > 0))
@@ -497,6 +515,12 @@ impl ScenarioPolicy {
                     cut_after: rule.cut_after,
                     note,
                     tls_fault: rule.tls_fault,
+                    followup: rule.followup.as_ref().map(|(after, later)| Followup {
+                        rule: Arc::clone(&rule.name),
+                        after: *after,
+                        later: later.clone(),
+                        recipients: about(rule, ctx),
+                    }),
                 });
             }
         }

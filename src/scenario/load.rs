@@ -14,7 +14,7 @@ use super::model::{self, StageName};
 use super::{
     ClockMode, Conditions, Limits, Rule, Scenario, ScenarioError, ScenarioErrors, ServerSettings,
 };
-use super::{extends, faults, matcher};
+use super::{extends, faults, followups, matcher};
 use crate::proto::extensions::Extension;
 use crate::proto::framer::BareLf;
 use crate::proto::policy::{Disconnect, ReplyChoice, Stage, TlsFault};
@@ -289,6 +289,7 @@ fn server(s: model::Server, d: ServerSettings, errors: &mut Errors<'_>) -> Serve
         tls: s.tls.unwrap_or(d.tls),
         auth,
         address_faults: s.address_faults.unwrap_or(d.address_faults),
+        reports: followups::settings(s.reports.as_ref(), d.reports, errors),
     }
 }
 
@@ -577,6 +578,12 @@ fn rule(index: usize, spanned: &Spanned<model::Rule>, errors: &mut Errors<'_>) -
     {
         only_message(errors, "store: false", loc(s));
     }
+    let reply_code = match &reply_choice {
+        ReplyChoice::Custom(rep) => Some(rep.code),
+        ReplyChoice::Silent => None,
+        ReplyChoice::Default => None,
+    };
+    let followup = followups::followup(r, &stages, reply_code, errors);
     let delay = r.delay.as_ref().and_then(|d| {
         let v = parse_duration(&d.value);
         if v.is_none() {
@@ -612,6 +619,7 @@ fn rule(index: usize, spanned: &Spanned<model::Rule>, errors: &mut Errors<'_>) -
         wire,
         cut_after: r.disconnect_after_bytes.as_ref().map(|n| n.value),
         tls_fault,
+        followup,
     })
 }
 

@@ -329,3 +329,90 @@ fn binarymime_needs_chunking() {
         .is_ok()
     );
 }
+
+#[test]
+fn bounce_and_complaint_are_checked_with_line_and_column() {
+    let cases: &[(&str, &str)] = &[
+        (
+            "version: 1\nrules:\n  - on: rcpt\n    bounce: { after: 2m, status: 4.1.1 }\n",
+            "t.yaml:4:34: status 4.1.1 does not fit `action: failed`",
+        ),
+        (
+            "version: 1\nrules:\n  - on: rcpt\n    bounce: { action: delayed, status: 5.4.7 }\n",
+            "t.yaml:4:40: status 5.4.7 does not fit `action: delayed`",
+        ),
+        (
+            "version: 1\nrules:\n  - on: rcpt\n    bounce: { status: 5.1.1, diagnostic: \"450 4.1.1 no\" }\n",
+            "t.yaml:4:42: the diagnostic's reply 450 does not agree with status 5.1.1",
+        ),
+        (
+            "version: 1\nrules:\n  - on: rcpt\n    bounce: { status: 5.1.1, diagnostic: \"550 5.2.2 full\" }\n",
+            "t.yaml:4:42: the diagnostic's enhanced code 5.2.2 is not the status 5.1.1",
+        ),
+        (
+            "version: 1\nrules:\n  - on: rcpt\n    bounce: { status: 5.1, after: 1m }\n",
+            "t.yaml:4:23: `5.1` is not an enhanced status code",
+        ),
+        (
+            "version: 1\nrules:\n  - on: rcpt\n    bounce: { status: 5.1.1, after: soon }\n",
+            "t.yaml:4:37: `soon` is not a duration",
+        ),
+        (
+            "version: 1\nrules:\n  - on: mail\n    bounce: { status: 5.1.1 }\n",
+            "t.yaml:4:13: `bounce` follows an accepted message; use it at rcpt, data or message, not at `mail`",
+        ),
+        (
+            "version: 1\nrules:\n  - on: rcpt\n    reply: 550 5.1.1 no\n    complaint: { after: 1h }\n",
+            "t.yaml:5:16: `complaint` reports on a message that was accepted, but the rule replies 550",
+        ),
+        (
+            "version: 1\nrules:\n  - on: data\n    bounce: { status: 5.1.1 }\n    complaint: { after: 1h }\n",
+            "t.yaml:5:16: a rule either bounces or complains",
+        ),
+        (
+            "version: 1\nrules:\n  - on: data\n    complaint: { feedback_type: angry }\n",
+            "t.yaml:4:33: error: line 4 column 33: unknown variant `angry`",
+        ),
+        (
+            "version: 1\nserver:\n  reports: { deliver_to: \"http://x:1\" }\n",
+            "t.yaml:3:26: `http://x:1` is not an SMTP address",
+        ),
+    ];
+    let wrong: Vec<String> = cases
+        .iter()
+        .filter_map(|(yaml, want)| {
+            let got = err(yaml);
+            (!got.iter().any(|e| e.starts_with(want)))
+                .then(|| format!("{yaml}want {want}\ngot {got:?}"))
+        })
+        .collect();
+    assert!(wrong.is_empty(), "{}", wrong.join("\n\n"));
+}
+
+#[test]
+fn bounce_and_complaint_compile() {
+    let s = load(
+        "version: 1\nserver:\n  reports: { deliver_to: \"smtp://127.0.0.1:2526\", dsn_success: true }\nrules:\n  - on: rcpt\n    bounce: { after: 2m, status: 5.1.1, diagnostic: \"550 5.1.1 gone\" }\n  - on: data\n    complaint: { after: 1h, feedback_type: not-spam }\n",
+        "t.yaml",
+        None,
+    )
+    .unwrap();
+    assert_eq!(
+        s.server.reports.deliver_to,
+        Some(("127.0.0.1".to_owned(), 2526))
+    );
+    assert!(s.server.reports.dsn_success);
+    let (after, later) = s.rules[0].followup.clone().unwrap();
+    assert_eq!(after, std::time::Duration::from_secs(120));
+    assert!(matches!(
+        later,
+        crate::proto::policy::Later::Bounce { delayed: false, .. }
+    ));
+    let (_, later) = s.rules[1].followup.clone().unwrap();
+    assert_eq!(
+        later,
+        crate::proto::policy::Later::Complaint {
+            feedback_type: "not-spam".into()
+        }
+    );
+}

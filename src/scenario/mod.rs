@@ -2,7 +2,8 @@
 //! that applies them to every session.
 //!
 //! `model` is the file format, `load` validates and compiles it (every error
-//! names file, line and column) with `faults` for the fault effects and
+//! names file, line and column) with `faults` for the fault effects,
+//! `followups` for the reports after the 250 (`bounce:`, `complaint:`) and
 //! `extends` for profiles a scenario builds on; `matcher` holds the compiled
 //! conditions, `mime` the message as `header:` and `body:` conditions read
 //! it, and `engine` evaluates rules with the state shared across
@@ -14,6 +15,7 @@ mod clock;
 mod engine;
 mod extends;
 mod faults;
+mod followups;
 mod greylist;
 mod key;
 mod load;
@@ -66,6 +68,16 @@ pub(crate) struct ServerSettings {
     pub(crate) auth: AuthSettings,
     /// Recipients at `fault.mailfault.test` get the reply they name.
     pub(crate) address_faults: bool,
+    pub(crate) reports: ReportSettings,
+}
+
+/// `server.reports`: where bounce and complaint reports go.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct ReportSettings {
+    /// `smtp://HOST:PORT`: deliver reports there; `None` keeps them in the outbox.
+    pub(crate) deliver_to: Option<(String, u16)>,
+    /// `NOTIFY=SUCCESS` recipients get a `delivered` DSN.
+    pub(crate) dsn_success: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -94,6 +106,7 @@ impl Default for ServerSettings {
             tls: TlsSettings::default(),
             auth: AuthSettings::default(),
             address_faults: true,
+            reports: ReportSettings::default(),
         }
     }
 }
@@ -117,6 +130,8 @@ pub struct Rule {
     /// `disconnect_after_bytes` at `data`.
     pub(crate) cut_after: Option<u64>,
     pub(crate) tls_fault: Option<TlsFault>,
+    /// `bounce:` or `complaint:`: a report due this long after acceptance.
+    pub(crate) followup: Option<(Duration, crate::proto::policy::Later)>,
 }
 
 /// `greylist:` of a rule: the rule applies while its key is not yet allowed.

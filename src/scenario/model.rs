@@ -46,6 +46,17 @@ pub(super) struct Server {
     pub(crate) auth: Option<Auth>,
     /// `false` turns off the replies named by `...@fault.mailfault.test`.
     pub(crate) address_faults: Option<bool>,
+    /// Where bounce and complaint reports go, and which are written.
+    pub(crate) reports: Option<Reports>,
+}
+
+/// `reports: { deliver_to: smtp://127.0.0.1:2526, dsn_success: true }`.
+#[derive(Deserialize, Debug, Default)]
+#[serde(deny_unknown_fields)]
+pub(super) struct Reports {
+    pub(crate) deliver_to: Option<S<String>>,
+    /// `NOTIFY=SUCCESS` recipients get a `delivered` DSN.
+    pub(crate) dsn_success: Option<bool>,
 }
 
 #[derive(Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
@@ -178,6 +189,58 @@ pub(super) struct Rule {
     pub(crate) disconnect_after_bytes: Option<S<u64>>,
     pub(crate) malformed: Option<S<Malformed>>,
     pub(crate) tls_fault: Option<S<TlsFault>>,
+    pub(crate) bounce: Option<S<Bounce>>,
+    pub(crate) complaint: Option<S<Complaint>>,
+}
+
+/// `bounce: { after: 2m, status: 5.1.1, diagnostic: "550 5.1.1 ...", action: failed }`.
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+pub(super) struct Bounce {
+    pub(crate) after: Option<S<String>>,
+    pub(crate) status: S<String>,
+    pub(crate) diagnostic: Option<S<String>>,
+    pub(crate) action: Option<S<BounceAction>>,
+}
+
+#[derive(Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub(super) enum BounceAction {
+    Failed,
+    Delayed,
+}
+
+/// `complaint: { after: 1h, feedback_type: abuse }`.
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+pub(super) struct Complaint {
+    pub(crate) after: Option<S<String>>,
+    pub(crate) feedback_type: Option<S<FeedbackType>>,
+}
+
+/// RFC 5965 §7.3's feedback types (and RFC 6591's `auth-failure`).
+#[derive(Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub(super) enum FeedbackType {
+    Abuse,
+    Fraud,
+    Virus,
+    Other,
+    NotSpam,
+    AuthFailure,
+}
+
+impl FeedbackType {
+    pub(super) fn name(self) -> &'static str {
+        match self {
+            FeedbackType::Abuse => "abuse",
+            FeedbackType::Fraud => "fraud",
+            FeedbackType::Virus => "virus",
+            FeedbackType::Other => "other",
+            FeedbackType::NotSpam => "not-spam",
+            FeedbackType::AuthFailure => "auth-failure",
+        }
+    }
 }
 
 /// `greylist: { retry_after: 30s, expire: 4h, key: [client_ip, from, to] }`.
@@ -329,6 +392,10 @@ pub struct Expect {
     pub(crate) closed_after_421: Option<bool>,
     /// Checked as a duration at load time; read it with [`Expect::time_limit`].
     pub(crate) within: Option<S<String>>,
+    pub(crate) stops_after_hard_bounce: Option<bool>,
+    pub(crate) stops_after_complaint: Option<bool>,
+    pub(crate) keeps_trying_after_delay: Option<bool>,
+    pub(crate) null_sender_for_reports: Option<bool>,
 }
 
 impl Expect {

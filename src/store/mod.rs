@@ -94,6 +94,8 @@ pub(crate) enum Event {
     Scenario {
         epoch: u64,
     },
+    /// A bounce or complaint report was released, delivered or failed.
+    Report(Arc<crate::reports::outbox::View>),
 }
 
 /// Events a slow reader may fall behind by before it misses some.
@@ -347,6 +349,10 @@ impl Store {
     }
 
     /// Live events from now on.
+    pub(crate) fn report_changed(&self, view: Arc<crate::reports::outbox::View>) {
+        let _ = self.events.send(Event::Report(view));
+    }
+
     pub(crate) fn subscribe(&self) -> broadcast::Receiver<Event> {
         self.events.subscribe()
     }

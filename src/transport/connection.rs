@@ -611,7 +611,8 @@ impl Connection {
     }
 
     /// Stores the message; only a stored message earns the 2xx.
-    async fn deliver(&mut self, incoming: Incoming, reply: Option<Reply>) -> Reply {
+    async fn deliver(&mut self, mut incoming: Incoming, reply: Option<Reply>) -> Reply {
+        let followups = std::mem::take(&mut incoming.followups);
         let store = &self.shared.store;
         let id = store.next_id();
         let arrival = Arrival {
@@ -634,6 +635,18 @@ impl Connection {
                     "message captured"
                 );
                 self.record(Event::TransactionEnded(Fate::Stored { id }));
+                let reports = &self.active.engine.scenario().server.reports;
+                self.shared.outbox.plan(
+                    &stored,
+                    &followups,
+                    &crate::reports::outbox::Plan {
+                        clock: self.active.engine.clock(),
+                        hostname: &self.active.config.hostname,
+                        epoch: self.active.epoch,
+                        deliver_to: reports.deliver_to.as_ref(),
+                        dsn_success: reports.dsn_success,
+                    },
+                );
                 reply.unwrap_or_else(|| Reply {
                     code: 250,
                     enhanced: Some(EnhancedCode::new(2, 0, 0)),

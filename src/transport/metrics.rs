@@ -7,6 +7,19 @@ use std::sync::atomic::{AtomicU64, Ordering};
 const FIRST_CODE: u16 = 200;
 const CODES: usize = 400;
 
+/// Counters of outbound webhook POSTs.
+#[derive(Debug, Default)]
+pub(crate) struct Outbound {
+    /// Delivered (answered 2xx).
+    pub sent: AtomicU64,
+    /// A failed attempt that was retried.
+    pub retried: AtomicU64,
+    /// Given up after the last attempt.
+    pub failed: AtomicU64,
+    /// Never attempted: a queue was full or the reader fell behind.
+    pub dropped: AtomicU64,
+}
+
 #[derive(Debug)]
 pub(crate) struct Metrics {
     connections: AtomicU64,

@@ -68,7 +68,11 @@ pub(crate) struct Shared {
     active: RwLock<Arc<Active>>,
     tls_available: bool,
     pub store: Arc<Store>,
+    /// Bounce and complaint reports, planned when a message is stored.
+    pub outbox: Arc<crate::reports::Outbox>,
     pub metrics: Metrics,
+    /// Webhook POST counters (`--webhook`), for `/metrics`.
+    pub webhooks: Arc<metrics::Outbound>,
     /// Connection slots shared by the plain and implicit-TLS listeners.
     pub slots: Arc<Semaphore>,
     /// Present when the server has a certificate (STARTTLS and SMTPS).
@@ -235,7 +239,18 @@ impl Control {
         let scenario = Arc::clone(self.shared.active().engine.scenario());
         let epoch = self.shared.replace(scenario).epoch;
         self.shared.store.reset();
+        self.shared.outbox.clear();
         epoch
+    }
+
+    /// Bounce and complaint reports: pending, released, delivered, failed.
+    pub(crate) fn outbox(&self) -> &Arc<crate::reports::Outbox> {
+        &self.shared.outbox
+    }
+
+    /// The webhook POST counters.
+    pub(crate) fn webhook_stats(&self) -> Arc<metrics::Outbound> {
+        Arc::clone(&self.shared.webhooks)
     }
 
     pub fn metrics(&self) -> metrics::Snapshot {
@@ -245,7 +260,9 @@ impl Control {
     /// Moves a `clock: virtual` scenario's clock forward; returns the new
     /// scenario time. Greylist windows, rate windows and `elapsed` follow it.
     pub fn advance_clock(&self, by: Duration) -> Result<Duration, NotVirtual> {
-        self.shared.active().engine.clock().advance(by)
+        let now = self.shared.active().engine.clock().advance(by)?;
+        self.shared.outbox.wake();
+        Ok(now)
     }
 
     /// A token that stops the server when cancelled (e.g. from a signal handler).
@@ -405,9 +422,11 @@ pub(crate) async fn start_with(
         ))),
         tls_available,
         metrics: Metrics::default(),
+        webhooks: Arc::default(),
         slots: Arc::new(Semaphore::new(max_connections)),
         tls: listen.tls,
         tls_faults: listen.tls_faults,
+        outbox: Arc::new(crate::reports::Outbox::new(Arc::clone(&store))),
         store,
         shutdown: CancellationToken::new(),
         abort: CancellationToken::new(),
@@ -416,12 +435,16 @@ pub(crate) async fn start_with(
         next_session: AtomicU64::new(1),
     });
     let tracker = TaskTracker::new();
-    let mut accept = vec![tokio::spawn(listener::accept_loop(
-        listener,
-        Arc::clone(&shared),
-        tracker.clone(),
-        false,
-    ))];
+    let reports = tokio::spawn(Arc::clone(&shared.outbox).run(shared.shutdown.clone()));
+    let mut accept = vec![
+        reports,
+        tokio::spawn(listener::accept_loop(
+            listener,
+            Arc::clone(&shared),
+            tracker.clone(),
+            false,
+        )),
+    ];
     if let Some(smtps) = smtps {
         accept.push(tokio::spawn(listener::accept_loop(
             smtps,

@@ -590,3 +590,160 @@ async fn serve_plain_page() -> SocketAddr {
     });
     addr
 }
+
+/// A bounce after the 250 and a sender that ignores it.
+const BOUNCE_SCENARIO: &str = r#"version: 1
+name: browser-bounces
+clock: virtual
+rules:
+  - name: mailbox gone
+    on: rcpt
+    match: { to: "gone@*" }
+    bounce: { after: 2m, status: 5.1.1, diagnostic: "550 5.1.1 No such user" }
+  - name: greylist
+    on: rcpt
+    match: { to: "grey@*" }
+    greylist: { retry_after: 1s }
+expect:
+  stops_after_hard_bounce: true
+  retried_after_temporary: true
+"#;
+
+async fn show_verdicts_and_timeline(browser: &Client, page: &str, server: &mailfault::TestServer) {
+    browser.goto(page).await.expect("open the page");
+    wait_for(
+        browser,
+        "the live status and an empty report",
+        "return [document.getElementById('status').dataset.state, \
+                 document.querySelectorAll('#verdicts .verdict').length];",
+        |v| v[0] == "live" && v[1] == 2,
+    )
+    .await;
+    let smtp = server.smtp_addr();
+    let reply = common::send_message(
+        smtp,
+        "app@example.test",
+        &["gone@example.test", "grey@example.test"],
+        "Subject: one\r\n\r\nhi\r\n",
+    )
+    .await;
+    assert!(reply.starts_with("250"), "{reply}");
+    server
+        .advance_clock(Duration::from_secs(180))
+        .expect("virtual clock");
+    // The report is released and shows in the outbox list, live.
+    wait_for(
+        browser,
+        "the released bounce in the outbox",
+        "return [...document.querySelectorAll('#outbox [data-report-id]')].map(e => e.dataset.state);",
+        |v| v == &json!(["released"]),
+    )
+    .await;
+    // The sender ignores it, and retries the greylisted recipient.
+    let reply = common::send_message(
+        smtp,
+        "app@example.test",
+        &["gone@example.test", "grey@example.test"],
+        "Subject: two\r\n\r\nhi\r\n",
+    )
+    .await;
+    assert!(reply.starts_with("250"), "{reply}");
+    let verdicts = wait_for(
+        browser,
+        "the failed verdict with its evidence",
+        "return [...document.querySelectorAll('#verdicts .verdict')].map(v => ({\
+            name: v.dataset.verdict, passed: v.dataset.passed, \
+            evidence: [...v.querySelectorAll('.evidence-link')].map(a => a.getAttribute('href')) }));",
+        |v| {
+            v.as_array().is_some_and(|a| {
+                a.iter().any(|x| {
+                    x["name"] == "stops_after_hard_bounce"
+                        && x["passed"] == "false"
+                        && x["evidence"].as_array().is_some_and(|e| e.len() == 2)
+                })
+            })
+        },
+    )
+    .await;
+    let retried = verdicts
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|v| v["name"] == "retried_after_temporary")
+        .unwrap();
+    assert_eq!(retried["passed"], "true", "{verdicts}");
+    // The timeline: gone@ accepted twice with the bounce between; grey@
+    // deferred (4xx), then accepted.
+    let tracks = wait_for(
+        browser,
+        "the timeline",
+        "return Object.fromEntries([...document.querySelectorAll('#timeline .track')].map(t => [t.dataset.to, {\
+            ticks: [...t.querySelectorAll('.tick')].map(k => k.className.replace('tick ', '')), \
+            reports: [...t.querySelectorAll('.report')].map(r => r.dataset.report),\
+            lefts: [...t.querySelectorAll('.tick, .report')].map(k => parseFloat(k.style.left)) }]));",
+        |v| v["gone@example.test"]["ticks"].as_array().is_some_and(|t| t.len() == 2),
+    )
+    .await;
+    assert_eq!(
+        tracks["gone@example.test"]["ticks"],
+        json!(["c2xx", "c2xx"]),
+        "{tracks}"
+    );
+    assert_eq!(
+        tracks["gone@example.test"]["reports"],
+        json!(["bounce"]),
+        "{tracks}"
+    );
+    assert_eq!(
+        tracks["grey@example.test"]["ticks"],
+        json!(["c4xx", "c2xx"]),
+        "{tracks}"
+    );
+    let lefts: Vec<f64> = tracks["gone@example.test"]["lefts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_f64().unwrap())
+        .collect();
+    assert!(
+        lefts[0] < lefts[1] && lefts[2] > lefts[0],
+        "time runs left to right: {lefts:?}"
+    );
+    // The offending RCPT's evidence link opens its session with the line marked.
+    click(
+        browser,
+        "#verdicts [data-verdict='stops_after_hard_bounce'] .evidence li:nth-child(2) .evidence-link",
+    )
+    .await;
+    let marked = wait_for(
+        browser,
+        "the offending line highlighted in its transcript",
+        "const l = document.querySelector('#transcript .line.highlight'); \
+         return l ? l.querySelector('.text').textContent : null;",
+        |v| v.is_string(),
+    )
+    .await;
+    assert_eq!(marked, json!("RCPT TO:<gone@example.test>"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs chromium and chromedriver: cargo test -- --include-ignored browser"]
+async fn page_shows_verdicts_reports_and_the_timeline_live() {
+    let Some((driver, chromium)) = browser_tools() else {
+        return;
+    };
+    let server = mailfault::TestServer::with_scenario_str(BOUNCE_SCENARIO)
+        .await
+        .expect("start the server");
+    let chromedriver = Chromedriver::start(&driver, chromium).await;
+    let browser = chromedriver.browser().await;
+    let page = format!("{}/", server.http_url());
+    tokio::time::timeout(
+        Duration::from_secs(90),
+        show_verdicts_and_timeline(&browser, &page, &server),
+    )
+    .await
+    .expect("the browser test took over 90 s");
+    browser.close().await.expect("close the browser");
+    server.shutdown().await;
+}

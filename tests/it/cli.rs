@@ -724,3 +724,126 @@ fn serve_refuses_a_memory_budget_it_cannot_read() {
         assert!(err.contains(says), "{arg}: {err}");
     }
 }
+
+/// A local webhook receiver: answers 500 to its first `failing` POSTs, then
+/// 200; returns every request it got (head and body) on a channel.
+async fn webhook_receiver(
+    failing: usize,
+) -> (
+    std::net::SocketAddr,
+    tokio::sync::mpsc::UnboundedReceiver<(String, String)>,
+) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        let mut seen = 0;
+        while let Ok((mut s, _)) = listener.accept().await {
+            seen += 1;
+            let mut buf = Vec::new();
+            let mut chunk = [0u8; 4096];
+            // Read the head, then Content-Length bytes of body (bounded).
+            let (head, body) = loop {
+                let n = match tokio::time::timeout(Duration::from_secs(5), s.read(&mut chunk)).await
+                {
+                    Ok(Ok(n)) if n > 0 => n,
+                    _ => break (String::new(), String::new()),
+                };
+                buf.extend_from_slice(&chunk[..n]);
+                if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                    let head = String::from_utf8_lossy(&buf[..end]).into_owned();
+                    let len: usize = head
+                        .lines()
+                        .find_map(|l| l.strip_prefix("Content-Length: "))
+                        .and_then(|v| v.trim().parse().ok())
+                        .unwrap_or(0);
+                    if buf.len() >= end + 4 + len || buf.len() > 1 << 20 {
+                        let body = String::from_utf8_lossy(&buf[end + 4..]).into_owned();
+                        break (head, body);
+                    }
+                }
+            };
+            let status = if seen <= failing {
+                "500 Internal Server Error"
+            } else {
+                "200 OK"
+            };
+            let _ = s
+                .write_all(
+                    format!("HTTP/1.1 {status}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+                        .as_bytes(),
+                )
+                .await;
+            let _ = tx.send((head, body));
+        }
+    });
+    (addr, rx)
+}
+
+#[tokio::test]
+async fn webhooks_post_messages_sessions_reports_and_verdicts_with_retries() {
+    let (hook, mut requests) = webhook_receiver(2).await;
+    let url = format!("http://{hook}/hook");
+    let scenario = common::scenario_file("complaint");
+    let (_server, smtp, banner) =
+        serve(&["--webhook", &url, "--scenario", scenario.to_str().unwrap()]);
+    let http = http_addr(&banner);
+    let reply = common::send_message(
+        smtp,
+        "news@example.test",
+        &["angry@example.test"],
+        "Subject: webhook test\r\n\r\nhi\r\n",
+    )
+    .await;
+    assert!(reply.starts_with("250"), "{reply}");
+    let advance = common::http::request(
+        http,
+        "POST",
+        "/api/v1/clock/advance",
+        &[("Content-Type", "application/json")],
+        br#"{"by":"1h"}"#,
+    )
+    .await;
+    assert_eq!(advance.status, 200, "{}", advance.text());
+    let mut kinds: Vec<String> = Vec::new();
+    let mut message_body = None;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while !["message", "session", "report", "verdict"]
+        .iter()
+        .all(|k| kinds.iter().any(|s| s == k))
+    {
+        let got = tokio::time::timeout_at(deadline, requests.recv())
+            .await
+            .unwrap_or_else(|_| panic!("webhooks seen: {kinds:?}"))
+            .unwrap();
+        let (head, body) = got;
+        assert!(head.starts_with("POST /hook HTTP/1.1"), "{head}");
+        let kind = head
+            .lines()
+            .find_map(|l| l.strip_prefix("X-Mailfault-Event: "))
+            .unwrap_or_default()
+            .to_owned();
+        if kind == "message" {
+            message_body = Some(body.clone());
+        }
+        kinds.push(kind);
+    }
+    // The first two POSTs failed (500) and were retried.
+    assert!(kinds.len() >= 6, "{kinds:?}");
+    let summary: serde_json::Value = serde_json::from_str(&message_body.unwrap()).unwrap();
+    assert_eq!(
+        summary["Subject"], "webhook test",
+        "Mailpit's summary: {summary}"
+    );
+    assert!(summary["ID"].is_string() && summary["Snippet"].is_string());
+    let metrics = common::http::get(http, "/metrics").await.text();
+    assert!(
+        metrics.contains("mailfault_webhooks_total{outcome=\"retried\"} 2"),
+        "{metrics}"
+    );
+    assert!(
+        !metrics.contains("mailfault_webhooks_total{outcome=\"sent\"} 0"),
+        "{metrics}"
+    );
+}

@@ -68,6 +68,7 @@ async fn grade(sender: &str, sessions: usize) -> Report {
                 exit: out.status.code(),
                 timed_out: false,
             }),
+            reports: &[],
         },
     );
     server.shutdown().await;

@@ -4,6 +4,7 @@
 mod common;
 
 mod auth;
+mod bounce;
 mod bounds;
 mod browser;
 mod cli;

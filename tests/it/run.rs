@@ -361,3 +361,85 @@ fn a_sender_without_a_retry_queue_fails_the_deferring_scenarios() {
     assert!(stdout.contains("FAIL  retried_after_temporary"), "{stdout}");
     assert!(stdout.contains("FAIL  delivered"), "{stdout}");
 }
+
+/// Runs an example sender against `examples/grade-bounces.yaml` with a JSON report.
+fn grade_bounces(sender: &str) -> (Output, serde_json::Value) {
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("report.json");
+    let out = run(&[
+        repo("examples/grade-bounces.yaml").to_str().unwrap(),
+        "--report",
+        &format!("json:{}", json.display()),
+        "--",
+        "python3",
+        repo(&format!("examples/{sender}")).to_str().unwrap(),
+    ]);
+    let report = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    (out, report)
+}
+
+#[test]
+fn a_sender_with_a_suppression_list_passes_the_bounce_grading() {
+    let (out, report) = grade_bounces("suppressing_sender.py");
+    let stdout = text(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{stdout}\n{}",
+        text(&out.stderr)
+    );
+    assert!(
+        stdout.contains("suppression list: ['angry@example.test', 'gone@example.test']"),
+        "{stdout}"
+    );
+    assert_eq!(report["passed"], true, "{report:#}");
+    let names: Vec<&str> = report["verdicts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["name"].as_str().unwrap())
+        .collect();
+    assert!(names.contains(&"stops_after_hard_bounce"), "{names:?}");
+    assert!(names.contains(&"stops_after_complaint"), "{names:?}");
+}
+
+#[test]
+fn a_naive_sender_fails_the_bounce_grading_with_evidence() {
+    let (out, report) = grade_bounces("naive_sender.py");
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    let verdict = |name: &str| {
+        report["verdicts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|v| v["name"] == name)
+            .cloned()
+            .unwrap()
+    };
+    let bounce = verdict("stops_after_hard_bounce");
+    assert_eq!(bounce["passed"], false);
+    let evidence = bounce["evidence"].as_array().unwrap();
+    assert!(
+        evidence[0]["line"]
+            .as_str()
+            .unwrap()
+            .contains("bounce (DSN failed 5.1.1) about <gone@example.test> sent to <bounces+gone=example.test@app.example.test>"),
+        "{evidence:?}"
+    );
+    assert!(
+        evidence[1]["line"]
+            .as_str()
+            .unwrap()
+            .ends_with("TO:<gone@example.test>"),
+        "{evidence:?}"
+    );
+    let complaint = verdict("stops_after_complaint");
+    assert_eq!(complaint["passed"], false);
+    assert!(
+        complaint["found"]
+            .as_str()
+            .unwrap()
+            .contains("<angry@example.test>")
+    );
+}

@@ -557,6 +557,162 @@
       frag.append(el("li", { class: "line note", text: "Session in progress: its transcript appears here when it ends." }));
     }
     $("transcript").replaceChildren(frag);
+    applyHighlight(s);
+  }
+
+  // ---------- verdicts, reports, timeline ----------
+
+  // An evidence line to mark once its session's transcript is on screen.
+  let pendingHighlight = null;
+
+  function evidenceItem(e) {
+    const link = el("a", {
+      href: `#session/${e.session}`,
+      class: "link evidence-link",
+      dataset: { sessionLink: e.session, line: e.line },
+      text: `[session ${e.session} at ${e.at}]`,
+    });
+    link.addEventListener("click", () => {
+      pendingHighlight = { session: Number(e.session), line: String(e.line) };
+    });
+    return el("li", null, link, " ", el("span", { class: "said", text: e.line }), el("span", { class: "why", text: e.why }));
+  }
+
+  function renderVerdicts(report) {
+    const verdicts = list(report && report.verdicts);
+    const summary = $("verdicts-summary");
+    if (!verdicts.length) {
+      summary.textContent = "The active scenario has no expect: block.";
+      summary.dataset.passed = "";
+    } else {
+      const failed = verdicts.filter((v) => !v.passed).length;
+      summary.textContent = failed ? `${failed} of ${verdicts.length} expectations FAILED` : `all ${verdicts.length} expectations passed`;
+      summary.dataset.passed = String(!failed);
+    }
+    const frag = document.createDocumentFragment();
+    for (const v of verdicts) {
+      const evidence = el("ol", { class: "evidence" });
+      for (const e of list(v.evidence)) evidence.append(evidenceItem(e));
+      frag.append(
+        el(
+          "li",
+          { class: `verdict ${v.passed ? "passed" : "failed"}`, dataset: { verdict: v.name, passed: String(v.passed) } },
+          el("span", { class: "mark", text: v.passed ? "PASS" : "FAIL" }),
+          el("span", { class: "name", text: v.name }),
+          el("div", { class: "found", text: v.found }),
+          evidence,
+        ),
+      );
+    }
+    $("verdicts").replaceChildren(frag);
+  }
+
+  function renderOutbox(body) {
+    const reports = list(body && body.reports);
+    $("outbox-count").textContent = String(reports.length);
+    const frag = document.createDocumentFragment();
+    for (const r of reports) {
+      const what = r.type === "dsn" ? `DSN ${r.action} ${r.status}` : `ARF ${r.feedback_type}`;
+      frag.append(
+        el(
+          "li",
+          { dataset: { reportId: r.id, state: r.state } },
+          el("span", { class: "state", text: r.state }),
+          ` #${r.id} ${what} about <${r.recipient}> to <${r.to}> `,
+          r.state !== "pending" ? el("a", { href: `${API}/outbox/${r.id}/raw`, class: "link", text: "raw" }) : null,
+          r.reason ? el("span", { class: "why", text: ` (${r.reason})` }) : null,
+        ),
+      );
+    }
+    $("outbox").replaceChildren(frag);
+  }
+
+  function renderTimeline(body) {
+    const tracks = list(body && body.tracks).filter((t) => t.to);
+    let lo = Infinity;
+    let hi = -Infinity;
+    for (const t of tracks) {
+      for (const a of list(t.attempts)) {
+        lo = Math.min(lo, a.at);
+        hi = Math.max(hi, a.at);
+      }
+      for (const r of list(t.reports)) {
+        lo = Math.min(lo, r.at);
+        hi = Math.max(hi, r.at);
+      }
+    }
+    const span = hi > lo ? hi - lo : 1;
+    const pos = (at) => `${(((at - lo) / span) * 96 + 2).toFixed(2)}%`;
+    const frag = document.createDocumentFragment();
+    for (const t of tracks) {
+      const axis = el("div", { class: "axis" });
+      for (const a of list(t.attempts)) {
+        const cls = a.code ? `c${String(a.code)[0]}xx` : "cnone";
+        const tick = el("a", {
+          href: `#session/${a.session}`,
+          class: `tick ${cls}`,
+          title: `${a.shown_at} session ${a.session}: ${a.code || "no reply"}`,
+          dataset: { code: a.code || "", session: a.session },
+        });
+        tick.style.left = pos(a.at);
+        axis.append(tick);
+      }
+      for (const r of list(t.reports)) {
+        const mark = el("span", { class: `report ${r.kind}`, title: `report #${r.id}: ${r.kind}`, dataset: { report: r.kind } });
+        mark.style.left = pos(r.at);
+        axis.append(mark);
+      }
+      frag.append(
+        el(
+          "div",
+          { class: "track", dataset: { from: t.from, to: t.to } },
+          el("span", { class: "pair", title: `<${t.from}> -> <${t.to}>`, text: `<${t.from}> -> <${t.to}>` }),
+          axis,
+        ),
+      );
+    }
+    if (!tracks.length) frag.append(el("p", { class: "more", text: "No recipient tried yet." }));
+    $("timeline").replaceChildren(frag);
+  }
+
+  let reportSeq = 0;
+  async function loadReport() {
+    const seq = ++reportSeq;
+    try {
+      const [report, outbox, timeline] = await Promise.all([
+        getJSON("/report?settle=0s"),
+        getJSON("/outbox"),
+        getJSON("/timeline"),
+      ]);
+      if (seq !== reportSeq) return;
+      renderVerdicts(report);
+      renderOutbox(outbox);
+      renderTimeline(timeline);
+    } catch (err) {
+      if (seq === reportSeq) $("verdicts-summary").textContent = String(err.message || err);
+    }
+  }
+
+  let reportTimer = 0;
+  function scheduleReport() {
+    clearTimeout(reportTimer);
+    reportTimer = setTimeout(loadReport, 150);
+  }
+
+  // After a session is shown: mark the evidence line that led there.
+  function applyHighlight(s) {
+    const want = pendingHighlight;
+    if (!want || want.session !== Number(s.id)) return;
+    pendingHighlight = null;
+    const text = want.line.replace(/^(C|S|--): /, "").replace(/ {2}\[rule: [^\]]*\]$/, "");
+    for (const li of document.querySelectorAll("#transcript .line")) {
+      const t = li.querySelector(".text");
+      if (t && t.textContent === text) {
+        li.classList.add("highlight");
+        li.scrollIntoView({ block: "center" });
+        return;
+      }
+    }
   }
 
   // ---------- scenario ----------
@@ -577,7 +733,7 @@
 
   async function reloadAll() {
     try {
-      await Promise.all([loadMessages(), loadSessions(), loadScenario()]);
+      await Promise.all([loadMessages(), loadSessions(), loadScenario(), loadReport()]);
       showError(null);
     } catch (err) {
       showError(err);
@@ -663,9 +819,16 @@
     es.addEventListener("error", () => setStatus(es.readyState === EventSource.CLOSED ? "offline" : "reconnecting"));
     es.addEventListener("message", (e) => addMessage(parse(e.data)));
     es.addEventListener("session_started", (e) => addSession(parse(e.data)));
-    es.addEventListener("session", (e) => addSession(parse(e.data)));
+    es.addEventListener("session", (e) => {
+      addSession(parse(e.data));
+      scheduleReport();
+    });
+    es.addEventListener("report", () => scheduleReport());
     es.addEventListener("reset", () => afterReset());
-    es.addEventListener("scenario", () => loadScenario());
+    es.addEventListener("scenario", () => {
+      loadScenario();
+      scheduleReport();
+    });
   }
 
   // ---------- wiring ----------

@@ -189,10 +189,11 @@ impl<P: Policy> Session<P> {
         }
         self.messages += 1;
         let decision = self.decide(Stage::Message, None, self.messages);
-        let Some(tx) = self.tx.take() else {
+        let Some(mut tx) = self.tx.take() else {
             return;
         };
         let mut resolved = self.resolve(decision, R::OK);
+        tx.followups.extend(resolved.followup.take());
         if let Some(note) = resolved.note.take() {
             out.push(Action::Record(Event::RuleNote(note.into())));
         }
@@ -258,6 +259,7 @@ impl<P: Policy> Session<P> {
             content: tx.content,
             smuggling_attempts: tx.smuggling,
             bare_lf: tx.bare_lf,
+            followups: tx.followups,
         }
     }
 }

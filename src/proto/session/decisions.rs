@@ -46,6 +46,7 @@ impl<P: Policy> Session<P> {
                 cut_after: None,
                 note: None,
                 tls_fault: None,
+                followup: None,
             };
         };
         let custom = matches!(d.reply, ReplyChoice::Custom(_));
@@ -70,6 +71,7 @@ impl<P: Policy> Session<P> {
             cut_after: d.cut_after,
             note: d.note,
             tls_fault: d.tls_fault,
+            followup: d.followup,
         }
     }
 
@@ -99,6 +101,9 @@ impl<P: Policy> Session<P> {
         if let Some(reason) = close {
             self.close(reason, out);
             return false;
+        }
+        if positive && let (Some(f), Some(tx)) = (resolved.followup, self.tx.as_mut()) {
+            tx.followups.push(f);
         }
         positive
     }

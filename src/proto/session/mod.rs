@@ -149,6 +149,8 @@ struct Resolved {
     cut_after: Option<u64>,
     note: Option<String>,
     tls_fault: Option<TlsFault>,
+    /// A report to plan if the stage ends positive.
+    followup: Option<super::policy::Followup>,
 }
 
 pub(crate) struct Session<P> {
