@@ -66,7 +66,7 @@ pub(super) fn text(control: &Control) -> String {
         ("greylist", state.greylist),
         ("rate_windows", state.rate_windows),
         ("concurrent", state.concurrent),
-        ("clock_history", state.clock_history),
+        ("clock_history", control.engine().clock_history()),
     ] {
         let _ = writeln!(out, "mailfault_state_entries{{table=\"{table}\"}} {n}");
     }
@@ -142,7 +142,7 @@ pub(super) fn text(control: &Control) -> String {
         let _ = writeln!(
             out,
             "mailfault_rule_hits_total{{scenario=\"{scenario}\",rule=\"{}\"}} {n}",
-            label(rule)
+            label(&rule)
         );
     }
     out

@@ -11,6 +11,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 pub(crate) mod http;
+pub(crate) mod redis;
 
 pub(crate) const STEP: Duration = Duration::from_secs(10);
 
