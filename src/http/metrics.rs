@@ -77,6 +77,12 @@ pub(super) fn text(control: &Control) -> String {
         );
     };
     counter(
+        "mailfault_state_round_trips_total",
+        "Requests sent to the shared state store (--state redis://); 0 in memory.",
+        "counter",
+        control.state_round_trips(),
+    );
+    counter(
         "mailfault_state_forgotten_total",
         "Times a table of the active scenario was over its cap and forgot its least recently seen half.",
         "counter",

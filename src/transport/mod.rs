@@ -204,6 +204,11 @@ impl Control {
         &self.shared.store
     }
 
+    /// Requests sent to the shared rule state store since start.
+    pub(crate) fn state_round_trips(&self) -> u64 {
+        self.shared.state.round_trips()
+    }
+
     /// Whether the shared rule state answers (`/readyz`).
     pub(crate) fn state_ready(&self) -> bool {
         self.shared.state.ready()

@@ -131,6 +131,14 @@ impl StateConfig {
         }
     }
 
+    /// Requests sent to the shared store since start (0 in memory).
+    pub fn round_trips(&self) -> u64 {
+        match self {
+            Self::Memory => 0,
+            Self::Redis(r) => r.round_trips(),
+        }
+    }
+
     /// Whether the store answers now (`/readyz`).
     pub fn ready(&self) -> bool {
         match self {

@@ -17,7 +17,7 @@
 //! outage, and the next call tries again: service resumes by itself.
 
 use std::net::IpAddr;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -84,6 +84,8 @@ pub struct Redis {
     idle: Mutex<Vec<Connection>>,
     /// Set during an outage, so it is logged once.
     down: AtomicBool,
+    /// Requests sent, for `/metrics` (what shared state costs per message).
+    round_trips: AtomicU64,
     greylist: Script,
     window: Script,
     count: Script,
@@ -132,6 +134,7 @@ impl Redis {
             namespace: namespace.to_owned(),
             idle: Mutex::new(Vec::new()),
             down: AtomicBool::new(false),
+            round_trips: AtomicU64::new(0),
             greylist: Script::new(&format!("{NOW}{GREYLIST}")),
             window: Script::new(&format!("{NOW}{WINDOW}")),
             count: Script::new(COUNT),
@@ -158,6 +161,7 @@ impl Redis {
     /// the connection and is logged once per outage.
     fn with<T>(&self, f: impl FnOnce(&mut Connection) -> RedisResult<T>) -> Result<T, StateError> {
         let run = || {
+            self.round_trips.fetch_add(1, Ordering::Relaxed);
             let mut c = self.connection()?;
             let out = f(&mut c)?;
             self.idle.lock().unwrap_or_else(|p| p.into_inner()).push(c);
@@ -182,6 +186,11 @@ impl Redis {
                 Err(StateError(e.to_string()))
             }
         }
+    }
+
+    /// Requests sent to Redis since start.
+    pub(crate) fn round_trips(&self) -> u64 {
+        self.round_trips.load(Ordering::Relaxed)
     }
 
     /// Whether Redis answers a PING now.
