@@ -89,6 +89,7 @@ impl TestServer {
                 Some(&certs_dir.as_ref().join("ca.key")),
                 (&files.cert, &files.key),
             )?)),
+            ..transport::Listen::default()
         };
         let store = Arc::new(Store::memory(FIXTURE_MAX_MESSAGES));
         let handle = transport::start_with(listen, Arc::new(scenario), store).await?;

@@ -77,6 +77,7 @@ pub(crate) mod transport;
 pub use error::Error;
 pub use fixture::TestServer;
 pub use scenario::Scenario;
+pub use scenario::state::StateConfig;
 pub use store::{SessionRecord, Store, StoredMessage};
 pub use transport::{ServerHandle, start};
 

@@ -68,6 +68,13 @@ enum Command {
         /// /metrics and /api/v1/store.
         #[arg(long, default_value = "256MiB", env = "MAILFAULT_MAX_MEMORY", value_parser = commands::serve::parse_memory)]
         max_memory: usize,
+        /// Where rule state lives: `memory`, or `redis://[user:pass@]HOST:PORT/DB`
+        /// to share greylists, rate limits and counters between instances.
+        #[arg(long, default_value = "memory", env = "MAILFAULT_STATE")]
+        state: String,
+        /// Prefix of every Redis key, so several setups can share one Redis.
+        #[arg(long, default_value = "mailfault", env = "MAILFAULT_STATE_NAMESPACE")]
+        state_namespace: String,
         /// After Ctrl-C or SIGTERM, how long messages in flight may take to
         /// finish; connections still open then are dropped (e.g. 10s, 1m).
         #[arg(long, default_value = "10s", env = "MAILFAULT_SHUTDOWN_TIMEOUT", value_parser = humantime::parse_duration)]
@@ -220,6 +227,8 @@ fn main() -> ExitCode {
             store,
             max_messages,
             max_memory,
+            state,
+            state_namespace,
             shutdown_timeout,
             webhooks,
             log_format,
@@ -227,6 +236,13 @@ fn main() -> ExitCode {
             init_tracing(log_format);
             let Some(runtime) = runtime() else {
                 return ExitCode::from(exit::FAILURE);
+            };
+            let state = match mailfault::StateConfig::parse(&state, &state_namespace) {
+                Ok(state) => state,
+                Err(e) => {
+                    eprintln!("error: --state: {e}");
+                    return ExitCode::from(exit::USAGE);
+                }
             };
             let opts = commands::serve::ServeOptions {
                 smtp,
@@ -241,6 +257,7 @@ fn main() -> ExitCode {
                 store,
                 max_messages,
                 max_memory,
+                state,
                 shutdown_timeout,
                 webhooks,
             };

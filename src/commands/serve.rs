@@ -95,6 +95,8 @@ pub struct ServeOptions {
     pub max_messages: usize,
     /// `--max-memory`: bytes of messages and session records held.
     pub max_memory: usize,
+    /// `--state`: where rule state lives.
+    pub state: crate::StateConfig,
     /// After Ctrl-C or SIGTERM, how long sessions may take to finish
     /// before they are dropped.
     pub shutdown_timeout: std::time::Duration,
@@ -171,6 +173,7 @@ pub async fn run(opts: ServeOptions) -> Result<(), Error> {
     )?);
     let (mut listen, ca) = tls_listen(&opts.tls, &opts.certs_dir, &scenario.server.hostname)?;
     listen.smtp = Some(opts.smtp);
+    listen.state = opts.state.clone();
     listen.smtps = opts.smtps;
     // Bound before SMTP starts, so a taken HTTP port fails the start
     // instead of leaving a half-running server.

@@ -19,6 +19,17 @@ pub(super) async fn live() -> impl IntoResponse {
 pub(super) async fn ready(State(control): State<Control>) -> impl IntoResponse {
     if control.shutdown_token().is_cancelled() {
         (StatusCode::SERVICE_UNAVAILABLE, "shutting down\n")
+    } else if !tokio::task::spawn_blocking({
+        let control = control.clone();
+        move || control.state_ready()
+    })
+    .await
+    .unwrap_or(false)
+    {
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "shared state (Redis) unavailable\n",
+        )
     } else {
         (StatusCode::OK, "ready\n")
     }

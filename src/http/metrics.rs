@@ -66,7 +66,7 @@ pub(super) fn text(control: &Control) -> String {
         ("greylist", state.greylist),
         ("rate_windows", state.rate_windows),
         ("concurrent", state.concurrent),
-        ("clock_history", state.clock_history),
+        ("clock_history", control.engine().clock_history()),
     ] {
         let _ = writeln!(out, "mailfault_state_entries{{table=\"{table}\"}} {n}");
     }
@@ -76,6 +76,12 @@ pub(super) fn text(control: &Control) -> String {
             "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}"
         );
     };
+    counter(
+        "mailfault_state_round_trips_total",
+        "Requests sent to the shared state store (--state redis://); 0 in memory.",
+        "counter",
+        control.state_round_trips(),
+    );
     counter(
         "mailfault_state_forgotten_total",
         "Times a table of the active scenario was over its cap and forgot its least recently seen half.",
@@ -163,7 +169,7 @@ pub(super) fn text(control: &Control) -> String {
         let _ = writeln!(
             out,
             "mailfault_rule_hits_total{{scenario=\"{scenario}\",rule=\"{}\"}} {n}",
-            label(rule)
+            label(&rule)
         );
     }
     out

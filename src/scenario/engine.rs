@@ -6,102 +6,43 @@
 //! Rules that need no shared state are evaluated without taking a lock, so
 //! an accept-all or pattern-only scenario costs nothing under load.
 
-use std::collections::HashMap;
-use std::net::IpAddr;
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::borrow::Cow;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 
-use super::clock::Clock;
-use super::greylist::{self, Verdict};
+use super::clock::{Clock, ClockMode};
+use super::greylist::Verdict;
 use super::mime::{self, MessageView};
-use super::rate;
+use super::state::{Now, RuleState, StateConfig, StateError, StateSizes};
 use super::{RateLimit, Rule, Scenario};
-use crate::proto::policy::{Context, Decision, Followup, Policy, Stage};
-
-/// The memory of one stateful rule.
-#[derive(Debug)]
-enum RuleState {
-    Stateless,
-    Greylist(greylist::Table),
-    Window(rate::Windows),
-    Concurrent(rate::Concurrent),
-}
-
-struct Shared {
-    rng: StdRng,
-    /// Sightings of (client, sender, recipient): the count and when it was
-    /// last seen, in sightings since start.
-    attempts: HashMap<(IpAddr, String, String), (u32, u64)>,
-    sightings: u64,
-    /// Times the attempt table was over [`MAX_ATTEMPT_KEYS`].
-    attempts_forgotten: u64,
-    /// One per rule, by index.
-    rules: Vec<RuleState>,
-    /// Scratch space for rendering keys, so checking one costs no allocation
-    /// once the key has been seen.
-    key: String,
-}
+use crate::proto::policy::{Context, Decision, Disconnect, Followup, Policy, ReplyChoice, Stage};
+use crate::proto::reply::{EnhancedCode, Reply, Wire};
 
 /// Message size from which message-stage rules run off the runtime's
 /// worker threads.
 const OFF_RUNTIME_FROM: usize = 1 << 20;
 
 /// `block_in_place` needs a multi-thread runtime; tests and embedders may
-/// run a current-thread one, where matching stays inline.
-fn on_multi_thread_runtime() -> bool {
+/// run a current-thread one, where the work stays inline.
+pub(crate) fn on_multi_thread_runtime() -> bool {
     tokio::runtime::Handle::try_current()
         .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread)
-}
-
-/// Distinct (client, sender, recipient) triplets counted for `attempt:`
-/// before the least recently seen half is forgotten (their counts start
-/// again): a client inventing recipients cannot grow the table for ever.
-pub(crate) const MAX_ATTEMPT_KEYS: usize = 200_000;
-
-/// Entries in the engine's tables that grow with client input.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct StateSizes {
-    pub attempts: usize,
-    pub greylist: usize,
-    pub rate_windows: usize,
-    pub concurrent: usize,
-    pub clock_history: usize,
-    /// Times a table was over its cap and forgot live entries.
-    pub forgotten: u64,
-}
-
-impl Shared {
-    fn forget_older_attempts(&mut self) {
-        tracing::warn!(
-            keys = self.attempts.len(),
-            "attempt counters track too many (client, sender, recipient) triplets; forgetting the least recently seen half"
-        );
-        let mut seen: Vec<u64> = self.attempts.values().map(|&(_, t)| t).collect();
-        let half = seen.len() / 2;
-        if half < seen.len() {
-            let (_, median, _) = seen.select_nth_unstable(half);
-            let median = *median;
-            self.attempts.retain(|_, &mut (_, t)| t >= median);
-        }
-        self.attempts_forgotten += 1;
-    }
 }
 
 pub struct Engine {
     scenario: Arc<Scenario>,
     clock: Arc<Clock>,
-    fired: Vec<AtomicU32>,
-    connections: AtomicU64,
-    accepted: AtomicU64,
+    /// Greylists, windows, counters: in memory or in Redis.
+    state: Arc<dyn RuleState>,
+    /// Seeded draws for `probability:`; per instance even with shared state.
+    rng: Mutex<StdRng>,
     uses_attempts: bool,
     /// Whether a rule reads the body: if none does, a message's header
     /// section is all that is parsed.
     reads_body: bool,
     parser: mail_parser::MessageParser,
-    shared: Mutex<Shared>,
 }
 
 impl std::fmt::Debug for Engine {
@@ -114,25 +55,21 @@ impl std::fmt::Debug for Engine {
 
 impl Engine {
     pub fn new(scenario: Arc<Scenario>) -> Self {
+        Self::with_state(scenario, &StateConfig::Memory)
+    }
+
+    /// An engine whose rule state lives where `state` says.
+    pub(crate) fn with_state(scenario: Arc<Scenario>, state: &StateConfig) -> Self {
         Self {
-            fired: scenario.rules.iter().map(|_| AtomicU32::new(0)).collect(),
             uses_attempts: scenario
                 .rules
                 .iter()
                 .any(|r| r.conditions.attempt.is_some()),
             reads_body: scenario.rules.iter().any(|r| r.conditions.body.is_some()),
             parser: mime::parser(),
-            shared: Mutex::new(Shared {
-                rng: StdRng::seed_from_u64(scenario.seed),
-                attempts: HashMap::new(),
-                sightings: 0,
-                attempts_forgotten: 0,
-                rules: scenario.rules.iter().map(rule_state).collect(),
-                key: String::new(),
-            }),
+            rng: Mutex::new(StdRng::seed_from_u64(scenario.seed)),
+            state: state.open(&scenario),
             clock: Arc::new(Clock::new(scenario.clock)),
-            connections: AtomicU64::new(0),
-            accepted: AtomicU64::new(0),
             scenario,
         }
     }
@@ -147,16 +84,20 @@ impl Engine {
 
     /// How often each rule has fired, in file order: the rule-hit counters
     /// of `/metrics`.
-    pub fn rule_hits(&self) -> impl Iterator<Item = (&str, u32)> {
+    pub fn rule_hits(&self) -> Vec<(Arc<str>, u32)> {
+        let fired = self.state.fired();
         self.scenario
             .rules
             .iter()
-            .zip(&self.fired)
-            .map(|(rule, n)| (&*rule.name, n.load(Ordering::Relaxed)))
+            .enumerate()
+            .map(|(i, rule)| (Arc::clone(&rule.name), fired.get(i).copied().unwrap_or(0)))
+            .collect()
     }
 
+    /// Numbers a new connection; 0 when the shared state cannot (the
+    /// connect-stage decision then refuses it).
     pub fn next_connection(&self) -> u64 {
-        self.connections.fetch_add(1, Ordering::Relaxed) + 1
+        self.state.next_connection().unwrap_or(0)
     }
 
     pub fn session_policy(self: &Arc<Self>) -> ScenarioPolicy {
@@ -167,51 +108,26 @@ impl Engine {
         }
     }
 
-    fn lock(&self) -> MutexGuard<'_, Shared> {
-        self.shared.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    /// Counts one more sighting of (ip, from, to) and returns the count.
-    fn see_attempt(&self, ip: IpAddr, from: &str, to: &str) -> u32 {
-        let mut shared = self.lock();
-        if shared.attempts.len() >= MAX_ATTEMPT_KEYS {
-            shared.forget_older_attempts();
-        }
-        shared.sightings += 1;
-        let now = shared.sightings;
-        let (n, touched) = shared
-            .attempts
-            .entry((ip, from.to_ascii_lowercase(), to.to_ascii_lowercase()))
-            .or_insert((0, 0));
-        *n = n.saturating_add(1);
-        *touched = now;
-        *n
+    fn rng(&self) -> MutexGuard<'_, StdRng> {
+        self.rng.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// Sizes of the tables that grow with what clients send, for `/metrics`.
-    pub fn state_sizes(&self) -> StateSizes {
-        let shared = self.lock();
-        let mut sizes = StateSizes {
-            attempts: shared.attempts.len(),
-            forgotten: shared.attempts_forgotten,
-            clock_history: self.clock.history_len(),
-            ..StateSizes::default()
-        };
-        for rule in &shared.rules {
-            match rule {
-                RuleState::Greylist(t) => {
-                    sizes.greylist += t.len();
-                    sizes.forgotten += t.forgotten();
-                }
-                RuleState::Window(w) => {
-                    sizes.rate_windows += w.len();
-                    sizes.forgotten += w.forgotten();
-                }
-                RuleState::Concurrent(c) => sizes.concurrent += c.len(),
-                RuleState::Stateless => {}
-            }
+    pub(crate) fn state_sizes(&self) -> StateSizes {
+        self.state.sizes()
+    }
+
+    /// Advances the virtual clock remembers, for `/metrics`.
+    pub fn clock_history(&self) -> usize {
+        self.clock.history_len()
+    }
+
+    /// Now, as rule state reads it.
+    fn now(&self) -> Now {
+        match self.clock.mode() {
+            ClockMode::Virtual => Now::Virtual(self.clock.now()),
+            _ => Now::Real(self.clock.now()),
         }
-        sizes
     }
 
     fn applies(
@@ -251,7 +167,7 @@ impl Engine {
                 .is_none_or(|k| k.matches(ctx.connection))
             && c.message
                 .as_ref()
-                .is_none_or(|k| k.matches(self.accepted.load(Ordering::Relaxed) + 1))
+                .is_none_or(|k| k.matches(self.state.accepted().unwrap_or(0) + 1))
             && c.command.as_ref().is_none_or(|k| k.matches(ctx.command))
             && c.attempt
                 .as_ref()
@@ -262,25 +178,8 @@ impl Engine {
         }
         match c.probability {
             None => true,
-            Some(p) => self.lock().rng.random::<f64>() < p,
+            Some(p) => self.rng().random::<f64>() < p,
         }
-    }
-
-    /// Claims one firing of a rule with `times`; false once it has retired.
-    fn claim(&self, index: usize, times: Option<u32>) -> bool {
-        let Some(limit) = times else {
-            if let Some(f) = self.fired.get(index) {
-                f.fetch_add(1, Ordering::Relaxed);
-            }
-            return true;
-        };
-        let Some(f) = self.fired.get(index) else {
-            return false;
-        };
-        f.fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
-            (n < limit).then_some(n + 1)
-        })
-        .is_ok()
     }
 
     /// Consults (and updates) the memory of a greylist or rate-limit rule
@@ -294,19 +193,15 @@ impl Engine {
         rule: &Rule,
         ctx: &Context<'_>,
         held: &mut Vec<(usize, String)>,
-    ) -> (bool, Option<String>) {
-        if rule.greylist.is_none() && rule.rate_limit.is_none() {
-            return (true, None);
-        }
-        let now = self.clock.now();
-        let mut guard = self.lock();
-        let shared = &mut *guard;
-        let mut key = std::mem::take(&mut shared.key);
-        let state = shared.rules.get_mut(index);
-        let verdict = match (state, &rule.greylist, &rule.rate_limit) {
-            (Some(RuleState::Greylist(table)), Some(g), _) => {
-                g.key.render(ctx, &mut key);
-                match table.check(&key, now, g.retry_after, g.expire) {
+    ) -> Result<(bool, Option<String>), StateError> {
+        let mut key = String::new();
+        if let Some(g) = &rule.greylist {
+            g.key.render(ctx, &mut key);
+            return Ok(
+                match self
+                    .state
+                    .greylist(index, &key, self.now(), g.retry_after, g.expire)?
+                {
                     Verdict::Pass => (false, None),
                     Verdict::Defer { wait } => (
                         true,
@@ -316,12 +211,17 @@ impl Engine {
                             printable(&key)
                         )),
                     ),
-                }
-            }
-            (Some(RuleState::Window(windows)), _, Some(r)) => {
-                r.key.render(ctx, &mut key);
-                match r.limit {
-                    RateLimit::Window { max, per, count } if windows.hit(&key, now, max, per) => (
+                },
+            );
+        }
+        let Some(r) = &rule.rate_limit else {
+            return Ok((true, None));
+        };
+        r.key.render(ctx, &mut key);
+        Ok(match r.limit {
+            RateLimit::Window { max, per, count } => {
+                if self.state.rate_hit(index, &key, self.now(), per)? > max {
+                    (
                         true,
                         Some(format!(
                             "rate limit: more than {max} {} within {} (key {})",
@@ -329,46 +229,62 @@ impl Engine {
                             humantime::format_duration(per),
                             printable(&key)
                         )),
-                    ),
-                    _ => (false, None),
+                    )
+                } else {
+                    (false, None)
                 }
             }
-            (Some(RuleState::Concurrent(live)), _, Some(r)) => {
-                r.key.render(ctx, &mut key);
-                let open = live.enter(&key);
-                held.push((index, key.clone()));
-                match r.limit {
-                    RateLimit::Concurrent { max } if open > max => (
-                        true,
-                        Some(format!(
-                            "rate limit: {open} concurrent connections, max {max} (key {})",
-                            printable(&key)
-                        )),
-                    ),
-                    _ => (false, None),
+            RateLimit::Concurrent { max } => {
+                let open = self.state.enter(index, &key)?;
+                let note = format!(
+                    "rate limit: {open} concurrent connections, max {max} (key {})",
+                    printable(&key)
+                );
+                held.push((index, key));
+                if open > max {
+                    (true, Some(note))
+                } else {
+                    (false, None)
                 }
             }
-            _ => (true, None),
-        };
-        shared.key = key;
-        verdict
+        })
     }
 
     /// A session ended: its connections no longer count as concurrent.
     fn release(&self, held: &[(usize, String)]) {
-        let mut shared = self.lock();
         for (index, key) in held {
-            if let Some(RuleState::Concurrent(live)) = shared.rules.get_mut(*index) {
-                live.leave(key);
-            }
+            self.state.leave(*index, key);
         }
     }
 
     fn retired(&self, index: usize, times: Option<u32>) -> bool {
-        match (times, self.fired.get(index)) {
-            (Some(limit), Some(f)) => f.load(Ordering::Acquire) >= limit,
-            _ => false,
-        }
+        times.is_some_and(|t| self.state.retired(index, t).unwrap_or(false))
+    }
+}
+
+/// What a session hears when the shared state does not answer: a
+/// transaction is refused for now (the message is not lost, the sender
+/// retries), a new connection is turned away.
+fn unavailable(stage: Stage, error: &StateError) -> Decision {
+    let (code, enhanced, close) = match stage {
+        Stage::Connect => (421, EnhancedCode::new(4, 3, 2), true),
+        _ => (451, EnhancedCode::new(4, 3, 0), false),
+    };
+    Decision {
+        rule: Arc::from("shared state unavailable"),
+        reply: ReplyChoice::Custom(Reply {
+            code,
+            enhanced: Some(enhanced),
+            text: Cow::Borrowed("Temporary failure: shared state unavailable, try again later"),
+        }),
+        delay: None,
+        disconnect: close.then_some(Disconnect::AfterReply),
+        store: true,
+        wire: Wire::Normal,
+        cut_after: None,
+        note: Some(error.to_string()),
+        tls_fault: None,
+        followup: None,
     }
 }
 
@@ -405,17 +321,6 @@ fn printable(key: &str) -> String {
     }
 }
 
-fn rule_state(rule: &Rule) -> RuleState {
-    match (&rule.greylist, &rule.rate_limit) {
-        (Some(_), _) => RuleState::Greylist(greylist::Table::default()),
-        (None, Some(r)) => match r.limit {
-            RateLimit::Window { .. } => RuleState::Window(rate::Windows::default()),
-            RateLimit::Concurrent { .. } => RuleState::Concurrent(rate::Concurrent::default()),
-        },
-        (None, None) => RuleState::Stateless,
-    }
-}
-
 /// A session's view of the engine; remembers the attempt number of the
 /// transaction's first recipient for the later stages, and the concurrent
 /// connections it counts for, released when the session is dropped.
@@ -446,21 +351,33 @@ impl Policy for ScenarioPolicy {
     }
 
     fn message_accepted(&mut self) {
-        self.engine.accepted.fetch_add(1, Ordering::Relaxed);
+        self.engine.state.message_accepted();
     }
 }
 
 impl ScenarioPolicy {
     fn decide_by_rules(&mut self, ctx: &Context<'_>) -> Option<Decision> {
         let engine = &*self.engine;
+        if ctx.stage == Stage::Connect && !engine.state.available() {
+            return Some(unavailable(
+                Stage::Connect,
+                &StateError("the store does not answer".into()),
+            ));
+        }
         if engine.scenario.rules.is_empty() {
             return None;
         }
         match ctx.stage {
             Stage::Mail | Stage::Helo | Stage::Rset => self.attempt = 0,
             Stage::Rcpt if engine.uses_attempts => {
-                let n =
-                    engine.see_attempt(ctx.client_ip, ctx.from.unwrap_or(""), ctx.to.unwrap_or(""));
+                let n = match engine.state.see_attempt(
+                    ctx.client_ip,
+                    ctx.from.unwrap_or(""),
+                    ctx.to.unwrap_or(""),
+                ) {
+                    Ok(n) => n,
+                    Err(e) => return Some(unavailable(ctx.stage, &e)),
+                };
                 if ctx.recipients.is_empty() {
                     self.attempt = n;
                 }
@@ -503,26 +420,34 @@ impl ScenarioPolicy {
             if !engine.applies(rule, ctx, message, attempt) {
                 continue;
             }
-            let (applies, note) = engine.stateful(i, rule, ctx, &mut self.held);
-            if applies && engine.claim(i, rule.times) {
-                return Some(Decision {
+            let claimed =
+                engine
+                    .stateful(i, rule, ctx, &mut self.held)
+                    .and_then(|(applies, note)| {
+                        Ok((applies && engine.state.claim(i, rule.times)?, note))
+                    });
+            let note = match claimed {
+                Ok((true, note)) => note,
+                Ok((false, _)) => continue,
+                Err(e) => return Some(unavailable(ctx.stage, &e)),
+            };
+            return Some(Decision {
+                rule: Arc::clone(&rule.name),
+                reply: rule.reply.clone(),
+                delay: rule.delay,
+                disconnect: rule.disconnect,
+                store: rule.store,
+                wire: rule.wire,
+                cut_after: rule.cut_after,
+                note,
+                tls_fault: rule.tls_fault,
+                followup: rule.followup.as_ref().map(|(after, later)| Followup {
                     rule: Arc::clone(&rule.name),
-                    reply: rule.reply.clone(),
-                    delay: rule.delay,
-                    disconnect: rule.disconnect,
-                    store: rule.store,
-                    wire: rule.wire,
-                    cut_after: rule.cut_after,
-                    note,
-                    tls_fault: rule.tls_fault,
-                    followup: rule.followup.as_ref().map(|(after, later)| Followup {
-                        rule: Arc::clone(&rule.name),
-                        after: *after,
-                        later: later.clone(),
-                        recipients: about(rule, ctx),
-                    }),
-                });
-            }
+                    after: *after,
+                    later: later.clone(),
+                    recipients: about(rule, ctx),
+                }),
+            });
         }
         None
     }

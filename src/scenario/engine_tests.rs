@@ -143,15 +143,24 @@ fn attempt_counters_are_capped_keeping_the_recent_half() {
         c.to = Some(to);
         p.decide(&c).is_some()
     };
-    for i in 0..MAX_ATTEMPT_KEYS {
+    for i in 0..crate::scenario::state::memory::MAX_ATTEMPT_KEYS {
         assert!(rcpt(&mut p, &format!("u{i}@y.test")));
     }
-    assert_eq!(e.state_sizes().attempts, MAX_ATTEMPT_KEYS);
+    assert_eq!(
+        e.state_sizes().attempts,
+        crate::scenario::state::memory::MAX_ATTEMPT_KEYS
+    );
     // The next sighting finds the table full and forgets the older half.
-    let newest = format!("u{}@y.test", MAX_ATTEMPT_KEYS - 1);
+    let newest = format!(
+        "u{}@y.test",
+        crate::scenario::state::memory::MAX_ATTEMPT_KEYS - 1
+    );
     assert!(!rcpt(&mut p, &newest), "the newest triplet kept its count");
     let sizes = e.state_sizes();
-    assert!(sizes.attempts <= MAX_ATTEMPT_KEYS / 2 + 1, "{sizes:?}");
+    assert!(
+        sizes.attempts <= crate::scenario::state::memory::MAX_ATTEMPT_KEYS / 2 + 1,
+        "{sizes:?}"
+    );
     assert_eq!(sizes.forgotten, 1);
     assert!(
         rcpt(&mut p, "u0@y.test"),

@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(super) enum Verdict {
+pub(crate) enum Verdict {
     /// Not yet allowed: defer. `wait` is how much longer a retry must wait.
     Defer {
         wait: Duration,

@@ -24,6 +24,7 @@ mod mime;
 mod model;
 mod rate;
 mod redact;
+pub(crate) mod state;
 
 use std::fmt;
 use std::sync::Arc;

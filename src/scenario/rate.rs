@@ -45,7 +45,13 @@ pub(super) const MAX_SLOTS: usize = 4 << 20;
 impl Windows {
     /// Records one event for `key` and says whether it is over the limit:
     /// more than `max` events within the last `per`.
+    #[cfg(test)]
     pub(super) fn hit(&mut self, key: &str, now: Duration, max: u64, per: Duration) -> bool {
+        self.count(key, now, per) > max
+    }
+
+    /// Records one event for `key`; returns how many fall within `per`.
+    pub(super) fn count(&mut self, key: &str, now: Duration, per: Duration) -> u64 {
         if self.logs.len() >= self.next_sweep.clamp(SWEEP_FROM, MAX_KEYS) || self.slots >= MAX_SLOTS
         {
             self.sweep(now, per);
@@ -73,7 +79,7 @@ impl Windows {
             }
         }
         w.total += 1;
-        w.total > max
+        w.total
     }
 
     /// Forgets windows with no event left in them; past a cap, the least

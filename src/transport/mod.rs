@@ -23,6 +23,7 @@ use tracing::{info, warn};
 
 use crate::proto::extensions::Extension;
 use crate::proto::session;
+use crate::scenario::state::StateConfig;
 use crate::scenario::{Engine, NotVirtual, Scenario};
 use crate::store::Store;
 use crate::tls::{FaultAcceptors, TlsAcceptor};
@@ -42,7 +43,7 @@ pub(crate) struct Active {
 }
 
 impl Active {
-    fn new(scenario: Arc<Scenario>, tls_available: bool, epoch: u64) -> Self {
+    fn new(scenario: Arc<Scenario>, tls_available: bool, epoch: u64, state: &StateConfig) -> Self {
         let mut config = session_config(&scenario);
         config.starttls = tls_available && scenario.server.tls.starttls != Some(false);
         config.tls_required = scenario.server.tls.required;
@@ -51,7 +52,7 @@ impl Active {
             config: Arc::new(config),
             command_timeout: limits.command_timeout,
             data_timeout: limits.data_timeout,
-            engine: Arc::new(Engine::new(scenario)),
+            engine: Arc::new(Engine::with_state(scenario, state)),
             epoch,
         }
     }
@@ -67,6 +68,8 @@ impl Active {
 pub(crate) struct Shared {
     active: RwLock<Arc<Active>>,
     tls_available: bool,
+    /// Where rule state lives (`--state`).
+    state: StateConfig,
     pub store: Arc<Store>,
     /// Bounce and complaint reports, planned when a message is stored.
     pub outbox: Arc<crate::reports::Outbox>,
@@ -182,7 +185,12 @@ impl Shared {
     /// for every connection that starts from now on.
     fn replace(&self, scenario: Arc<Scenario>) -> Arc<Active> {
         let mut slot = self.active.write().unwrap_or_else(|p| p.into_inner());
-        let next = Arc::new(Active::new(scenario, self.tls_available, slot.epoch + 1));
+        let next = Arc::new(Active::new(
+            scenario,
+            self.tls_available,
+            slot.epoch + 1,
+            &self.state,
+        ));
         *slot = Arc::clone(&next);
         next
     }
@@ -198,6 +206,16 @@ pub struct Control {
 impl Control {
     pub fn store(&self) -> &Arc<Store> {
         &self.shared.store
+    }
+
+    /// Requests sent to the shared rule state store since start.
+    pub(crate) fn state_round_trips(&self) -> u64 {
+        self.shared.state.round_trips()
+    }
+
+    /// Whether the shared rule state answers (`/readyz`).
+    pub(crate) fn state_ready(&self) -> bool {
+        self.shared.state.ready()
     }
 
     /// The scenario in force now.
@@ -371,6 +389,8 @@ pub struct Listen {
     pub tls: Option<TlsAcceptor>,
     /// What `tls_fault:` rules serve; without them those rules upgrade normally.
     pub tls_faults: Option<Arc<FaultAcceptors>>,
+    /// Where rule state lives (`--state`; memory by default).
+    pub state: StateConfig,
 }
 
 /// Binds the SMTP listener and starts serving.
@@ -419,8 +439,10 @@ pub(crate) async fn start_with(
             Arc::clone(&scenario),
             tls_available,
             0,
+            &listen.state,
         ))),
         tls_available,
+        state: listen.state.clone(),
         metrics: Metrics::default(),
         webhooks: Arc::default(),
         slots: Arc::new(Semaphore::new(max_connections)),

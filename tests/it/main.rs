@@ -23,5 +23,6 @@ mod mailpit_client;
 mod providers;
 mod report;
 mod run;
+mod scale_out;
 mod scenarios;
 mod tls;

@@ -12,6 +12,7 @@ use tokio::net::TcpStream;
 
 pub(crate) mod http;
 pub(crate) mod postfix;
+pub(crate) mod redis;
 
 pub(crate) const STEP: Duration = Duration::from_secs(10);
 

@@ -1,0 +1,149 @@
+//! Where the rule state shared across connections lives: greylist keys,
+//! rate windows, concurrent-connection counts, attempt counters, the
+//! connection and message counters, and how often each rule fired.
+//!
+//! The engine talks to one trait, [`RuleState`], with two implementations
+//! side by side: [`memory`] (one process, the default) and [`redis`]
+//! (`--state redis://...`, several instances sharing one world). Every
+//! check-and-update is one step of the implementation (a lock held, or one
+//! Lua script), never a read then a write from the engine.
+
+pub(crate) mod memory;
+pub(crate) mod redis;
+
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::Scenario;
+use super::greylist::Verdict;
+
+/// The shared store failed to answer; the engine refuses with a 4xx.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("shared state unavailable: {0}")]
+pub(crate) struct StateError(pub String);
+
+/// What time a check reads: a virtual clock's own reading, or real time
+/// (which the Redis store takes from the Redis server, so that every
+/// instance reads the same clock).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Now {
+    Real(Duration),
+    Virtual(Duration),
+}
+
+/// Sizes of the tables that grow with client input, for `/metrics`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct StateSizes {
+    pub attempts: usize,
+    pub greylist: usize,
+    pub rate_windows: usize,
+    pub concurrent: usize,
+    /// Times a table was over its cap and forgot live entries.
+    pub forgotten: u64,
+}
+
+/// The rule state of one scenario, shared by its connections (and, in
+/// Redis, by every instance running the same scenario).
+pub(crate) trait RuleState: Send + Sync + std::fmt::Debug {
+    /// Greylists `key` of rule `rule`: first sight defers, a retry after
+    /// `retry_after` passes, `expire` of silence forgets.
+    fn greylist(
+        &self,
+        rule: usize,
+        key: &str,
+        now: Now,
+        retry_after: Duration,
+        expire: Duration,
+    ) -> Result<Verdict, StateError>;
+
+    /// Counts one event for `key` and returns how many fall within `per`.
+    fn rate_hit(&self, rule: usize, key: &str, now: Now, per: Duration) -> Result<u64, StateError>;
+
+    /// One more open connection under `key`; returns how many are open.
+    fn enter(&self, rule: usize, key: &str) -> Result<u64, StateError>;
+
+    /// A connection counted by [`RuleState::enter`] closed.
+    fn leave(&self, rule: usize, key: &str);
+
+    /// One more sighting of (client, sender, recipient); returns the count.
+    fn see_attempt(&self, ip: IpAddr, from: &str, to: &str) -> Result<u32, StateError>;
+
+    /// Numbers a new connection (1, 2, ...).
+    fn next_connection(&self) -> Result<u64, StateError>;
+
+    /// Messages accepted so far.
+    fn accepted(&self) -> Result<u64, StateError>;
+
+    /// One more message accepted.
+    fn message_accepted(&self);
+
+    /// Claims one firing of rule `rule`, within `times` if it has a budget;
+    /// `false` once the budget is spent.
+    fn claim(&self, rule: usize, times: Option<u32>) -> Result<bool, StateError>;
+
+    /// Whether rule `rule` has spent its `times` budget.
+    fn retired(&self, rule: usize, times: u32) -> Result<bool, StateError>;
+
+    /// How often each rule fired, by index.
+    fn fired(&self) -> Vec<u32>;
+
+    /// Table sizes, for `/metrics` (what this process can see).
+    fn sizes(&self) -> StateSizes;
+
+    /// `false` while the store is unreachable: new connections get 421.
+    fn available(&self) -> bool {
+        true
+    }
+}
+
+/// Which store the rule state lives in (`--state`).
+#[derive(Clone, Debug, Default)]
+pub enum StateConfig {
+    /// In this process.
+    #[default]
+    Memory,
+    /// In Redis, shared by every instance pointed at it.
+    Redis(Arc<redis::Redis>),
+}
+
+impl StateConfig {
+    /// Parses `memory` or `redis://[user:pass@]host:port/db`; the namespace
+    /// prefixes every key so several setups can share one Redis.
+    pub fn parse(text: &str, namespace: &str) -> Result<Self, String> {
+        if text == "memory" {
+            return Ok(Self::Memory);
+        }
+        if text.starts_with("redis://") {
+            return redis::Redis::open(text, namespace).map(|r| Self::Redis(Arc::new(r)));
+        }
+        Err(format!(
+            "unknown state store `{}`: use `memory` or `redis://HOST:PORT/DB`",
+            redis::redacted(text)
+        ))
+    }
+
+    /// The state of one scenario's rules.
+    pub(crate) fn open(&self, scenario: &Scenario) -> Arc<dyn RuleState> {
+        match self {
+            Self::Memory => Arc::new(memory::Memory::new(scenario)),
+            Self::Redis(r) => Arc::new(redis::Scoped::new(Arc::clone(r), scenario)),
+        }
+    }
+
+    /// Requests sent to the shared store since start (0 in memory).
+    pub fn round_trips(&self) -> u64 {
+        match self {
+            Self::Memory => 0,
+            Self::Redis(r) => r.round_trips(),
+        }
+    }
+
+    /// Whether the store answers now (`/readyz`).
+    pub fn ready(&self) -> bool {
+        match self {
+            Self::Memory => true,
+            Self::Redis(r) => r.ping(),
+        }
+    }
+}

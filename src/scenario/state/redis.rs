@@ -1,0 +1,422 @@
+//! Rule state in Redis (or Valkey), shared by every instance pointed at the
+//! same server and namespace: a greylisted retry that lands on another
+//! instance passes, a rate limit holds across all of them.
+//!
+//! Each check-and-update is one Lua script, so two instances never read
+//! then write past each other. Real time is the Redis server's (`TIME`),
+//! the one clock every instance agrees on; a virtual clock's reading is
+//! passed in. Keys are `{NAMESPACE:FAMILY}:SCENARIO:...`: the hash tag
+//! keeps a family on one Redis Cluster slot, the scenario fingerprint keeps
+//! two different scenarios apart, and every key that a client can create
+//! expires, so Redis sweeps what clients invent.
+//!
+//! The engine decides synchronously inside the sans-IO session, so these
+//! calls are blocking, bounded by short timeouts, and run under
+//! `block_in_place` on the multi-thread runtime. A failure refuses the
+//! transaction with a 4xx (the engine's choice), is logged once per
+//! outage, and the next call tries again: service resumes by itself.
+
+use std::net::IpAddr;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use redis::{Connection, RedisResult, Script};
+
+use super::{Now, RuleState, StateError, StateSizes};
+use crate::scenario::Scenario;
+use crate::scenario::greylist::Verdict;
+
+/// How long a connection attempt or a reply may take before the store
+/// counts as unavailable.
+const TIMEOUT: Duration = Duration::from_millis(500);
+
+/// Client-created keys (greylist, windows, attempts) without traffic
+/// expire after at least this long on a virtual clock, whose own times
+/// cannot give Redis a TTL.
+const VIRTUAL_TTL: Duration = Duration::from_secs(7 * 24 * 3600);
+
+/// Attempt counters are forgotten after a day without a sighting.
+const ATTEMPT_TTL: Duration = Duration::from_secs(24 * 3600);
+
+/// `now` in ms, or -1 for the Redis server's own time.
+const NOW: &str = "local now = tonumber(ARGV[1]) \
+if now < 0 then local t = redis.call('TIME') now = t[1] * 1000 + math.floor(t[2] / 1000) end ";
+
+/// KEYS[1] the entry; ARGV now, retry, expire, ttl (ms). Returns -1 when
+/// the key passes, else the ms still to wait.
+const GREYLIST: &str = "local retry, expire, ttl = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4]) \
+local e = redis.call('HMGET', KEYS[1], 'first', 'last', 'passed') \
+local function fresh() redis.call('HSET', KEYS[1], 'first', now, 'last', now, 'passed', 0) redis.call('PEXPIRE', KEYS[1], ttl) return retry end \
+if not e[1] then return fresh() end \
+local first, last, passed = tonumber(e[1]), tonumber(e[2]), tonumber(e[3]) \
+local since = first if passed == 1 then since = last end \
+if now - since > expire then return fresh() end \
+local waited = now - first \
+if passed == 1 or waited >= retry then redis.call('HSET', KEYS[1], 'last', now, 'passed', 1) redis.call('PEXPIRE', KEYS[1], ttl) return -1 end \
+return retry - waited";
+
+/// KEYS[1] slots (sorted set), KEYS[2] counts (hash); ARGV now, per, slot
+/// width, ttl (ms). Counts one event and returns the events within `per`,
+/// exact to the slot (a 1/1024th of the window), as in memory.
+const WINDOW: &str = "local per, width, ttl = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4]) \
+local edge = now - per \
+local old = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', edge) \
+for _, s in ipairs(old) do local n = tonumber(redis.call('HGET', KEYS[2], s) or '0') redis.call('HDEL', KEYS[2], s) redis.call('HINCRBY', KEYS[2], 'total', -n) end \
+if #old > 0 then redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', edge) end \
+local slot = now - (now % width) \
+redis.call('ZADD', KEYS[1], slot, slot) redis.call('HINCRBY', KEYS[2], slot, 1) \
+local total = redis.call('HINCRBY', KEYS[2], 'total', 1) \
+redis.call('PEXPIRE', KEYS[1], ttl) redis.call('PEXPIRE', KEYS[2], ttl) \
+return total";
+
+/// KEYS[1] counter; ARGV ttl (ms). INCR that keeps the key expiring.
+const COUNT: &str = "local n = redis.call('INCR', KEYS[1]) redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[1])) return n";
+
+/// KEYS[1] fired count; ARGV limit. One firing within the budget.
+const CLAIM: &str = "local n = tonumber(redis.call('GET', KEYS[1]) or '0') \
+if n < tonumber(ARGV[1]) then redis.call('INCR', KEYS[1]) return 1 end return 0";
+
+/// One Redis server and namespace, with a few open connections.
+pub struct Redis {
+    client: redis::Client,
+    namespace: String,
+    idle: Mutex<Vec<Connection>>,
+    /// Set during an outage, so it is logged once.
+    down: AtomicBool,
+    /// Requests sent, for `/metrics` (what shared state costs per message).
+    round_trips: AtomicU64,
+    greylist: Script,
+    window: Script,
+    count: Script,
+    claim: Script,
+}
+
+impl std::fmt::Debug for Redis {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Redis")
+            .field("namespace", &self.namespace)
+            .finish_non_exhaustive()
+    }
+}
+
+/// `redis://user:secret@host` with the password masked, for messages.
+pub(crate) fn redacted(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let auth = &url[scheme + 3..at];
+            match auth.split_once(':') {
+                Some((user, _)) => format!("{}{user}:****{}", &url[..scheme + 3], &url[at..]),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}
+
+impl Redis {
+    /// Checks the URL; connects on first use (an instance may start before
+    /// Redis does, and is not ready until it answers).
+    pub(crate) fn open(url: &str, namespace: &str) -> Result<Self, String> {
+        let client = redis::Client::open(url).map_err(|e| {
+            format!(
+                "`{}` is not a Redis URL ({e}): use redis://[user:password@]host:port/db",
+                redacted(url)
+            )
+        })?;
+        if namespace.is_empty() || namespace.contains(['{', '}']) {
+            return Err(format!(
+                "`{namespace}` cannot be a state namespace: use letters, digits, `-` or `_`"
+            ));
+        }
+        Ok(Self {
+            client,
+            namespace: namespace.to_owned(),
+            idle: Mutex::new(Vec::new()),
+            down: AtomicBool::new(false),
+            round_trips: AtomicU64::new(0),
+            greylist: Script::new(&format!("{NOW}{GREYLIST}")),
+            window: Script::new(&format!("{NOW}{WINDOW}")),
+            count: Script::new(COUNT),
+            claim: Script::new(CLAIM),
+        })
+    }
+
+    /// A key of `family` for scenario `scope`.
+    fn key(&self, family: &str, scope: &str, rest: &str) -> String {
+        format!("{{{}:{family}}}:{scope}:{rest}", self.namespace)
+    }
+
+    fn connection(&self) -> RedisResult<Connection> {
+        if let Some(c) = self.idle.lock().unwrap_or_else(|p| p.into_inner()).pop() {
+            return Ok(c);
+        }
+        let c = self.client.get_connection_with_timeout(TIMEOUT)?;
+        c.set_read_timeout(Some(TIMEOUT))?;
+        c.set_write_timeout(Some(TIMEOUT))?;
+        Ok(c)
+    }
+
+    /// Runs `f` on a connection, off the async workers; a failure drops
+    /// the connection and is logged once per outage.
+    fn with<T>(&self, f: impl FnOnce(&mut Connection) -> RedisResult<T>) -> Result<T, StateError> {
+        let run = || {
+            self.round_trips.fetch_add(1, Ordering::Relaxed);
+            let mut c = self.connection()?;
+            let out = f(&mut c)?;
+            self.idle.lock().unwrap_or_else(|p| p.into_inner()).push(c);
+            Ok(out)
+        };
+        let result: RedisResult<T> = if crate::scenario::engine::on_multi_thread_runtime() {
+            tokio::task::block_in_place(run)
+        } else {
+            run()
+        };
+        match result {
+            Ok(v) => {
+                if self.down.swap(false, Ordering::AcqRel) {
+                    tracing::info!("Redis answers again; shared state is back");
+                }
+                Ok(v)
+            }
+            Err(e) => {
+                if !self.down.swap(true, Ordering::AcqRel) {
+                    tracing::error!(error = %e, "Redis unavailable: transactions get 451 4.3.0 and new connections 421 4.3.2 until it answers");
+                }
+                Err(StateError(e.to_string()))
+            }
+        }
+    }
+
+    /// Requests sent to Redis since start.
+    pub(crate) fn round_trips(&self) -> u64 {
+        self.round_trips.load(Ordering::Relaxed)
+    }
+
+    /// Whether Redis answers a PING now.
+    pub(crate) fn ping(&self) -> bool {
+        self.with(|c| redis::cmd("PING").query::<String>(c)).is_ok()
+    }
+}
+
+/// A short stable fingerprint of a scenario's text: instances running the
+/// same file share state, a different scenario starts from nothing.
+fn fingerprint(yaml: &str) -> String {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in yaml.bytes() {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    format!("{h:016x}")
+}
+
+fn ms(d: Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+}
+
+/// The Redis state of one scenario.
+#[derive(Debug)]
+pub(crate) struct Scoped {
+    redis: Arc<Redis>,
+    scope: String,
+    rules: usize,
+}
+
+impl Scoped {
+    pub(crate) fn new(redis: Arc<Redis>, scenario: &Scenario) -> Self {
+        Self {
+            redis,
+            scope: fingerprint(&scenario.yaml),
+            rules: scenario.rules.len(),
+        }
+    }
+
+    /// `now` for a script, and the TTL a client-created key gets.
+    fn now(now: Now, lasting: Duration) -> (i64, i64) {
+        match now {
+            Now::Real(_) => (-1, ms(lasting) + 1000),
+            Now::Virtual(d) => (ms(d), ms(lasting.max(VIRTUAL_TTL))),
+        }
+    }
+
+    fn fired_key(&self, rule: usize) -> String {
+        self.redis
+            .key("count", &self.scope, &format!("fired:{rule}"))
+    }
+}
+
+impl RuleState for Scoped {
+    fn greylist(
+        &self,
+        rule: usize,
+        key: &str,
+        now: Now,
+        retry_after: Duration,
+        expire: Duration,
+    ) -> Result<Verdict, StateError> {
+        let k = self
+            .redis
+            .key("grey", &self.scope, &format!("{rule}:{key}"));
+        let (now, ttl) = Self::now(now, expire + retry_after);
+        let wait: i64 = self.redis.with(|c| {
+            self.redis
+                .greylist
+                .key(&k)
+                .arg(now)
+                .arg(ms(retry_after))
+                .arg(ms(expire))
+                .arg(ttl)
+                .invoke(c)
+        })?;
+        Ok(match u64::try_from(wait) {
+            Ok(wait) => Verdict::Defer {
+                wait: Duration::from_millis(wait),
+            },
+            Err(_) => Verdict::Pass,
+        })
+    }
+
+    fn rate_hit(&self, rule: usize, key: &str, now: Now, per: Duration) -> Result<u64, StateError> {
+        let slots = self
+            .redis
+            .key("rate", &self.scope, &format!("{rule}:{key}:slots"));
+        let counts = self
+            .redis
+            .key("rate", &self.scope, &format!("{rule}:{key}:counts"));
+        let (now, ttl) = Self::now(now, per);
+        let width = (ms(per) / 1024).max(1);
+        self.redis.with(|c| {
+            self.redis
+                .window
+                .key(&slots)
+                .key(&counts)
+                .arg(now)
+                .arg(ms(per))
+                .arg(width)
+                .arg(ttl)
+                .invoke(c)
+        })
+    }
+
+    fn enter(&self, rule: usize, key: &str) -> Result<u64, StateError> {
+        let k = self
+            .redis
+            .key("conc", &self.scope, &format!("{rule}:{key}"));
+        self.redis
+            .with(|c| redis::cmd("INCR").arg(&k).query::<u64>(c))
+    }
+
+    fn leave(&self, rule: usize, key: &str) {
+        let k = self
+            .redis
+            .key("conc", &self.scope, &format!("{rule}:{key}"));
+        let _ = self
+            .redis
+            .with(|c| redis::cmd("DECR").arg(&k).query::<i64>(c));
+    }
+
+    fn see_attempt(&self, ip: IpAddr, from: &str, to: &str) -> Result<u32, StateError> {
+        let k = self.redis.key(
+            "attempt",
+            &self.scope,
+            &format!(
+                "{ip}\0{}\0{}",
+                from.to_ascii_lowercase(),
+                to.to_ascii_lowercase()
+            ),
+        );
+        let n: u64 = self
+            .redis
+            .with(|c| self.redis.count.key(&k).arg(ms(ATTEMPT_TTL)).invoke(c))?;
+        Ok(u32::try_from(n).unwrap_or(u32::MAX))
+    }
+
+    fn next_connection(&self) -> Result<u64, StateError> {
+        let k = self.redis.key("count", &self.scope, "connections");
+        self.redis
+            .with(|c| redis::cmd("INCR").arg(&k).query::<u64>(c))
+    }
+
+    fn accepted(&self) -> Result<u64, StateError> {
+        let k = self.redis.key("count", &self.scope, "messages");
+        self.redis
+            .with(|c| redis::cmd("GET").arg(&k).query::<Option<u64>>(c))
+            .map(Option::unwrap_or_default)
+    }
+
+    fn message_accepted(&self) {
+        let k = self.redis.key("count", &self.scope, "messages");
+        let _ = self
+            .redis
+            .with(|c| redis::cmd("INCR").arg(&k).query::<u64>(c));
+    }
+
+    fn claim(&self, rule: usize, times: Option<u32>) -> Result<bool, StateError> {
+        let k = self.fired_key(rule);
+        match times {
+            None => self
+                .redis
+                .with(|c| redis::cmd("INCR").arg(&k).query::<u64>(c))
+                .map(|_| true),
+            Some(limit) => self
+                .redis
+                .with(|c| self.redis.claim.key(&k).arg(limit).invoke::<i64>(c))
+                .map(|won| won == 1),
+        }
+    }
+
+    fn retired(&self, rule: usize, times: u32) -> Result<bool, StateError> {
+        let k = self.fired_key(rule);
+        self.redis
+            .with(|c| redis::cmd("GET").arg(&k).query::<Option<u64>>(c))
+            .map(|n| n.unwrap_or(0) >= u64::from(times))
+    }
+
+    fn fired(&self) -> Vec<u32> {
+        if self.rules == 0 {
+            return Vec::new();
+        }
+        let keys: Vec<String> = (0..self.rules).map(|i| self.fired_key(i)).collect();
+        // One MGET across the keys: they share the `count` hash tag.
+        self.redis
+            .with(|c| redis::cmd("MGET").arg(&keys).query::<Vec<Option<u32>>>(c))
+            .map(|v| v.into_iter().map(Option::unwrap_or_default).collect())
+            .unwrap_or_else(|_| vec![0; self.rules])
+    }
+
+    fn sizes(&self) -> StateSizes {
+        StateSizes::default()
+    }
+
+    fn available(&self) -> bool {
+        !self.redis.down.load(Ordering::Acquire) || self.redis.ping()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_are_masked_in_urls() {
+        assert_eq!(
+            redacted("redis://app:s3cret@127.0.0.1:6379/0"),
+            "redis://app:****@127.0.0.1:6379/0"
+        );
+        assert_eq!(redacted("redis://127.0.0.1:6379"), "redis://127.0.0.1:6379");
+    }
+
+    #[test]
+    fn keys_carry_a_hash_tag_per_family() {
+        let r = Redis::open("redis://127.0.0.1:1/0", "mf").unwrap();
+        assert_eq!(r.key("grey", "abc", "0:k"), "{mf:grey}:abc:0:k");
+        assert!(Redis::open("redis://127.0.0.1:1/0", "a{b").is_err());
+        assert!(Redis::open("http://x", "mf").is_err());
+    }
+
+    #[test]
+    fn fingerprints_are_stable() {
+        assert_eq!(fingerprint("version: 1\n"), fingerprint("version: 1\n"));
+        assert_ne!(fingerprint("version: 1\n"), fingerprint("version: 1\n#\n"));
+    }
+}

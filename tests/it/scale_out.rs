@@ -1,0 +1,152 @@
+//! Several instances on one Redis (`--state redis://`): rule state is
+//! shared, so a greylisted retry through another instance passes and a rate
+//! limit holds across all of them; a Redis outage refuses with 4xx and
+//! service resumes by itself.
+
+use crate::common;
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::redis::Redis;
+
+const BIN: &str = env!("CARGO_BIN_EXE_mailfault");
+
+/// One `mailfault serve` process, killed when dropped.
+struct Instance {
+    child: Child,
+    smtp: SocketAddr,
+    http: SocketAddr,
+}
+
+impl Drop for Instance {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn instance(redis: &Redis, scenario: &std::path::Path) -> Instance {
+    let mut child = Command::new(BIN)
+        .args(["serve", "--smtp", "127.0.0.1:0", "--http", "127.0.0.1:0"])
+        .arg("--scenario")
+        .arg(scenario)
+        .args(["--state", &redis.url(), "--state-namespace", "it"])
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("mailfault serve starts");
+    let stdout = child.stdout.take().expect("stdout");
+    let mut reader = BufReader::new(stdout);
+    let (mut smtp, mut http) = (None, None);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while Instant::now() < deadline {
+        let mut line = String::new();
+        if reader.read_line(&mut line).unwrap_or(0) == 0 {
+            break;
+        }
+        if let Some(a) = line.trim().strip_prefix("mailfault listening on smtp://") {
+            smtp = a.parse().ok();
+        }
+        if let Some(a) = line.trim().strip_prefix("web page and API on http://") {
+            http = a.split('/').next().and_then(|a| a.parse().ok());
+        }
+        if line.starts_with("press Ctrl-C") {
+            break;
+        }
+    }
+    Instance {
+        child,
+        smtp: smtp.expect("an SMTP address"),
+        http: http.expect("an HTTP address"),
+    }
+}
+
+fn scenario(dir: &tempfile::TempDir, yaml: &str) -> std::path::PathBuf {
+    let path = dir.path().join("scenario.yaml");
+    std::fs::write(&path, yaml).expect("write the scenario");
+    path
+}
+
+/// MAIL and RCPT through `at`; the RCPT reply.
+async fn rcpt(at: SocketAddr, to: &str) -> String {
+    let (mut c, _) = common::Raw::greeted(at).await;
+    c.cmd("EHLO client.test").await;
+    c.cmd("MAIL FROM:<app@example.test>").await;
+    let reply = c.cmd(&format!("RCPT TO:<{to}>")).await;
+    let _ = c.cmd("QUIT").await;
+    reply
+}
+
+#[tokio::test]
+async fn a_greylisted_retry_through_another_instance_passes() {
+    let Some(redis) = Redis::start() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let file = scenario(
+        &dir,
+        "version: 1\nrules:\n  - name: greylist\n    on: rcpt\n    greylist: { retry_after: 1s, expire: 1h, key: [client_ip, from, to] }\n    reply: 450 4.2.0 Greylisted, please try again later\n",
+    );
+    let (a, b) = (instance(&redis, &file), instance(&redis, &file));
+    assert!(rcpt(a.smtp, "user@example.test").await.starts_with("450"));
+    // Too early through B as well: the entry is shared.
+    assert!(rcpt(b.smtp, "user@example.test").await.starts_with("450"));
+    tokio::time::sleep(Duration::from_millis(1_300)).await;
+    let retry = rcpt(b.smtp, "user@example.test").await;
+    assert!(retry.starts_with("250"), "retry through B: {retry}");
+    assert!(rcpt(a.smtp, "user@example.test").await.starts_with("250"));
+    // Another recipient is a new triplet, on either instance.
+    assert!(rcpt(a.smtp, "other@example.test").await.starts_with("450"));
+}
+
+#[tokio::test]
+async fn a_rate_limit_holds_across_three_instances() {
+    let Some(redis) = Redis::start() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let file = scenario(
+        &dir,
+        "version: 1\nrules:\n  - name: rate\n    on: rcpt\n    rate_limit: { max: 5, per: 1m, key: client_ip }\n    reply: 451 4.7.1 Rate limit exceeded\n",
+    );
+    let all = [
+        instance(&redis, &file),
+        instance(&redis, &file),
+        instance(&redis, &file),
+    ];
+    let mut replies = Vec::new();
+    for i in 0..9 {
+        let reply = rcpt(all[i % 3].smtp, &format!("u{i}@example.test")).await;
+        replies.push(reply[..3].to_owned());
+    }
+    assert_eq!(
+        replies,
+        [
+            "250", "250", "250", "250", "250", "451", "451", "451", "451"
+        ]
+    );
+}
+
+#[tokio::test]
+async fn a_redis_outage_refuses_with_4xx_and_service_resumes() {
+    let Some(mut redis) = Redis::start() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let file = scenario(
+        &dir,
+        "version: 1\nrules:\n  - name: rate\n    on: rcpt\n    rate_limit: { max: 100, per: 1m, key: client_ip }\n    reply: 451 4.7.1 Rate limit exceeded\n",
+    );
+    let a = instance(&redis, &file);
+    assert!(rcpt(a.smtp, "u@example.test").await.starts_with("250"));
+    assert_eq!(common::http::get(a.http, "/readyz").await.status, 200);
+    redis.stop();
+    let (mut c, greeting) = common::Raw::greeted(a.smtp).await;
+    assert!(greeting.starts_with("421 4.3.2"), "{greeting}");
+    drop(c.until_closed().await);
+    assert_eq!(common::http::get(a.http, "/readyz").await.status, 503);
+    redis.restart();
+    let back = rcpt(a.smtp, "u@example.test").await;
+    assert!(back.starts_with("250"), "after the outage: {back}");
+    assert_eq!(common::http::get(a.http, "/readyz").await.status, 200);
+}
