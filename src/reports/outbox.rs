@@ -6,8 +6,8 @@
 //! `server.reports.deliver_to` a released report stays here for the API to
 //! read; with it, a task hands it to the SMTP client with bounded retries.
 //! Nothing here runs on an SMTP session's task: delivery never blocks one.
-//! The outbox holds at most [`MAX_REPORTS`]; the oldest finished ones go
-//! first.
+//! The outbox holds at most [`MAX_REPORTS`] and [`MAX_REPORT_BYTES`]; the
+//! oldest finished ones go first.
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -529,22 +529,39 @@ impl Outbox {
     }
 }
 
-/// Over the bound: drop the oldest finished reports, then the oldest.
+/// Bytes the outbox may hold in built reports and the messages pending
+/// ones return whole (a complaint or a `RET=FULL` bounce keeps its message
+/// alive until built, past the store's own eviction).
+pub(crate) const MAX_REPORT_BYTES: usize = 64 << 20;
+
+impl Entry {
+    /// Bytes this entry keeps alive.
+    fn weight(&self) -> usize {
+        let source = match self.source.as_ref().map(|s| &s.body) {
+            Some(Body::Whole(m)) => m.size(),
+            Some(Body::Headers(h)) => h.len(),
+            None => 0,
+        };
+        source + self.raw.as_ref().map_or(0, |r| r.len())
+    }
+}
+
+/// Over a bound: drop the oldest finished reports, then the oldest.
 fn trim(entries: &mut VecDeque<Entry>) {
-    while entries.len() > MAX_REPORTS {
-        let finished = entries.iter().position(|e| {
-            matches!(
-                e.view.state,
-                State::Released | State::Delivered | State::Failed
-            )
-        });
-        match finished {
-            Some(i) => {
-                entries.remove(i);
-            }
-            None => {
-                entries.pop_front();
-            }
+    let mut bytes: usize = entries.iter().map(Entry::weight).sum();
+    while entries.len() > MAX_REPORTS || (bytes > MAX_REPORT_BYTES && entries.len() > 1) {
+        if let Some(gone) = entries
+            .iter()
+            .position(|e| {
+                matches!(
+                    e.view.state,
+                    State::Released | State::Delivered | State::Failed
+                )
+            })
+            .or(Some(0))
+            .and_then(|i| entries.remove(i))
+        {
+            bytes -= gone.weight();
         }
     }
 }

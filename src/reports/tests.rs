@@ -101,3 +101,59 @@ fn an_arf_report_carries_the_fields() {
         assert!(text.contains(field), "{field} missing:\n{text}");
     }
 }
+
+/// Complaints keep their message whole until built: a stream of large
+/// complained-about messages must not hold more than the outbox's bytes.
+#[test]
+fn the_outbox_is_bounded_by_bytes() {
+    use crate::proto::policy::{Followup, Later};
+    use crate::proto::transaction::Recipient;
+    use crate::scenario::{Clock, ClockMode};
+    use crate::store::{Store, StoredMessage};
+    use std::sync::Arc;
+
+    let outbox = outbox::Outbox::new(Arc::new(Store::memory(10)));
+    let clock = Arc::new(Clock::new(ClockMode::Virtual));
+    let plan = outbox::Plan {
+        clock: &clock,
+        hostname: "mx.test",
+        epoch: 0,
+        deliver_to: None,
+        dsn_success: false,
+    };
+    let followup = Followup {
+        rule: Arc::from("angry"),
+        after: Duration::from_secs(3600),
+        later: Later::Complaint {
+            feedback_type: Arc::from("abuse"),
+        },
+        recipients: vec!["angry@x.test".into()],
+    };
+    for id in 0..100 {
+        let message = Arc::new(StoredMessage {
+            id,
+            session_id: 1,
+            client: "192.0.2.7:2525".parse().unwrap(),
+            received_at: SystemTime::now(),
+            helo: None,
+            mail_from: "app@x.test".into(),
+            mail_params: String::new(),
+            recipients: vec![Recipient {
+                address: "angry@x.test".into(),
+                params: String::new(),
+            }],
+            tls: None,
+            auth_user: None,
+            received_header: String::new(),
+            content: vec![b'x'; 1 << 20],
+            smuggling_attempts: 0,
+            bare_lf: false,
+        });
+        outbox.plan(&message, std::slice::from_ref(&followup), &plan);
+    }
+    let held = outbox.list().len();
+    assert!(
+        (32..=outbox::MAX_REPORT_BYTES >> 20).contains(&held),
+        "{held} reports of 1 MiB held"
+    );
+}
