@@ -56,7 +56,15 @@ pub(super) async fn put_scenario(
     })?;
     let name = scenario.name.clone();
     let rules = scenario.rules.len();
-    let epoch = control.set_scenario(Arc::new(scenario));
+    let epoch = control
+        .set_scenario_everywhere(Arc::new(scenario))
+        .await
+        .map_err(|e| {
+            ApiError::new(
+                axum::http::StatusCode::SERVICE_UNAVAILABLE,
+                format!("scenario not changed: {e}; the instances share their scenario through it"),
+            )
+        })?;
     tracing::info!(scenario = %name, epoch, "scenario swapped over HTTP");
     Ok(Json(
         json!({ "name": name, "rules": rules, "epoch": epoch }),

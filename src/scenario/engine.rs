@@ -55,11 +55,11 @@ impl std::fmt::Debug for Engine {
 
 impl Engine {
     pub fn new(scenario: Arc<Scenario>) -> Self {
-        Self::with_state(scenario, &StateConfig::Memory)
+        Self::with_state(scenario, &StateConfig::Memory, 0)
     }
 
     /// An engine whose rule state lives where `state` says.
-    pub(crate) fn with_state(scenario: Arc<Scenario>, state: &StateConfig) -> Self {
+    pub(crate) fn with_state(scenario: Arc<Scenario>, state: &StateConfig, version: u64) -> Self {
         Self {
             uses_attempts: scenario
                 .rules
@@ -68,7 +68,7 @@ impl Engine {
             reads_body: scenario.rules.iter().any(|r| r.conditions.body.is_some()),
             parser: mime::parser(),
             rng: Mutex::new(StdRng::seed_from_u64(scenario.seed)),
-            state: state.open(&scenario),
+            state: state.open(&scenario, version),
             clock: Arc::new(Clock::new(scenario.clock)),
             scenario,
         }

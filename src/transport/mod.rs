@@ -43,7 +43,13 @@ pub(crate) struct Active {
 }
 
 impl Active {
-    fn new(scenario: Arc<Scenario>, tls_available: bool, epoch: u64, state: &StateConfig) -> Self {
+    fn new(
+        scenario: Arc<Scenario>,
+        tls_available: bool,
+        epoch: u64,
+        state: &StateConfig,
+        version: u64,
+    ) -> Self {
         let mut config = session_config(&scenario);
         config.starttls = tls_available && scenario.server.tls.starttls != Some(false);
         config.tls_required = scenario.server.tls.required;
@@ -52,7 +58,7 @@ impl Active {
             config: Arc::new(config),
             command_timeout: limits.command_timeout,
             data_timeout: limits.data_timeout,
-            engine: Arc::new(Engine::with_state(scenario, state)),
+            engine: Arc::new(Engine::with_state(scenario, state, version)),
             epoch,
         }
     }
@@ -70,6 +76,9 @@ pub(crate) struct Shared {
     tls_available: bool,
     /// Where rule state lives (`--state`).
     state: StateConfig,
+    /// The version of the scenario shared through `state` that is in force
+    /// here (0: the one this instance started with).
+    scenario_version: AtomicU64,
     pub store: Arc<Store>,
     /// Bounce and complaint reports, planned when a message is stored.
     pub outbox: Arc<crate::reports::Outbox>,
@@ -190,6 +199,7 @@ impl Shared {
             self.tls_available,
             slot.epoch + 1,
             &self.state,
+            self.scenario_version.load(Ordering::Acquire),
         ));
         *slot = Arc::clone(&next);
         next
@@ -248,6 +258,29 @@ impl Control {
         let epoch = self.shared.replace(scenario).epoch;
         self.shared.store.scenario_changed(epoch);
         epoch
+    }
+
+    /// Puts a scenario in force here and, with shared state, on every
+    /// instance: it is published first, so this instance's rule state is
+    /// the one the others will share. Fails, changing nothing, when the
+    /// shared store does not answer.
+    pub(crate) async fn set_scenario_everywhere(
+        &self,
+        scenario: Arc<Scenario>,
+    ) -> Result<u64, crate::scenario::state::StateError> {
+        if self.shared.state.shared() {
+            let state = self.shared.state.clone();
+            let yaml = Arc::clone(&scenario.yaml);
+            let published = tokio::task::spawn_blocking(move || state.publish_scenario(&yaml))
+                .await
+                .map_err(|e| crate::scenario::state::StateError(e.to_string()))?;
+            if let Some(version) = published.transpose()? {
+                self.shared
+                    .scenario_version
+                    .fetch_max(version, Ordering::AcqRel);
+            }
+        }
+        Ok(self.set_scenario(scenario))
     }
 
     /// Forgets captured messages, finished sessions and all rule state
@@ -440,9 +473,11 @@ pub(crate) async fn start_with(
             tls_available,
             0,
             &listen.state,
+            0,
         ))),
         tls_available,
         state: listen.state.clone(),
+        scenario_version: AtomicU64::new(0),
         metrics: Metrics::default(),
         webhooks: Arc::default(),
         slots: Arc::new(Semaphore::new(max_connections)),
@@ -458,6 +493,9 @@ pub(crate) async fn start_with(
     });
     let tracker = TaskTracker::new();
     let reports = tokio::spawn(Arc::clone(&shared.outbox).run(shared.shutdown.clone()));
+    if shared.state.shared() {
+        tracker.spawn(follow_shared_scenario(Arc::clone(&shared)));
+    }
     let mut accept = vec![
         reports,
         tokio::spawn(listener::accept_loop(
@@ -529,4 +567,44 @@ fn auth_config(auth: &crate::scenario::AuthSettings) -> Option<session::AuthConf
         required: auth.required,
         require_tls: auth.require_tls,
     })
+}
+
+/// How often an instance with shared state looks for a scenario put on
+/// another instance.
+const SCENARIO_POLL: Duration = Duration::from_millis(500);
+
+/// Puts in force here every scenario another instance publishes (a PUT
+/// there), until shutdown. A version that does not load (an instance of an
+/// older release, say) is logged and skipped.
+async fn follow_shared_scenario(shared: Arc<Shared>) {
+    let mut skipped = 0;
+    loop {
+        tokio::select! {
+            () = shared.shutdown.cancelled() => return,
+            () = tokio::time::sleep(SCENARIO_POLL) => {}
+        }
+        let known = shared.scenario_version.load(Ordering::Acquire).max(skipped);
+        let state = shared.state.clone();
+        let Ok(Ok(Some((version, yaml)))) =
+            tokio::task::spawn_blocking(move || state.shared_scenario(known)).await
+        else {
+            continue;
+        };
+        match Scenario::from_request(&yaml, "<shared scenario>") {
+            Ok(scenario) => {
+                shared.scenario_version.fetch_max(version, Ordering::AcqRel);
+                let epoch = shared.replace(Arc::new(scenario)).epoch;
+                shared.store.scenario_changed(epoch);
+                tracing::info!(
+                    version,
+                    epoch,
+                    "scenario put on another instance is in force"
+                );
+            }
+            Err(e) => {
+                skipped = version;
+                warn!(version, error = %e, "the shared scenario does not load here; keeping the current one");
+            }
+        }
+    }
 }

@@ -124,10 +124,33 @@ impl StateConfig {
     }
 
     /// The state of one scenario's rules.
-    pub(crate) fn open(&self, scenario: &Scenario) -> Arc<dyn RuleState> {
+    /// `version`: of the shared scenario, see [`StateConfig::publish_scenario`].
+    pub(crate) fn open(&self, scenario: &Scenario, version: u64) -> Arc<dyn RuleState> {
         match self {
             Self::Memory => Arc::new(memory::Memory::new(scenario)),
-            Self::Redis(r) => Arc::new(redis::Scoped::new(Arc::clone(r), scenario)),
+            Self::Redis(r) => Arc::new(redis::Scoped::new(Arc::clone(r), scenario, version)),
+        }
+    }
+
+    /// Whether scenarios are shared between instances (Redis).
+    pub(crate) fn shared(&self) -> bool {
+        matches!(self, Self::Redis(_))
+    }
+
+    /// Makes `yaml` every instance's scenario; its version, or `None` in
+    /// memory, where there is nothing to share. Blocking.
+    pub(crate) fn publish_scenario(&self, yaml: &str) -> Option<Result<u64, StateError>> {
+        match self {
+            Self::Memory => None,
+            Self::Redis(r) => Some(r.publish_scenario(yaml)),
+        }
+    }
+
+    /// The shared scenario if newer than `known`. Blocking.
+    pub(crate) fn shared_scenario(&self, known: u64) -> Result<Option<(u64, String)>, StateError> {
+        match self {
+            Self::Memory => Ok(None),
+            Self::Redis(r) => r.shared_scenario(known),
         }
     }
 

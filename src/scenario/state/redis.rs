@@ -77,6 +77,10 @@ const COUNT: &str = "local n = redis.call('INCR', KEYS[1]) redis.call('PEXPIRE',
 const CLAIM: &str = "local n = tonumber(redis.call('GET', KEYS[1]) or '0') \
 if n < tonumber(ARGV[1]) then redis.call('INCR', KEYS[1]) return 1 end return 0";
 
+/// KEYS[1] the shared scenario (hash); ARGV the YAML. Returns its version.
+const PUBLISH: &str = "local v = redis.call('HINCRBY', KEYS[1], 'version', 1) \
+redis.call('HSET', KEYS[1], 'yaml', ARGV[1]) return v";
+
 /// One Redis server and namespace, with a few open connections.
 pub struct Redis {
     client: redis::Client,
@@ -90,6 +94,7 @@ pub struct Redis {
     window: Script,
     count: Script,
     claim: Script,
+    publish: Script,
 }
 
 impl std::fmt::Debug for Redis {
@@ -139,6 +144,7 @@ impl Redis {
             window: Script::new(&format!("{NOW}{WINDOW}")),
             count: Script::new(COUNT),
             claim: Script::new(CLAIM),
+            publish: Script::new(PUBLISH),
         })
     }
 
@@ -188,6 +194,31 @@ impl Redis {
         }
     }
 
+    fn scenario_key(&self) -> String {
+        format!("{{{}:scenario}}:active", self.namespace)
+    }
+
+    /// Makes `yaml` the scenario of every instance; returns its version.
+    pub(crate) fn publish_scenario(&self, yaml: &str) -> Result<u64, StateError> {
+        let key = self.scenario_key();
+        self.with(|c| self.publish.key(&key).arg(yaml).invoke(c))
+    }
+
+    /// The shared scenario, when its version is newer than `known`.
+    pub(crate) fn shared_scenario(&self, known: u64) -> Result<Option<(u64, String)>, StateError> {
+        let key = self.scenario_key();
+        let version: Option<u64> =
+            self.with(|c| redis::cmd("HGET").arg(&key).arg("version").query(c))?;
+        match version {
+            Some(v) if v > known => {
+                let yaml: Option<String> =
+                    self.with(|c| redis::cmd("HGET").arg(&key).arg("yaml").query(c))?;
+                Ok(yaml.map(|y| (v, y)))
+            }
+            _ => Ok(None),
+        }
+    }
+
     /// Requests sent to Redis since start.
     pub(crate) fn round_trips(&self) -> u64 {
         self.round_trips.load(Ordering::Relaxed)
@@ -223,10 +254,12 @@ pub(crate) struct Scoped {
 }
 
 impl Scoped {
-    pub(crate) fn new(redis: Arc<Redis>, scenario: &Scenario) -> Self {
+    /// `version` is the shared scenario's (0 for one loaded from a file):
+    /// each PUT starts from fresh state even when its text is the same.
+    pub(crate) fn new(redis: Arc<Redis>, scenario: &Scenario, version: u64) -> Self {
         Self {
             redis,
-            scope: fingerprint(&scenario.yaml),
+            scope: format!("{}.{version}", fingerprint(&scenario.yaml)),
             rules: scenario.rules.len(),
         }
     }
