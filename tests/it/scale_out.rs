@@ -150,3 +150,105 @@ async fn a_redis_outage_refuses_with_4xx_and_service_resumes() {
     assert!(back.starts_with("250"), "after the outage: {back}");
     assert_eq!(common::http::get(a.http, "/readyz").await.status, 200);
 }
+
+/// Messages `at` holds, from its own API.
+async fn held(at: SocketAddr) -> u64 {
+    let list = common::http::get(at, "/api/v1/messages").await;
+    assert_eq!(list.status, 200, "{}", list.text());
+    list.json()["total"].as_u64().expect("a total")
+}
+
+/// Sessions on `at` where a rule answered (here: the greylist's 450).
+async fn faulted_sessions(at: SocketAddr) -> u64 {
+    let list = common::http::get(at, "/api/v1/sessions").await.json();
+    let sessions = list["sessions"].as_array().expect("sessions");
+    sessions
+        .iter()
+        .filter(|s| s["faults"].as_u64() > Some(0))
+        .count() as u64
+}
+
+#[tokio::test]
+async fn a_real_postfix_through_haproxy_is_greylisted_once_and_delivers_on_retry() {
+    let started = Instant::now();
+    let Some(redis) = Redis::start() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let file = scenario(
+        &dir,
+        "version: 1\nrules:\n  - name: greylist\n    on: rcpt\n    greylist: { retry_after: 1s, expire: 1h, key: [client_ip, from, to] }\n    reply: 450 4.2.0 Greylisted, please try again later\n",
+    );
+    let all = [
+        instance(&redis, &file),
+        instance(&redis, &file),
+        instance(&redis, &file),
+    ];
+    let backends: Vec<_> = all
+        .iter()
+        .map(|i| common::haproxy::Backend {
+            smtp: i.smtp,
+            http: i.http,
+        })
+        .collect();
+    let Some(haproxy) = common::haproxy::Haproxy::start(&backends) else {
+        return;
+    };
+    let Some(postfix) = common::postfix::Postfix::start_relaying(haproxy.addr()) else {
+        return;
+    };
+    let accepted = common::send_message(
+        postfix.addr(),
+        "app@example.test",
+        &["user@example.test"],
+        "Subject: through the balancer\r\n\r\nhello\r\n",
+    )
+    .await;
+    assert!(
+        accepted.starts_with("250"),
+        "the sending Postfix: {accepted}"
+    );
+
+    // Bounded: Postfix retries within about two seconds of the 450.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let log = loop {
+        let log = postfix.log();
+        if log.contains("status=sent") {
+            break log;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "Postfix did not deliver within 60s\n{log}\n{}",
+            haproxy.log()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    let deferred: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains("status=deferred"))
+        .collect();
+    assert_eq!(deferred.len(), 1, "greylisted exactly once:\n{log}");
+    assert!(deferred[0].contains("450 4.2.0"), "{}", deferred[0]);
+    assert_eq!(
+        log.lines().filter(|l| l.contains("status=sent")).count(),
+        1,
+        "{log}"
+    );
+    // The message is captured once, by whichever instance took the retry;
+    // round robin sent the retry to another instance than the first try.
+    let (mut counts, mut greylisted) = (Vec::new(), Vec::new());
+    for i in &all {
+        counts.push(held(i.http).await);
+        greylisted.push(faulted_sessions(i.http).await);
+    }
+    assert_eq!(counts.iter().sum::<u64>(), 1, "per instance: {counts:?}");
+    assert_eq!(
+        greylisted.iter().sum::<u64>(),
+        1,
+        "per instance: {greylisted:?}"
+    );
+    let took = counts.iter().position(|&n| n == 1);
+    assert_ne!(took, greylisted.iter().position(|&n| n == 1));
+    eprintln!(
+        "messages per instance {counts:?}, greylisted sessions {greylisted:?}; done in {:?}",
+        started.elapsed()
+    );
+}
