@@ -209,7 +209,7 @@ async fn a_real_postfix_through_haproxy_is_greylisted_once_and_delivers_on_retry
         "the sending Postfix: {accepted}"
     );
 
-    // Bounded: Postfix retries within about two seconds of the 450.
+    // Bounded: Postfix retries within about three seconds of the 450.
     let deadline = Instant::now() + Duration::from_secs(60);
     let log = loop {
         let log = postfix.log();

@@ -7,9 +7,9 @@
 //!
 //! [`Postfix::start_relaying`] starts a second kind: a *sending* Postfix
 //! that queues whatever its smtpd accepts and relays all of it to one
-//! `relayhost = [127.0.0.1]:PORT`, retrying deferred mail about once a
-//! second (backoff 1 s to 2 s, queue runs every second), so a test can watch
-//! a real MTA come back after a 4xx.
+//! `relayhost = [127.0.0.1]:PORT`, retrying deferred mail within seconds
+//! (backoff 2 s to 4 s, queue runs every second), so a test can watch a real
+//! MTA come back after a 4xx.
 //!
 //! Postfix needs root (its master drops privileges to the `postfix` user).
 //! Where it is not installed or the tests do not run as root the tests that
@@ -70,7 +70,10 @@ postlog unix-dgram n - n - 1 postlogd
 ";
 
 /// The sending Postfix: everything goes out through `smtp` to the relayhost
-/// appended below; deferred mail is retried within about two seconds.
+/// appended below; deferred mail is retried within about three seconds.
+/// Postfix keeps retry times in whole seconds (the next attempt is due at
+/// the deferring second plus the backoff), so a 2 s minimal backoff is what
+/// guarantees a retry at least a full second later, past a 1 s greylist.
 const RELAY_MAIN_CF: &str = "\
 compatibility_level = 3.6
 mail_owner = postfix
@@ -97,8 +100,8 @@ smtp_data_init_timeout = 10s
 smtp_data_xfer_timeout = 10s
 smtp_data_done_timeout = 10s
 smtp_quit_timeout = 5s
-minimal_backoff_time = 1s
-maximal_backoff_time = 2s
+minimal_backoff_time = 2s
+maximal_backoff_time = 4s
 queue_run_delay = 1s
 delay_warning_time = 0
 smtpd_banner = $myhostname ESMTP
