@@ -10,6 +10,7 @@ use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
+pub(crate) mod haproxy;
 pub(crate) mod http;
 pub(crate) mod postfix;
 pub(crate) mod redis;

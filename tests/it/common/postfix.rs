@@ -5,6 +5,12 @@
 //! the system's mail service, and is stopped by its master's PID when the
 //! handle is dropped.
 //!
+//! [`Postfix::start_relaying`] starts a second kind: a *sending* Postfix
+//! that queues whatever its smtpd accepts and relays all of it to one
+//! `relayhost = [127.0.0.1]:PORT`, retrying deferred mail within seconds
+//! (backoff 2 s to 4 s, queue runs every second), so a test can watch a real
+//! MTA come back after a 4xx.
+//!
 //! Postfix needs root (its master drops privileges to the `postfix` user).
 //! Where it is not installed or the tests do not run as root the tests that
 //! need it print "skipped: ..." and pass, unless `MAILFAULT_POSTFIX_TESTS=require`
@@ -63,6 +69,67 @@ discard unix - - n - - discard
 postlog unix-dgram n - n - 1 postlogd
 ";
 
+/// The sending Postfix: everything goes out through `smtp` to the relayhost
+/// appended below; deferred mail is retried within about three seconds.
+/// Postfix keeps retry times in whole seconds (the next attempt is due at
+/// the deferring second plus the backoff), so a 2 s minimal backoff is what
+/// guarantees a retry at least a full second later, past a 1 s greylist.
+const RELAY_MAIN_CF: &str = "\
+compatibility_level = 3.6
+mail_owner = postfix
+myhostname = sender.postfix.test
+mydomain = test
+inet_interfaces = 127.0.0.1
+inet_protocols = ipv4
+mynetworks = 127.0.0.0/8
+mydestination =
+relay_domains =
+local_recipient_maps =
+smtpd_relay_restrictions = permit_mynetworks, reject
+smtpd_recipient_restrictions =
+default_transport = smtp
+relay_transport = smtp
+local_transport = error:no local delivery here
+smtp_tls_security_level = none
+smtp_connection_cache_on_demand = no
+smtp_connect_timeout = 5s
+smtp_helo_timeout = 10s
+smtp_mail_timeout = 10s
+smtp_rcpt_timeout = 10s
+smtp_data_init_timeout = 10s
+smtp_data_xfer_timeout = 10s
+smtp_data_done_timeout = 10s
+smtp_quit_timeout = 5s
+minimal_backoff_time = 2s
+maximal_backoff_time = 4s
+queue_run_delay = 1s
+delay_warning_time = 0
+smtpd_banner = $myhostname ESMTP
+maillog_file = /dev/stdout
+";
+
+/// The sending Postfix's services: an smtpd to inject by, the queue, and the
+/// `smtp` client that relays.
+const RELAY_MASTER_CF: &str = "\
+pickup fifo n - n 60 1 pickup
+cleanup unix n - n - 0 cleanup
+qmgr unix n - n 300 1 qmgr
+rewrite unix - - n - - trivial-rewrite
+bounce unix - - n - 0 bounce
+defer unix - - n - 0 bounce
+trace unix - - n - 0 bounce
+verify unix - - n - 1 verify
+flush unix n - n 1000? 0 flush
+anvil unix - - n - 1 anvil
+scache unix - - n - 1 scache
+smtp unix - - n - - smtp
+relay unix - - n - - smtp
+error unix - - n - - error
+retry unix - - n - - error
+discard unix - - n - - discard
+postlog unix-dgram n - n - 1 postlogd
+";
+
 const QUEUE_DIRS: &[&str] = &[
     "active", "bounce", "corrupt", "defer", "deferred", "flush", "hold", "incoming", "maildrop",
     "private", "public", "saved", "trace",
@@ -79,6 +146,11 @@ pub(crate) struct Postfix {
 /// Whether CI said the Postfix tests must run.
 fn required() -> bool {
     std::env::var("MAILFAULT_POSTFIX_TESTS").is_ok_and(|v| v == "require")
+}
+
+/// Whether CI said the scale-out tests (which use the sending Postfix) must run.
+fn redis_required() -> bool {
+    std::env::var("MAILFAULT_REDIS_TESTS").is_ok_and(|v| v == "require")
 }
 
 /// Why Postfix cannot run here, if it cannot.
@@ -134,10 +206,32 @@ impl Postfix {
             eprintln!("skipped: {why}");
             return None;
         }
-        Some(Self::start_here())
+        Some(Self::start_here(MAIN_CF, MASTER_CF))
     }
 
-    fn start_here() -> Self {
+    /// Starts a private *sending* Postfix that relays everything its smtpd
+    /// accepts to `relayhost` (on 127.0.0.1), or `None` after printing
+    /// "SKIPPED: ..." when Postfix cannot run here; with
+    /// `MAILFAULT_POSTFIX_TESTS=require` or `MAILFAULT_REDIS_TESTS=require`
+    /// that is a failure instead.
+    pub(crate) fn start_relaying(relayhost: SocketAddr) -> Option<Self> {
+        assert!(relayhost.ip().is_loopback(), "relay to 127.0.0.1 only");
+        if let Some(why) = missing() {
+            assert!(
+                !required() && !redis_required(),
+                "MAILFAULT_POSTFIX_TESTS or MAILFAULT_REDIS_TESTS=require, but {why}"
+            );
+            eprintln!("SKIPPED: {why} (a sending Postfix is needed)");
+            return None;
+        }
+        let main = format!(
+            "{RELAY_MAIN_CF}relayhost = [127.0.0.1]:{}\n",
+            relayhost.port()
+        );
+        Some(Self::start_here(&main, RELAY_MASTER_CF))
+    }
+
+    fn start_here(main_cf: &str, master_cf: &str) -> Self {
         use std::os::unix::fs::{PermissionsExt, chown};
         let tmp = tempfile::tempdir().expect("temp dir");
         let dir = tmp.path().to_path_buf();
@@ -171,7 +265,7 @@ impl Postfix {
         fs::write(
             conf.join("main.cf"),
             format!(
-                "{MAIN_CF}queue_directory = {}\ndata_directory = {}\n",
+                "{main_cf}queue_directory = {}\ndata_directory = {}\n",
                 queue.display(),
                 data.display()
             ),
@@ -179,7 +273,7 @@ impl Postfix {
         .expect("main.cf");
         fs::write(
             conf.join("master.cf"),
-            format!("127.0.0.1:{port} inet n - n - - smtpd\n{MASTER_CF}"),
+            format!("127.0.0.1:{port} inet n - n - - smtpd\n{master_cf}"),
         )
         .expect("master.cf");
         let log = fs::File::create(dir.join("postfix.log")).expect("log file");
