@@ -154,6 +154,44 @@ async fn a_redis_outage_refuses_with_4xx_and_service_resumes() {
 }
 
 /// Messages `at` holds, from its own API.
+/// A PUT on B reaches A: new connections there answer by the new rules,
+/// and the new scenario's rule state is shared from its first use.
+#[tokio::test]
+async fn a_scenario_put_on_one_instance_changes_the_replies_of_another() {
+    let Some(redis) = Redis::start() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let file = scenario(&dir, "version: 1\n");
+    let (a, b) = (instance(&redis, &file), instance(&redis, &file));
+    assert!(rcpt(a.smtp, "u@example.test").await.starts_with("250"));
+    let put = common::http::request(
+        b.http,
+        "PUT",
+        "/api/v1/scenario",
+        &[],
+        b"version: 1\nrules:\n  - name: once\n    on: rcpt\n    times: 1\n    reply: 550 5.1.1 No such user\n",
+    )
+    .await;
+    assert_eq!(put.status, 200, "{}", put.text());
+    // A follows within its poll interval.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let reply = loop {
+        let reply = rcpt(a.smtp, "u@example.test").await;
+        if !reply.starts_with("250") || Instant::now() > deadline {
+            break reply;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert!(reply.starts_with("550 5.1.1"), "{reply}");
+    // `times: 1` was spent on A: B, sharing the rule state, accepts.
+    assert!(rcpt(b.smtp, "u@example.test").await.starts_with("250"));
+    let scenario = common::http::request(a.http, "GET", "/api/v1/scenario", &[], b"").await;
+    assert!(
+        scenario.text().contains("name: once"),
+        "{}",
+        scenario.text()
+    );
+}
+
 async fn held(at: SocketAddr) -> u64 {
     let list = common::http::get(at, "/api/v1/messages").await;
     assert_eq!(list.status, 200, "{}", list.text());
