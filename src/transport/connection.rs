@@ -271,6 +271,11 @@ impl Connection {
             self.upgrade(None).await?;
             session.tls_started();
         }
+        if session.greeting_shows_date() {
+            session.set_date(crate::store::received::rfc5322_date(
+                std::time::SystemTime::now(),
+            ));
+        }
         session.start(&mut self.actions);
         self.execute().await?;
         loop {

@@ -175,7 +175,13 @@ pub(crate) struct Session<P> {
     exchange: Option<auth::Exchange>,
     /// What the replies being produced answer: set where input enters.
     answering: Answer,
+    /// The current date for a greeting that shows one (`{date}`), given by
+    /// the connection: the session itself reads no clock.
+    date: Option<String>,
 }
+
+/// Where a greeting shows the current date (Microsoft's does).
+pub(crate) const DATE: &str = "{date}";
 
 /// Longest AUTH command or AUTH continuation line (RFC 4954 §4), CRLF excluded.
 pub(crate) const AUTH_LINE_MAX: usize = 12_288;
@@ -217,6 +223,7 @@ impl<P: Policy> Session<P> {
             auth_user: None,
             exchange: None,
             answering: Answer::Greeting,
+            date: None,
         }
     }
 
@@ -231,6 +238,17 @@ impl<P: Policy> Session<P> {
         !matches!(self.framer.mode(), Mode::Command)
     }
 
+    /// Whether the greeting shows the date, which the connection then gives
+    /// with [`Session::set_date`] before [`Session::start`].
+    pub(crate) fn greeting_shows_date(&self) -> bool {
+        self.config.greeting.contains(DATE)
+    }
+
+    /// The date (RFC 5322 form) a `{date}` in the greeting stands for.
+    pub(crate) fn set_date(&mut self, date: String) {
+        self.date = Some(date);
+    }
+
     /// The greeting.
     pub(crate) fn start(&mut self, out: &mut Vec<Action>) {
         if self.state != State::Fresh {
@@ -238,10 +256,14 @@ impl<P: Policy> Session<P> {
         }
         self.state = State::Open;
         self.answering = Answer::Greeting;
+        let greeting = match &self.date {
+            Some(date) => Cow::Owned(self.config.greeting.replace(DATE, date)),
+            None => Cow::Borrowed(self.config.greeting.as_str()),
+        };
         let default = Reply {
             code: 220,
             enhanced: None,
-            text: Cow::Owned(format!("{} {}", self.config.hostname, self.config.greeting)),
+            text: Cow::Owned(format!("{} {greeting}", self.config.hostname)),
         };
         let decision = self.decide(Stage::Connect, None, 1);
         let resolved = self.resolve(decision, default);
