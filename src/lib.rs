@@ -61,6 +61,9 @@ pub mod commands;
 mod error;
 pub mod expect;
 mod fixture;
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
 pub(crate) mod http;
 pub mod proto;
 pub mod scenario;

@@ -110,6 +110,12 @@ impl<'c, 'a> MessageView<'c, 'a> {
                 Some(full) => Cow::Owned(text_body(&full).into_owned()),
                 None => String::from_utf8_lossy(raw_body(self.raw)),
             },
+            // The header section alone did not parse; the whole message
+            // may, and then reads as it would had the body been wanted.
+            None if !self.with_body => match self.parser.parse(self.raw) {
+                Some(full) => Cow::Owned(text_body(&full).into_owned()),
+                None => String::from_utf8_lossy(raw_body(self.raw)),
+            },
             None => String::from_utf8_lossy(raw_body(self.raw)),
         })
     }

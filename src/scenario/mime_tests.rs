@@ -140,3 +140,16 @@ fn one_parse_per_view() {
     });
     assert_eq!(parses() - before, 1);
 }
+
+/// Fuzz finding (mime target): a message whose header section alone did
+/// not parse, but whose whole did, read as raw bytes when only the headers
+/// had been parsed: the body depended on whether a rule was expected to
+/// read it.
+#[test]
+fn body_does_not_depend_on_which_parse_came_first() {
+    let raw: &[u8] = b"Subje\xa9\xaa\xaa\xaa\xaa\xaa\xaa\xaa\x02n\r \n\r\nJum.\rtext.\r\n";
+    let parser = parser();
+    let full = MessageView::with(raw, &parser, true, |view| view.body().to_owned());
+    let head = MessageView::with(raw, &parser, false, |view| view.body().to_owned());
+    assert_eq!(full, head);
+}
