@@ -664,3 +664,7 @@ fn rcpt_params(raw: &str) -> Result<RcptParams<'_>, ParseError> {
 #[cfg(test)]
 #[path = "command_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "command_props.rs"]
+mod props;

@@ -257,3 +257,7 @@ impl Framer {
 #[cfg(test)]
 #[path = "framer_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "framer_props.rs"]
+mod props;
