@@ -54,6 +54,8 @@
 //! - `fixture`: [`TestServer`], the in-process server for Rust tests.
 //! - `commands`: what the `mailfault` binary's subcommands do (`run`
 //!   starts a server, runs the sender and grades it).
+//! - `fuzzing` (feature `fuzzing`, off by default): thin entry points for
+//!   the fuzz targets in `fuzz/`; not API.
 
 pub(crate) mod codes;
 #[doc(hidden)]
