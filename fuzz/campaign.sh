@@ -5,7 +5,7 @@
 # and findings; minimized crashes are kept under fuzz/artifacts/TARGET/.
 #
 #   fuzz/campaign.sh 600 2
-#   TARGETS="framer session" fuzz/campaign.sh 60
+#   TARGETS="framer session" LOGS=logs/again fuzz/campaign.sh 60
 #
 # Engine: libFuzzer (libfuzzer-sys) with the sanitizer-coverage passes,
 # all stable rustc flags: no nightly, no RUSTC_BOOTSTRAP (see README.md).
@@ -23,22 +23,23 @@ export RUSTFLAGS="--cfg fuzzing -Cpasses=sancov-module \
  -Cllvm-args=-sanitizer-coverage-level=4 \
  -Cllvm-args=-sanitizer-coverage-inline-8bit-counters \
  -Cllvm-args=-sanitizer-coverage-pc-table \
- -Cllvm-args=-sanitizer-coverage-trace-compares \
- -Cdebug-assertions -Coverflow-checks"
-# --target keeps the instrumentation out of build scripts.
+ -Cllvm-args=-sanitizer-coverage-trace-compares"
+# --target keeps the instrumentation out of build scripts. Debug assertions
+# and overflow checks come from the release profile in Cargo.toml.
 nice -n 19 cargo build --release --bins --target "$triple"
 
-mkdir -p logs
+logs=${LOGS:-logs}
+mkdir -p "$logs"
 run_one() {
     local t=$1
     mkdir -p "corpus-run/$t" "artifacts/$t"
     # Fork mode with -ignore_crashes: a finding is saved and the run goes
     # on, so one shallow bug cannot end a target's campaign.
-    /usr/bin/time -f '%e %U %S' -o "logs/$t.time" \
+    /usr/bin/time -f '%e %U %S' -o "$logs/$t.time" \
         nice -n 19 "$bin/$t" -fork=1 -ignore_crashes=1 -ignore_timeouts=1 \
         -ignore_ooms=1 -max_total_time="$secs" -timeout=10 -rss_limit_mb=1024 \
         -print_final_stats=1 -artifact_prefix="artifacts/$t/" \
-        "corpus-run/$t" "corpus/$t" >"logs/$t.log" 2>&1 || true
+        "corpus-run/$t" "corpus/$t" >"$logs/$t.log" 2>&1 || true
 }
 
 running=0
@@ -56,10 +57,11 @@ total_execs=0
 total_cpu=0
 printf '%-13s %7s %7s %11s %6s %6s %6s %s\n' target wall_s cpu_s executions cov ft corpus findings
 for t in $targets; do
-    read -r wall user sys <"logs/$t.time" || { wall=0 user=0 sys=0; }
+    # The last line: time(1) puts "Command exited with ..." before it.
+    read -r wall user sys < <(tail -n 1 "$logs/$t.time" 2>/dev/null) || { wall=0 user=0 sys=0; }
     cpu=$(awk -v u="$user" -v s="$sys" 'BEGIN { printf "%.0f", u + s }')
     # Fork mode's status lines: "#EXECS: cov: N ft: N corp: N exec/s ...".
-    last=$(grep -E '^#[0-9]+: cov:' "logs/$t.log" | tail -n 1 || true)
+    last=$(grep -E '^#[0-9]+: cov:' "$logs/$t.log" | tail -n 1 || true)
     execs=$(sed -E 's/^#([0-9]+):.*/\1/' <<<"$last")
     cov=$(sed -E 's/.* cov: ([0-9]+).*/\1/' <<<"$last")
     ft=$(sed -E 's/.* ft: ([0-9]+).*/\1/' <<<"$last")
@@ -74,7 +76,7 @@ for t in $targets; do
         min="artifacts/$t/min-$(basename "$f")"
         [ -f "$min" ] && continue
         nice -n 19 "$bin/$t" -minimize_crash=1 -runs=20000 -timeout=10 \
-            -exact_artifact_path="$min" "$f" >>"logs/$t.minimize.log" 2>&1 || true
+            -exact_artifact_path="$min" "$f" >>"$logs/$t.minimize.log" 2>&1 || true
     done
 done
 echo "total: ${total_cpu}s CPU, ${total_execs} executions"
