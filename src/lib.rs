@@ -59,6 +59,8 @@
 //! - `fixture`: [`TestServer`], the in-process server for Rust tests.
 //! - `commands`: what the `mailfault` binary's subcommands do (`run`
 //!   starts a server, runs the sender and grades it).
+//! - `fuzzing` (feature `fuzzing`, off by default): thin entry points for
+//!   the fuzz targets in `fuzz/`; not API.
 
 pub(crate) mod codes;
 #[doc(hidden)]
@@ -66,6 +68,9 @@ pub mod commands;
 mod error;
 pub mod expect;
 mod fixture;
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
 pub(crate) mod http;
 pub mod proto;
 pub(crate) mod reports;

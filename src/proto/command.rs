@@ -356,7 +356,7 @@ pub(crate) fn parse(line: &[u8]) -> Result<Parsed<'_>, ParseError> {
             }
         }
         Verb::Bdat => {
-            let mut words = arg.split_ascii_whitespace();
+            let mut words = arg.split([' ', '\t']).filter(|w| !w.is_empty());
             let size = words
                 .next()
                 .filter(|w| w.bytes().all(|b| b.is_ascii_digit()))
@@ -377,7 +377,7 @@ pub(crate) fn parse(line: &[u8]) -> Result<Parsed<'_>, ParseError> {
             Command::Bdat { size, last }
         }
         Verb::Auth => {
-            let mut words = arg.split_ascii_whitespace();
+            let mut words = arg.split([' ', '\t']).filter(|w| !w.is_empty());
             let mechanism = words.next().ok_or(Syntax("AUTH requires a mechanism"))?;
             let initial = words.next();
             if words.next().is_some() {
@@ -478,7 +478,9 @@ fn strip_source_route(path: &str) -> Option<Result<&str, &'static str>> {
 /// widened to UTF-8 by RFC 6531); an empty value is left for the known
 /// parameters to refuse, so an unknown one still gets 555.
 fn params_iter(raw: &str) -> impl Iterator<Item = Result<(&str, Option<&str>), ParseError>> {
-    raw.split_ascii_whitespace().map(|p| {
+    // Separated by SP (and the TAB tolerated elsewhere) only: a CR or FF
+    // between parameters is a control character, not a separator.
+    raw.split([' ', '\t']).filter(|p| !p.is_empty()).map(|p| {
         let (k, v) = match p.split_once('=') {
             Some((k, v)) => (k, Some(v)),
             None => (p, None),
@@ -690,3 +692,7 @@ fn rcpt_params(raw: &str) -> Result<RcptParams<'_>, ParseError> {
 #[cfg(test)]
 #[path = "command_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "command_props.rs"]
+mod props;

@@ -637,3 +637,41 @@ fn tabs_after_the_verb_table() {
     );
     assert_eq!(parse(b"\tQUIT").err(), Some(ParseError::UnknownCommand));
 }
+
+/// Fuzz finding (command target): CR, LF or FF between parameters was
+/// taken for a separator, so `NOTIFY=NEVER<CR>ORCPT=...` passed although a
+/// control character anywhere in the parameters is a syntax error.
+#[test]
+fn control_characters_do_not_separate_parameters() {
+    for line in [
+        &b"RCPT TO:<a@b.test> NOTIFY=NEVER\rORCPT=rfc822;a@b.test"[..],
+        b"rcpt to:<a@b.test> H H PT TA\r\r\r\r\r\r\rrcp",
+        b"MAIL FROM:<a@b.test> SIZE=10\x0cBODY=8BITMIME",
+        b"MAIL FROM:<a@b.test>\t\x0cSMTPUTF8",
+        b"BDAT 5\rLAST",
+    ] {
+        assert!(
+            matches!(
+                parse(line),
+                Err(ParseError::BadParameter(_)
+                    | ParseError::BadBdat { .. }
+                    | ParseError::Syntax(_))
+            ),
+            "{:?} parsed: {:?}",
+            String::from_utf8_lossy(line),
+            parse(line)
+        );
+    }
+    assert!(!matches!(
+        parse(b"AUTH PLAIN\x0cAGFsaWNlAHNlY3JldA=="),
+        Ok(Parsed {
+            command: Command::Auth {
+                mechanism: "PLAIN",
+                ..
+            },
+            ..
+        })
+    ));
+    // SP and TAB still separate.
+    assert!(parse(b"MAIL FROM:<a@b.test> SIZE=10\tBODY=8BITMIME").is_ok());
+}

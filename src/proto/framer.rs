@@ -66,6 +66,9 @@ pub(crate) struct Framer {
     discarding: bool,
     at_line_start: bool,
     prev_bare: bool,
+    /// The DATA line being passed on in pieces began with `.<CR>`: whether
+    /// it is a smuggling dot line shows only at its end.
+    dot_cr: bool,
 }
 
 fn has_bare_cr(bytes: &[u8]) -> bool {
@@ -100,6 +103,7 @@ impl Framer {
             discarding: false,
             at_line_start: true,
             prev_bare: false,
+            dot_cr: false,
         }
     }
 
@@ -111,6 +115,7 @@ impl Framer {
         self.mode = mode;
         self.at_line_start = true;
         self.prev_bare = false;
+        self.dot_cr = false;
     }
 
     /// The next frame in `buf` and how many bytes it used; `None` when more
@@ -192,6 +197,9 @@ impl Framer {
             if buf[n - 1] == b'\r' {
                 n -= 1;
             }
+            if dot {
+                self.dot_cr = buf.get(1) == Some(&b'\r');
+            }
             self.at_line_start = false;
             let flags = DataFlags {
                 bare_cr: has_bare_cr(&buf[..n]),
@@ -211,6 +219,7 @@ impl Framer {
             let end = i + 1 + plain_run(&buf[i + 1..]);
             self.at_line_start = true;
             self.prev_bare = false;
+            self.dot_cr = false;
             return Some((
                 Frame::Data {
                     bytes: &buf[..end],
@@ -223,8 +232,11 @@ impl Framer {
             self.set_mode(Mode::Command);
             return Some((Frame::DataEnd, 3));
         }
-        let dot_line =
-            dot && (line == b".\r\n" || line == b".\n" || line.starts_with(b".\r") && bare_lf);
+        // A line that came in pieces is judged by how it began, as if whole.
+        let began_dot_cr = std::mem::take(&mut self.dot_cr);
+        let dot_line = dot
+            && (line == b".\r\n" || line == b".\n" || line.starts_with(b".\r") && bare_lf)
+            || began_dot_cr && bare_lf;
         let flags = DataFlags {
             bare_lf,
             bare_cr: has_bare_cr(line),
@@ -245,3 +257,7 @@ impl Framer {
 #[cfg(test)]
 #[path = "framer_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "framer_props.rs"]
+mod props;

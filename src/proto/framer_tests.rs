@@ -216,3 +216,34 @@ fn plain_lines_travel_as_one_frame() {
     );
     assert!(rest.is_empty());
 }
+
+/// Fuzz finding (framer target): a `.<CR>...<LF>` DATA line longer than
+/// the line limit, arriving in small reads, is passed on in pieces; the
+/// smuggling flag must not depend on how the bytes were cut.
+#[test]
+fn smuggling_flag_survives_a_line_passed_on_in_pieces() {
+    let input: &[u8] = b".\rxxx\xbaxxxxx;xxxx\n\r\n.\r\n";
+    for piece in [1, 2, 5, input.len()] {
+        let mut f = Framer::new(16);
+        f.set_mode(Mode::Data);
+        let mut buf = Vec::new();
+        let mut smuggling = false;
+        let mut ended = false;
+        for chunk in input.chunks(piece) {
+            buf.extend_from_slice(chunk);
+            while let Some((frame, used)) = f.next(&buf) {
+                match frame {
+                    Frame::Data { flags, .. } => smuggling |= flags.smuggling,
+                    Frame::DataEnd => ended = true,
+                    _ => {}
+                }
+                buf.drain(..used);
+            }
+        }
+        assert!(ended, "piece {piece}");
+        assert!(
+            smuggling,
+            "piece {piece}: dot line next to a bare LF not flagged"
+        );
+    }
+}

@@ -140,3 +140,47 @@ fn one_parse_per_view() {
     });
     assert_eq!(parses() - before, 1);
 }
+
+/// Fuzz finding (mime target): a message whose header section alone did
+/// not parse, but whose whole did, read as raw bytes when only the headers
+/// had been parsed: the body depended on whether a rule was expected to
+/// read it.
+#[test]
+fn body_does_not_depend_on_which_parse_came_first() {
+    let raw: &[u8] = b"Subje\xa9\xaa\xaa\xaa\xaa\xaa\xaa\xaa\x02n\r \n\r\nJum.\rtext.\r\n";
+    let parser = parser();
+    let full = MessageView::with(raw, &parser, true, |view| view.body().to_owned());
+    let head = MessageView::with(raw, &parser, false, |view| view.body().to_owned());
+    assert_eq!(full, head);
+}
+
+/// Fuzz finding (mime target): a header section with a leading empty line
+/// did not parse alone but did within the whole message, so `header:`
+/// conditions saw `Subject` or not depending on the parse.
+#[test]
+fn header_presence_does_not_depend_on_which_parse_came_first() {
+    let raw: &[u8] = b"\nSubject:";
+    let parser = parser();
+    let has = |with_body| {
+        MessageView::with(raw, &parser, with_body, |view| {
+            view.any_header("subject", |_| true)
+        })
+    };
+    assert_eq!(has(true), has(false));
+}
+
+/// Fuzz finding (mime target): this multipart trips a `debug_assert!` in
+/// mail-parser 0.11; a debug build must read it as unparsable, not panic.
+#[test]
+fn a_multipart_tripping_the_parser_assertion_does_not_panic() {
+    let raw: &[u8] =
+        b"Content-Type: multipart/; boundary=x\n\r\n--xContent-Type:message/rFc822\n\r\n\
+        Content-Type:message/rfc822\n\n\n--x--\r";
+    let parser = parser();
+    for with_body in [true, false] {
+        MessageView::with(raw, &parser, with_body, |view| {
+            view.any_header("subject", |_| true);
+            let _ = view.body();
+        });
+    }
+}

@@ -263,6 +263,16 @@ impl fmt::Display for ScenarioErrors {
 
 impl std::error::Error for ScenarioErrors {}
 
+/// For the MIME fuzz target (`crate::fuzzing`): whether header `name` is
+/// present, and the body text, as rules see them.
+#[cfg(feature = "fuzzing")]
+pub(crate) fn fuzz_mime_view(raw: &[u8], name: &str, with_body: bool) -> (bool, String) {
+    let parser = mime::parser();
+    mime::MessageView::with(raw, &parser, with_body, |view| {
+        (view.any_header(name, |_| true), view.body().to_owned())
+    })
+}
+
 /// What `accept_all` would be as a file: nothing but the defaults.
 const ACCEPT_ALL_YAML: &str =
     "# The default: accept every message.\nversion: 1\nname: accept-all\n";
