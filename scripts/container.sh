@@ -16,8 +16,10 @@ IMAGE=${MAILFAULT_IMAGE:-mailfault:latest}
 TARGET=x86_64-unknown-linux-gnu
 BIN=target/$TARGET/release/mailfault
 CONTEXT=target/container/context
-# The size the image must stay under (bytes).
-MAX_SIZE=$((12 * 1000 * 1000))
+# The size the image must stay under (bytes). 12 MB until round 2 added the
+# Redis client (redis-rs with url/idna and combine, ~0.6 MB) and the report
+# builders, outbox and webhooks; it was 12.37 MB then.
+MAX_SIZE=$((13 * 1000 * 1000))
 
 say() { printf '== %s\n' "$*"; }
 
