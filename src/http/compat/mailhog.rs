@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use axum::Json;
 use axum::extract::{Query, State};
-use mail_parser::{MessageParser, PartType};
+use mail_parser::PartType;
 use serde::{Deserialize, Serialize};
 
 use crate::http::error::{ApiError, rejected};
@@ -120,7 +120,7 @@ fn slice(raw: &[u8], from: u32, to: u32) -> String {
 /// The top-level MIME parts, each with its own headers and raw body, as
 /// MailHog splits a multipart message; `None` for a single-part one.
 fn mime(raw: &[u8]) -> Option<Mime> {
-    let parsed = MessageParser::default().parse(raw)?;
+    let parsed = super::parsed::parse(raw)?;
     let PartType::Multipart(children) = &parsed.parts.first()?.body else {
         return None;
     };
