@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use super::exchanges::{Said, seconds};
-use super::history::{Fate, Mark, history};
+use super::history::{Mark, history};
 use super::{EvidenceLine, ReportFact, ReportKind, Seen, Verdict};
 
 /// Every RCPT TO a recipient got, and every 5xx, by recipient (lower case),
@@ -80,14 +80,7 @@ fn stops<'a>(seen: &Seen<'a>, complaint: bool) -> (usize, Vec<Stop<'a>>) {
     let mut causes: BTreeMap<String, Vec<(EvidenceLine, Vec<Said<'a>>)>> = BTreeMap::new();
     if !complaint {
         for (to, m) in &marks {
-            let Some((i, reply)) = m.iter().enumerate().find_map(|(i, mark)| match mark {
-                Mark::Failed {
-                    fate: Fate::Refused,
-                    reply,
-                    ..
-                } => Some((i, reply)),
-                _ => None,
-            }) else {
+            let Some((i, reply)) = super::history::first_refusal(m) else {
                 continue;
             };
             let later: Vec<Said<'a>> = tries(m.get(i + 1..).unwrap_or(&[])).collect();

@@ -64,6 +64,19 @@ impl Mark<'_> {
     }
 }
 
+/// The first permanent refusal among `marks`, with its index: from there
+/// on, every try of the pair goes against a refusal.
+pub(super) fn first_refusal<'m, 'a>(marks: &'m [Mark<'a>]) -> Option<(usize, &'m Said<'a>)> {
+    marks.iter().enumerate().find_map(|(i, mark)| match mark {
+        Mark::Failed {
+            fate: Fate::Refused,
+            reply,
+            ..
+        } => Some((i, reply)),
+        _ => None,
+    })
+}
+
 /// Every pair's marks in time order.
 pub(super) type History<'a> = BTreeMap<Pair, Vec<Mark<'a>>>;
 

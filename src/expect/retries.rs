@@ -50,14 +50,7 @@ pub(super) fn no_retry_after_permanent(seen: &Seen<'_>) -> Verdict {
     let mut retries = 0;
     for (pair, marks) in h.iter().filter(|(p, _)| p.to.is_some()) {
         // Once refused, every later try of the pair is a retry of it.
-        let Some((at, reply)) = marks.iter().enumerate().find_map(|(i, m)| match m {
-            Mark::Failed {
-                fate: Fate::Refused,
-                reply,
-                ..
-            } => Some((i, reply)),
-            _ => None,
-        }) else {
+        let Some((at, reply)) = super::history::first_refusal(marks) else {
             continue;
         };
         refused += 1;
