@@ -24,7 +24,8 @@
 //!   and only paced by the transport.
 //! - [`scenario`]: YAML model, validation with file/line/column, `extends`
 //!   of provider profiles, matchers, the rule engine and its shared state
-//!   (greylist tables, rate windows, the real or virtual clock).
+//!   (greylist tables, rate windows, counters: `state`, one trait with an
+//!   in-memory and a Redis implementation) and the real or virtual clock.
 //! - [`store`]: memory and maildir capture, the Received header, each
 //!   session's `log` of events (bounded by count and bytes, never cut in a
 //!   way that changes a verdict) and the `transcript` text rendered from it
