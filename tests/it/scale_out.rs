@@ -154,6 +154,63 @@ async fn a_redis_outage_refuses_with_4xx_and_service_resumes() {
 }
 
 /// Messages `at` holds, from its own API.
+/// Sends one command to Redis in RESP and returns the raw reply.
+async fn redis_cmd(redis: &Redis, args: &[&str]) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut s = tokio::net::TcpStream::connect(("127.0.0.1", redis.port))
+        .await
+        .unwrap();
+    let mut req = format!("*{}\r\n", args.len());
+    for a in args {
+        req.push_str(&format!("${}\r\n{a}\r\n", a.len()));
+    }
+    s.write_all(req.as_bytes()).await.unwrap();
+    let mut buf = vec![0; 64 * 1024];
+    let n = tokio::time::timeout(Duration::from_secs(5), s.read(&mut buf))
+        .await
+        .unwrap()
+        .unwrap();
+    String::from_utf8_lossy(&buf[..n]).into_owned()
+}
+
+/// `max_concurrent` counts connections on every instance, and a count
+/// that drops to zero leaves no key behind (one per client ever seen).
+#[tokio::test]
+async fn concurrent_connections_are_counted_across_instances() {
+    let Some(redis) = Redis::start() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let file = scenario(
+        &dir,
+        "version: 1\nrules:\n  - name: one at a time\n    on: connect\n    rate_limit: { max_concurrent: 1, key: client_ip }\n    reply: 421 4.7.0 Too many connections\n",
+    );
+    let (a, b) = (instance(&redis, &file), instance(&redis, &file));
+    let (mut first, greeting) = common::Raw::greeted(a.smtp).await;
+    assert!(greeting.starts_with("220"), "{greeting}");
+    let (_, refused) = common::Raw::greeted(b.smtp).await;
+    assert!(refused.starts_with("421"), "{refused}");
+    assert!(first.cmd("QUIT").await.starts_with("221"));
+    drop(first);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let (mut c, g) = common::Raw::greeted(b.smtp).await;
+        let _ = c.cmd("QUIT").await;
+        if g.starts_with("220") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "still refused: {g}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let keys = redis_cmd(&redis, &["KEYS", "{it:conc}*"]).await;
+        if keys.starts_with("*0") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "keys left: {keys}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 /// A PUT on B reaches A: new connections there answer by the new rules,
 /// and the new scenario's rule state is shared from its first use.
 #[tokio::test]

@@ -73,6 +73,18 @@ return total";
 /// KEYS[1] counter; ARGV ttl (ms). INCR that keeps the key expiring.
 const COUNT: &str = "local n = redis.call('INCR', KEYS[1]) redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[1])) return n";
 
+/// KEYS[1] a concurrency count; ARGV ttl (ms). One more open connection;
+/// the TTL bounds what an instance killed mid-session leaves counted.
+const ENTER: &str = "local n = redis.call('INCR', KEYS[1]) redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[1])) return n";
+
+/// KEYS[1] a concurrency count. One connection fewer; the key goes at zero,
+/// so keys do not pile up for every client ever seen.
+const LEAVE: &str =
+    "local n = redis.call('DECR', KEYS[1]) if n <= 0 then redis.call('DEL', KEYS[1]) end return n";
+
+/// A concurrency count outlives its last refresh by this much at most.
+const CONCURRENT_TTL: Duration = Duration::from_secs(3600);
+
 /// KEYS[1] fired count; ARGV limit. One firing within the budget.
 const CLAIM: &str = "local n = tonumber(redis.call('GET', KEYS[1]) or '0') \
 if n < tonumber(ARGV[1]) then redis.call('INCR', KEYS[1]) return 1 end return 0";
@@ -95,6 +107,8 @@ pub struct Redis {
     count: Script,
     claim: Script,
     publish: Script,
+    enter: Script,
+    leave: Script,
 }
 
 impl std::fmt::Debug for Redis {
@@ -145,6 +159,8 @@ impl Redis {
             count: Script::new(COUNT),
             claim: Script::new(CLAIM),
             publish: Script::new(PUBLISH),
+            enter: Script::new(ENTER),
+            leave: Script::new(LEAVE),
         })
     }
 
@@ -335,8 +351,13 @@ impl RuleState for Scoped {
         let k = self
             .redis
             .key("conc", &self.scope, &format!("{rule}:{key}"));
-        self.redis
-            .with(|c| redis::cmd("INCR").arg(&k).query::<u64>(c))
+        self.redis.with(|c| {
+            self.redis
+                .enter
+                .key(&k)
+                .arg(ms(CONCURRENT_TTL))
+                .invoke::<u64>(c)
+        })
     }
 
     fn leave(&self, rule: usize, key: &str) {
@@ -345,7 +366,7 @@ impl RuleState for Scoped {
             .key("conc", &self.scope, &format!("{rule}:{key}"));
         let _ = self
             .redis
-            .with(|c| redis::cmd("DECR").arg(&k).query::<i64>(c));
+            .with(|c| self.redis.leave.key(&k).invoke::<i64>(c));
     }
 
     fn see_attempt(&self, ip: IpAddr, from: &str, to: &str) -> Result<u32, StateError> {
