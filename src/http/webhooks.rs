@@ -45,7 +45,9 @@ pub struct Target {
     host: String,
     port: u16,
     path: String,
-    url: String,
+    /// The URL as logs show it: scheme, host and port only, since webhook
+    /// paths often carry a secret token.
+    shown: String,
 }
 
 impl std::str::FromStr for Target {
@@ -64,6 +66,12 @@ impl std::str::FromStr for Target {
             }
             _ => (authority, 80),
         };
+        if authority.contains('@') {
+            return Err(
+                "credentials in a webhook URL are not supported (they would travel in plain HTTP); put a token in the path"
+                    .to_owned(),
+            );
+        }
         let host = host.trim_start_matches('[').trim_end_matches(']');
         let clean = |t: &str| t.bytes().all(|b| b.is_ascii_graphic());
         if host.is_empty() || port == 0 || !clean(host) || !clean(path) {
@@ -73,7 +81,7 @@ impl std::str::FromStr for Target {
             host: host.to_owned(),
             port,
             path: path.to_owned(),
-            url: s.trim().to_owned(),
+            shown: format!("http://{authority}/…"),
         })
     }
 }
@@ -136,18 +144,18 @@ async fn worker(target: Target, mut rx: mpsc::Receiver<Post>, stats: Arc<Outboun
             match post(&target, &p).await {
                 Ok(()) => {
                     stats.sent.fetch_add(1, Ordering::Relaxed);
-                    debug!(url = %target.url, event = p.kind, attempt, "webhook delivered");
+                    debug!(url = %target.shown, event = p.kind, attempt, "webhook delivered");
                     break;
                 }
                 Err(why) if attempt < ATTEMPTS => {
                     stats.retried.fetch_add(1, Ordering::Relaxed);
-                    warn!(url = %target.url, event = p.kind, attempt, reason = %why, "webhook failed; will retry");
+                    warn!(url = %target.shown, event = p.kind, attempt, reason = %why, "webhook failed; will retry");
                     tokio::time::sleep(wait).await;
                     wait = wait.saturating_mul(2);
                 }
                 Err(why) => {
                     stats.failed.fetch_add(1, Ordering::Relaxed);
-                    warn!(url = %target.url, event = p.kind, attempt, reason = %why, "webhook given up");
+                    warn!(url = %target.shown, event = p.kind, attempt, reason = %why, "webhook given up");
                 }
             }
         }
@@ -268,6 +276,10 @@ mod tests {
             (t.host.as_str(), t.port, t.path.as_str()),
             ("127.0.0.1", 9000, "/hook")
         );
+        assert_eq!(
+            t.shown, "http://127.0.0.1:9000/…",
+            "logs never show the path"
+        );
         let t: Target = "http://localhost".parse().unwrap();
         assert_eq!((t.port, t.path.as_str()), (80, "/"));
         let t: Target = "http://[::1]:81/x?y=1".parse().unwrap();
@@ -281,6 +293,7 @@ mod tests {
             "ftp://x",
             "http://x:0/",
             "http://x:y/",
+            "http://user:secret@x:80/",
         ] {
             assert!(bad.parse::<Target>().is_err(), "{bad}");
         }
