@@ -182,6 +182,32 @@ pub(super) fn settings(
     }
 }
 
+/// Refuses a `deliver_to` beyond this machine in a scenario sent over the
+/// API: whoever can reach the API must not be able to make the server
+/// connect anywhere on its network. A scenario file may name any host;
+/// inside the container image, where other services are reached by name
+/// and the port mapping decides who reaches the API, so may the API.
+pub(super) fn check_remote_delivery(r: Option<&model::Reports>, errors: &mut Errors<'_>) {
+    let Some(d) = r.and_then(|r| r.deliver_to.as_ref()) else {
+        return;
+    };
+    let Some((host, _)) = parse_smtp_url(&d.value) else {
+        return;
+    };
+    let loopback = host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback());
+    if !loopback && !crate::http::in_container() {
+        errors.at(
+            loc(d),
+            format!(
+                "`deliver_to` over the API may only name this machine (127.0.0.1, ::1, localhost), not `{host}`; put a remote endpoint in a scenario file given with --scenario"
+            ),
+        );
+    }
+}
+
 /// `smtp://HOST:PORT` (an IPv6 host in brackets) to host and port.
 fn parse_smtp_url(text: &str) -> Option<(String, u16)> {
     let rest = text.trim().strip_prefix("smtp://")?;

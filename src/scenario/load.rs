@@ -122,6 +122,9 @@ pub(super) fn load_source(src: Source<'_>, depth: usize) -> Result<Scenario, Sce
     let base_server = base
         .as_ref()
         .map_or_else(ServerSettings::default, |b| b.server.clone());
+    if !files {
+        followups::check_remote_delivery(parsed.server.reports.as_ref(), &mut errors);
+    }
     let server = server(parsed.server, base_server, &mut errors);
     let mut rules: Vec<Rule> = parsed
         .rules

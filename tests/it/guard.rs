@@ -199,3 +199,41 @@ async fn http_connections_are_capped_and_smtp_still_answers() {
     drop(idle);
     server.shutdown().await;
 }
+
+/// Whoever can reach the API must not make the server connect elsewhere on
+/// its network: a PUT's `deliver_to` may name only this machine.
+#[tokio::test]
+async fn a_put_scenario_cannot_send_reports_off_this_machine() {
+    let server = TestServer::start().await.unwrap();
+    let yaml = |to: &str| {
+        format!(
+            "version: 1\nserver:\n  reports: {{ deliver_to: \"smtp://{to}\" }}\nrules:\n  - on: rcpt\n    bounce: {{ after: 1m, status: 5.1.1 }}\n"
+        )
+    };
+    let refused = request(
+        server.http_addr(),
+        "PUT",
+        "/api/v1/scenario",
+        &[],
+        yaml("192.0.2.1:25").as_bytes(),
+    )
+    .await;
+    assert_eq!(refused.status, 400, "{}", refused.text());
+    assert!(
+        refused.text().contains("may only name this machine"),
+        "{}",
+        refused.text()
+    );
+    for local in ["127.0.0.1:2526", "localhost:2526", "[::1]:2526"] {
+        let ok = request(
+            server.http_addr(),
+            "PUT",
+            "/api/v1/scenario",
+            &[],
+            yaml(local).as_bytes(),
+        )
+        .await;
+        assert_eq!(ok.status, 200, "{local}: {}", ok.text());
+    }
+    server.shutdown().await;
+}
