@@ -433,6 +433,13 @@ async fn dsn_success_reports_delivery_to_notify_success_recipients() {
     server.shutdown().await;
 }
 
+/// Each named verdict passed.
+fn passes(report: &mailfault::expect::Report, names: &[&str]) {
+    for name in names {
+        assert!(verdict(report, name).passed, "{name}: {report:#?}");
+    }
+}
+
 fn verdict<'a>(
     report: &'a mailfault::expect::Report,
     name: &str,
@@ -470,13 +477,9 @@ async fn stops_after_hard_bounce_names_the_bounce_and_the_offending_transaction(
     .await;
     server.wait_for_sessions(2, WAIT).await.expect("sessions");
     let report = server.report();
-    assert!(
-        verdict(&report, "stops_after_hard_bounce").passed,
-        "{report:#?}"
-    );
-    assert!(
-        verdict(&report, "keeps_trying_after_delay").passed,
-        "{report:#?}"
+    passes(
+        &report,
+        &["stops_after_hard_bounce", "keeps_trying_after_delay"],
     );
 
     // A naive sender mails the bounced address again.
@@ -557,13 +560,9 @@ async fn stops_after_complaint_and_null_sender_for_reports() {
     c.cmd("QUIT").await;
     server.wait_for_sessions(2, WAIT).await.expect("sessions");
     let report = server.report();
-    assert!(
-        verdict(&report, "stops_after_complaint").passed,
-        "{report:#?}"
-    );
-    assert!(
-        verdict(&report, "null_sender_for_reports").passed,
-        "{report:#?}"
+    passes(
+        &report,
+        &["stops_after_complaint", "null_sender_for_reports"],
     );
 
     // Mailing the complainer again, and a notification from a real address.
