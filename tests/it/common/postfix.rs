@@ -27,13 +27,11 @@ const POSTFIX: &str = "/usr/sbin/postfix";
 const START: Duration = Duration::from_secs(30);
 const STOP: Duration = Duration::from_secs(10);
 
-/// The settings both servers are compared under: Postfix's limits set to
-/// mailfault's defaults (25 MiB messages, 100 recipients, hang up after 20
-/// errors) and no error sleep, so a dialogue full of mistakes stays fast.
-const MAIN_CF: &str = "\
+/// What both private Postfixes share: loopback only, no local delivery,
+/// logs to stdout (the tests read them).
+const BASE_CF: &str = "\
 compatibility_level = 3.6
 mail_owner = postfix
-myhostname = postfix.test
 mydomain = test
 inet_interfaces = 127.0.0.1
 inet_protocols = ipv4
@@ -41,8 +39,17 @@ mynetworks = 127.0.0.0/8
 mydestination =
 relay_domains =
 local_recipient_maps =
-smtpd_relay_restrictions = permit_mynetworks, reject_unauth_destination
 smtpd_recipient_restrictions =
+smtpd_banner = $myhostname ESMTP
+maillog_file = /dev/stdout
+";
+
+/// The settings both servers are compared under: Postfix's limits set to
+/// mailfault's defaults (25 MiB messages, 100 recipients, hang up after 20
+/// errors) and no error sleep, so a dialogue full of mistakes stays fast.
+const MAIN_CF: &str = "\
+myhostname = postfix.test
+smtpd_relay_restrictions = permit_mynetworks, reject_unauth_destination
 default_transport = discard
 relay_transport = discard
 local_transport = discard
@@ -51,8 +58,6 @@ smtpd_recipient_limit = 100
 smtpd_error_sleep_time = 0
 smtpd_soft_error_limit = 10
 smtpd_hard_error_limit = 20
-smtpd_banner = $myhostname ESMTP
-maillog_file = /dev/stdout
 ";
 
 /// Only what an smtpd with a queue needs; the queue manager hands every
@@ -75,18 +80,8 @@ postlog unix-dgram n - n - 1 postlogd
 /// the deferring second plus the backoff), so a 2 s minimal backoff is what
 /// guarantees a retry at least a full second later, past a 1 s greylist.
 const RELAY_MAIN_CF: &str = "\
-compatibility_level = 3.6
-mail_owner = postfix
 myhostname = sender.postfix.test
-mydomain = test
-inet_interfaces = 127.0.0.1
-inet_protocols = ipv4
-mynetworks = 127.0.0.0/8
-mydestination =
-relay_domains =
-local_recipient_maps =
 smtpd_relay_restrictions = permit_mynetworks, reject
-smtpd_recipient_restrictions =
 default_transport = smtp
 relay_transport = smtp
 local_transport = error:no local delivery here
@@ -104,8 +99,6 @@ minimal_backoff_time = 2s
 maximal_backoff_time = 4s
 queue_run_delay = 1s
 delay_warning_time = 0
-smtpd_banner = $myhostname ESMTP
-maillog_file = /dev/stdout
 ";
 
 /// The sending Postfix's services: an smtpd to inject by, the queue, and the
@@ -206,7 +199,7 @@ impl Postfix {
             eprintln!("skipped: {why}");
             return None;
         }
-        Some(Self::start_here(MAIN_CF, MASTER_CF))
+        Some(Self::start_here(&format!("{BASE_CF}{MAIN_CF}"), MASTER_CF))
     }
 
     /// Starts a private *sending* Postfix that relays everything its smtpd
@@ -225,7 +218,7 @@ impl Postfix {
             return None;
         }
         let main = format!(
-            "{RELAY_MAIN_CF}relayhost = [127.0.0.1]:{}\n",
+            "{BASE_CF}{RELAY_MAIN_CF}relayhost = [127.0.0.1]:{}\n",
             relayhost.port()
         );
         Some(Self::start_here(&main, RELAY_MASTER_CF))
