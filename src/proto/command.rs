@@ -5,7 +5,7 @@
 //! the transcript can tell a developer their client is sloppy.
 
 /// The command verbs, used to count occurrences per session.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub enum Verb {
     /// `EHLO`
@@ -194,7 +194,7 @@ impl Deviations {
     pub(crate) const EXTRA_SPACES: u8 = 8;
     pub(crate) const TAB_SEPARATOR: u8 = 16;
 
-    const NAMES: [(u8, &'static str); 5] = [
+    pub(crate) const NAMES: [(u8, &'static str); 5] = [
         (
             Self::SPACE_AFTER_COLON,
             "space after the colon in MAIL FROM:/RCPT TO: (RFC 5321 allows none)",

@@ -17,7 +17,7 @@ use super::session::Mechanism;
 
 /// What a reply answered. Replies are recorded right after what they
 /// answer, so `Command` means the latest [`Event::Command`] before it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub enum Answer {
     /// The 220 (or a refusal) when the client connected.
@@ -31,7 +31,7 @@ pub enum Answer {
 }
 
 /// A command line as received.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct CommandEvent {
     /// `None`: not a command the parser knows (its reply says why), an
     /// over-long line, or a line of an AUTH exchange.
@@ -93,7 +93,7 @@ impl CommandEvent {
 }
 
 /// A reply as the session decided it; its wire form is rendered on demand.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ReplyEvent {
     /// What the reply answered.
     pub answers: Answer,
@@ -108,19 +108,44 @@ pub struct ReplyEvent {
 }
 
 /// Sloppy client input the server tolerated.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub enum Deviation {
     /// A syntax liberty the parser accepted (`space after colon`, ...).
-    Syntax(&'static str),
+    Syntax(#[serde(deserialize_with = "syntax_text")] SyntaxText),
     /// A command line ended by LF alone, accepted by `bare_lf: accept`.
     BareLfCommand,
     /// A CR inside a command line.
     BareCrInCommand,
 }
 
+/// `&'static str` under another name: serde reads a field spelled `&str`
+/// as text borrowed from the input, which here would demand `'static`
+/// input; [`syntax_text`] maps the text to the parser's copy instead.
+type SyntaxText = &'static str;
+
+/// What a decoded [`Deviation::Syntax`] holds when its text is none the
+/// parser of this build uses (a record written by another version).
+pub(crate) const UNKNOWN_SYNTAX: &str = "a syntax liberty this version does not know";
+
+/// A stored record names a syntax liberty by its text, but the event holds a
+/// `&'static str`: the text read back is mapped to the parser's own copy
+/// (the one list of them is `Deviations::NAMES`), so the type stays as cheap
+/// as before and a record written elsewhere still decodes.
+fn syntax_text<'de, D>(deserializer: D) -> Result<&'static str, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    let text = <std::borrow::Cow<'de, str> as serde::Deserialize>::deserialize(deserializer)?;
+    Ok(super::command::Deviations::NAMES
+        .into_iter()
+        .map(|(_, known)| known)
+        .find(|known| *known == text)
+        .unwrap_or(UNKNOWN_SYNTAX))
+}
+
 /// Why a transaction's content was not kept although it arrived.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub enum Discard {
     /// `store: false`: the client got its reply, the server kept nothing.
@@ -144,7 +169,7 @@ pub enum Discard {
 }
 
 /// How a transaction that reached its content ended.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub enum Fate {
     /// Stored, and the client got its 2xx.
@@ -162,7 +187,7 @@ pub enum Fate {
 }
 
 /// Why the server ended a session.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub enum CloseReason {
     /// The client said QUIT.
@@ -212,7 +237,7 @@ impl CloseReason {
 }
 
 /// One fact of a session.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub enum Event {
     /// The client connected.

@@ -128,7 +128,7 @@ impl ReplyChoice {
 }
 
 /// A broken TLS upgrade (`tls_fault:` at `starttls`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub enum TlsFault {
     /// `220`, then the connection closes before any handshake.

@@ -8,7 +8,7 @@ use std::borrow::Cow;
 use std::fmt;
 
 /// An RFC 3463 enhanced status code such as `5.1.1`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub struct EnhancedCode {
     /// 2, 4 or 5.
     pub class: u8,
@@ -92,7 +92,7 @@ impl fmt::Display for EnhancedCode {
 
 /// One SMTP reply. `text` holds the lines separated by `\n`; an empty text
 /// still produces one line holding only the code.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Reply {
     /// The three-digit reply code.
     pub code: u16,
@@ -287,7 +287,7 @@ impl Reply {
 
 /// How a reply goes onto the wire: normally, or broken on purpose so a
 /// client's reply parser and time-outs get tested.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub enum Wire {
     #[default]
@@ -303,7 +303,7 @@ pub enum Wire {
 }
 
 /// The broken reply forms of `malformed:`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub enum Malformed {
     /// Lines end in LF instead of CRLF.

@@ -5,7 +5,7 @@
 //! its message (a peer sink grew memory quadratically by never resetting one).
 
 /// A recipient the server accepted, with its ESMTP parameters as sent.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Recipient {
     /// The path as given in RCPT TO, without brackets.
     pub address: String,

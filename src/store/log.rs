@@ -24,7 +24,7 @@ const HARD_EVENTS: usize = 20_000;
 const HARD_BYTES: usize = 4 << 20;
 
 /// One event and when it happened, counted from the session's start.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Stamped {
     /// Time since the session started.
     pub at: Duration,
@@ -32,7 +32,7 @@ pub struct Stamped {
     pub event: Event,
 }
 
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 /// A session's events, bounded (see the module doc).
 pub struct EventLog {
     events: Vec<Stamped>,

@@ -28,7 +28,7 @@ use crate::proto::replies as R;
 use crate::proto::reply::Reply;
 
 /// The SASL mechanisms we speak.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub enum Mechanism {
     /// `PLAIN` (RFC 4616)
