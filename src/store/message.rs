@@ -13,7 +13,7 @@ use crate::proto::transaction::{Incoming, Recipient};
 use crate::scenario::Clock;
 
 /// A message that got its 2xx.
-#[derive(Debug)]
+#[derive(Debug, PartialEq, Eq)]
 pub struct StoredMessage {
     /// The store's id, also in the `Received:` header and the 250 reply.
     pub id: u64,
@@ -190,7 +190,8 @@ pub struct SessionRecord {
     /// The scenario clock (real or virtual) when the session started.
     pub scenario_started: Duration,
     /// The scenario's clock and the real moment the session started, to
-    /// read a virtual clock's time at any line; `None` for a record built
+    /// read a virtual clock's time at any line (or, for a record decoded
+    /// from another instance, what it read then); `None` for a record built
     /// by hand, where a line is at `scenario_started + line.at`.
     pub(crate) timeline: Option<Timeline>,
     /// Ids of the messages this session delivered.
@@ -200,7 +201,7 @@ pub struct SessionRecord {
 }
 
 /// A session still talking: what the live view shows until it ends.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct OpenSession {
     pub id: u64,
     pub client: SocketAddr,
@@ -211,9 +212,13 @@ pub(crate) struct OpenSession {
 
 /// Where a session sits on its scenario's clock.
 #[derive(Debug, Clone)]
-pub(crate) struct Timeline {
-    pub clock: Arc<Clock>,
-    pub started: Instant,
+pub(crate) enum Timeline {
+    /// The session ran here: its clock can be asked about any moment.
+    Live { clock: Arc<Clock>, started: Instant },
+    /// The session came from another instance, whose clock is not here:
+    /// (offset into the session, scenario time then) for each event's
+    /// offset, ascending, read off its clock when it was encoded.
+    Recorded(Vec<(Duration, Duration)>),
 }
 
 impl SessionRecord {
@@ -235,10 +240,18 @@ impl SessionRecord {
         match &self.timeline {
             // An offset past the end of representable time cannot come
             // from a real session; read it as the clock's latest time.
-            Some(t) => t
-                .started
+            Some(Timeline::Live { clock, started }) => started
                 .checked_add(offset)
-                .map_or_else(|| t.clock.now(), |when| t.clock.at(when)),
+                .map_or_else(|| clock.now(), |when| clock.at(when)),
+            // Between two readings the clock is taken to have run in step
+            // with the session: exact at every event, close enough between.
+            Some(Timeline::Recorded(table)) => {
+                let before = table.partition_point(|(at, _)| *at <= offset);
+                match before.checked_sub(1).and_then(|i| table.get(i)) {
+                    Some((at, then)) => then.saturating_add(offset.saturating_sub(*at)),
+                    None => self.scenario_started.saturating_add(offset),
+                }
+            }
             None => self.scenario_started.saturating_add(offset),
         }
     }

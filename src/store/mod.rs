@@ -5,6 +5,7 @@
 //! acknowledged messages through a lossy broadcast channel. When the disk is
 //! slow, the client waits; nothing is dropped.
 
+pub(crate) mod codec;
 pub mod log;
 mod maildir;
 mod memory;

@@ -252,7 +252,7 @@ impl Connection {
             ended_at: SystemTime::now(),
             epoch: self.active.epoch,
             scenario_started,
-            timeline: Some(Timeline {
+            timeline: Some(Timeline::Live {
                 clock: Arc::clone(self.active.engine.clock()),
                 started: self.started,
             }),
