@@ -166,11 +166,8 @@ pub async fn run(opts: ServeOptions) -> Result<(), Error> {
         Some(path) => Scenario::from_file(path)?,
         None => Scenario::accept_all(),
     };
-    let store = Arc::new(Store::open(
-        &opts.store,
-        opts.max_messages,
-        opts.max_memory,
-    )?);
+    let store = Store::open(&opts.store, opts.max_messages, opts.max_memory)?
+        .through(opts.state.journal(opts.max_messages, opts.max_memory));
     let (mut listen, ca) = tls_listen(&opts.tls, &opts.certs_dir, &scenario.server.hostname)?;
     listen.smtp = Some(opts.smtp);
     listen.state = opts.state.clone();

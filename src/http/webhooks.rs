@@ -192,7 +192,7 @@ pub(crate) fn start(targets: Vec<Target>, control: Control) -> JoinHandle<()> {
             tx
         })
         .collect();
-    let mut rx = control.store().subscribe();
+    let mut rx = control.store().subscribe_local();
     let token = control.shutdown_token();
     tokio::spawn(async move {
         let mut last: Option<BTreeMap<&'static str, bool>> = None;

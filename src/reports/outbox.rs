@@ -13,7 +13,7 @@ use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
@@ -34,20 +34,17 @@ const FIRST_BACKOFF: Duration = Duration::from_millis(500);
 const TICK: Duration = Duration::from_millis(200);
 
 /// What a report is.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", tag = "type")]
 pub(crate) enum Kind {
     /// A DSN with this action.
-    Dsn {
-        action: &'static str,
-        status: String,
-    },
+    Dsn { action: String, status: String },
     /// An ARF report of this feedback type.
     Complaint { feedback_type: String },
 }
 
 /// Where a report stands.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub(crate) enum State {
     /// Waiting for its time on the scenario clock.
@@ -61,7 +58,7 @@ pub(crate) enum State {
 }
 
 /// One report, as the API lists it and the verdicts read it.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub(crate) struct View {
     pub id: u64,
     #[serde(flatten)]
@@ -168,7 +165,6 @@ struct Sending {
 /// Everything planned and released, bounded.
 pub(crate) struct Outbox {
     entries: Mutex<VecDeque<Entry>>,
-    next_id: std::sync::atomic::AtomicU64,
     wake: Notify,
     store: Arc<Store>,
 }
@@ -196,7 +192,6 @@ impl Outbox {
     pub(crate) fn new(store: Arc<Store>) -> Self {
         Self {
             entries: Mutex::new(VecDeque::new()),
-            next_id: std::sync::atomic::AtomicU64::new(1),
             wake: Notify::new(),
             store,
         }
@@ -208,7 +203,11 @@ impl Outbox {
 
     /// Every report, oldest first.
     pub(crate) fn list(&self) -> Vec<View> {
-        self.lock().iter().map(|e| e.view.clone()).collect()
+        self.store
+            .reports()
+            .iter()
+            .map(|r| r.view.clone())
+            .collect()
     }
 
     /// How many reports are in each state, for `/metrics`.
@@ -220,8 +219,8 @@ impl Outbox {
             ("delivered", 0),
             ("failed", 0),
         ];
-        for e in self.lock().iter() {
-            let i = match e.view.state {
+        for r in self.store.reports() {
+            let i = match r.view.state {
                 State::Pending => 0,
                 State::Released => 1,
                 State::Sending => 2,
@@ -237,22 +236,23 @@ impl Outbox {
 
     /// One report and its bytes (`None` while pending).
     pub(crate) fn get(&self, id: u64) -> Option<(View, Option<Arc<[u8]>>)> {
-        self.lock()
-            .iter()
-            .find(|e| e.view.id == id)
-            .map(|e| (e.view.clone(), e.raw.clone()))
+        self.store
+            .report(id)
+            .map(|r| (r.view.clone(), r.raw.clone()))
     }
 
     /// What the verdicts read of the reports about messages of `epoch`.
     pub(crate) fn facts(&self, epoch: u64) -> Vec<crate::expect::ReportFact> {
         use crate::expect::{ReportFact, ReportKind};
-        self.lock()
+        self.store
+            .reports()
             .iter()
-            .filter(|e| e.view.epoch == epoch)
-            .map(|e| ReportFact {
-                id: e.view.id,
-                kind: match &e.view.kind {
-                    Kind::Dsn { action, status } => match *action {
+            .map(|r| &r.view)
+            .filter(|v| v.epoch == epoch)
+            .map(|v| ReportFact {
+                id: v.id,
+                kind: match &v.kind {
+                    Kind::Dsn { action, status } => match action.as_str() {
                         "delayed" => ReportKind::Delay {
                             status: status.clone(),
                         },
@@ -265,14 +265,20 @@ impl Outbox {
                         feedback_type: feedback_type.clone(),
                     },
                 },
-                session_id: e.view.session_id,
-                sender: e.view.to.clone(),
-                recipient: e.view.recipient.clone(),
-                released: e.released,
-                delivered: e.view.state == State::Delivered,
-                failed: e.view.state == State::Failed,
+                session_id: v.session_id,
+                sender: v.to.clone(),
+                recipient: v.recipient.clone(),
+                released: v.released_secs.map(Duration::from_secs_f64),
+                delivered: v.state == State::Delivered,
+                failed: v.state == State::Failed,
             })
             .collect()
+    }
+
+    /// Reports this instance still has to release or deliver.
+    #[cfg(test)]
+    pub(crate) fn in_hand(&self) -> usize {
+        self.lock().len()
     }
 
     /// Forgets every report (a reset).
@@ -349,11 +355,10 @@ impl Outbox {
             return;
         }
         let now = p.clock.now();
+        let planned_count = planned.len();
         let mut entries = self.lock();
         for (rule, after, later, recipient) in planned {
-            let id = self
-                .next_id
-                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let id = self.store.next_report_id();
             let kind = match &later {
                 Later::Bounce {
                     status, delayed, ..
@@ -364,7 +369,8 @@ impl Outbox {
                         "delivered"
                     } else {
                         "failed"
-                    },
+                    }
+                    .to_owned(),
                     status: status.to_string(),
                 },
                 Later::Complaint { feedback_type } => Kind::Complaint {
@@ -406,8 +412,17 @@ impl Outbox {
                 target: p.deliver_to.cloned(),
             });
         }
-        trim(&mut entries);
+        let filed: Vec<View> = entries
+            .iter()
+            .rev()
+            .take(planned_count)
+            .map(|e| e.view.clone())
+            .collect();
+        let dropped = trim(&mut entries);
         drop(entries);
+        for view in filed.into_iter().rev().chain(dropped) {
+            self.store.file_report(view, None);
+        }
         self.wake();
     }
 
@@ -439,7 +454,7 @@ impl Outbox {
                         e.view.state = State::Sending;
                         sends.push(Sending {
                             id: e.view.id,
-                            raw,
+                            raw: Arc::clone(&raw),
                             target: target.clone(),
                             to: e.view.to.clone(),
                         });
@@ -447,11 +462,11 @@ impl Outbox {
                     None => e.view.state = State::Released,
                 }
                 info!(report = e.view.id, to = %e.view.to, recipient = %e.view.recipient, "report released");
-                announce.push(e.view.clone());
+                announce.push((e.view.clone(), raw));
             }
         }
-        for v in announce {
-            self.store.report_changed(Arc::new(v));
+        for (view, raw) in announce {
+            self.store.file_report(view, Some(raw));
         }
         sends
     }
@@ -465,7 +480,7 @@ impl Outbox {
             f(&mut e.view);
             e.view.clone()
         };
-        self.store.report_changed(Arc::new(view));
+        self.store.file_report(view, None);
     }
 
     /// Delivers one report with bounded retries on 4xx and connection failures.
@@ -547,7 +562,9 @@ impl Entry {
 }
 
 /// Over a bound: drop the oldest finished reports, then the oldest.
-fn trim(entries: &mut VecDeque<Entry>) {
+/// Returns the unfinished ones dropped, marked failed, to file.
+fn trim(entries: &mut VecDeque<Entry>) -> Vec<View> {
+    let mut dropped = Vec::new();
     let mut bytes: usize = entries.iter().map(Entry::weight).sum();
     while entries.len() > MAX_REPORTS || (bytes > MAX_REPORT_BYTES && entries.len() > 1) {
         if let Some(gone) = entries
@@ -562,8 +579,15 @@ fn trim(entries: &mut VecDeque<Entry>) {
             .and_then(|i| entries.remove(i))
         {
             bytes -= gone.weight();
+            if matches!(gone.view.state, State::Pending | State::Sending) {
+                let mut view = gone.view;
+                view.state = State::Failed;
+                view.reason = Some("dropped unsent: the outbox was full".into());
+                dropped.push(view);
+            }
         }
     }
+    dropped
 }
 
 fn build(e: &Entry, source: &Source) -> Vec<u8> {

@@ -151,9 +151,17 @@ fn the_outbox_is_bounded_by_bytes() {
         });
         outbox.plan(&message, std::slice::from_ref(&followup), &plan);
     }
-    let held = outbox.list().len();
+    let held = outbox.in_hand();
     assert!(
         (32..=outbox::MAX_REPORT_BYTES >> 20).contains(&held),
         "{held} reports of 1 MiB held"
     );
+    // The ones dropped to stay within the bound say so.
+    let listed = outbox.list();
+    assert_eq!(listed.len(), 100);
+    let dropped = listed
+        .iter()
+        .filter(|v| v.reason.as_deref() == Some("dropped unsent: the outbox was full"))
+        .count();
+    assert_eq!(dropped, 100 - held);
 }

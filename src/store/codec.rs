@@ -11,14 +11,6 @@
 //! may be any bytes and tens of megabytes, which JSON would mangle or
 //! triple. Sessions follow it with JSON alone.
 
-#![cfg_attr(
-    not(test),
-    allow(
-        dead_code,
-        reason = "the stream that shares records across instances calls it"
-    )
-)]
-
 use std::borrow::Cow;
 use std::net::SocketAddr;
 use std::time::{Duration, SystemTime};

@@ -57,6 +57,10 @@ impl<T> Ring<T> {
             .map(|(_, _, item)| Arc::clone(item))
     }
 
+    pub(super) fn count(&self, mut pick: impl FnMut(&T) -> bool) -> usize {
+        self.items.iter().filter(|(_, _, item)| pick(item)).count()
+    }
+
     /// Drops the items `keep` refuses; returns how many went. Not counted
     /// as evicted: the user asked for it.
     pub(super) fn retain(&mut self, mut keep: impl FnMut(&T) -> bool) -> usize {

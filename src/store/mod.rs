@@ -6,6 +6,8 @@
 //! slow, the client waits; nothing is dropped.
 
 pub(crate) mod codec;
+mod filed;
+pub(crate) mod journal;
 pub mod log;
 mod maildir;
 mod memory;
@@ -16,16 +18,18 @@ pub mod transcript;
 use std::collections::{BTreeMap, HashSet};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime};
 
 use tokio::sync::{broadcast, watch};
 
+pub(crate) use filed::Filed;
 pub use log::{EventLog, Stamped};
 pub(crate) use message::{Arrival, OpenSession, Timeline};
 pub use message::{SessionRecord, StoredMessage};
 pub use transcript::Direction;
 
+use journal::{Change, Committed, IdKind, Journal, Position};
 use maildir::Maildir;
 pub use memory::Evictions;
 use memory::Holdings;
@@ -67,6 +71,15 @@ pub enum StoreError {
         path: PathBuf,
         /// The OS error.
         source: std::io::Error,
+    },
+    #[error("cannot store message {id}: shared store unavailable: {reason}")]
+    /// The shared store (Redis) did not acknowledge the message (the client
+    /// got a 451).
+    Shared {
+        /// The message's id.
+        id: u64,
+        /// What went wrong.
+        reason: String,
     },
     #[error("cannot write message {id} to the maildir: {source}")]
     /// A message could not be written (the client got a 451).
@@ -113,7 +126,13 @@ pub struct Store {
     /// Sessions in progress, by id; bounded by the connection limit.
     open: Mutex<BTreeMap<u64, OpenSession>>,
     maildir: Option<Arc<Maildir>>,
-    next_id: AtomicU64,
+    /// Where changes are committed before they count (see [`journal`]).
+    journal: Arc<dyn Journal>,
+    /// The last position of a shared log applied here, for a writer that
+    /// waits to read its own change back.
+    applied: Mutex<Position>,
+    applied_changed: Condvar,
+    applied_watch: watch::Sender<Position>,
     /// Ids of messages a reader marked read (Mailpit's read status): a
     /// reader's bookkeeping, kept apart from the immutable capture.
     read: Mutex<HashSet<u64>>,
@@ -123,7 +142,13 @@ pub struct Store {
     /// Number of messages held, for waiters.
     count: watch::Sender<usize>,
     sessions_done: watch::Sender<u64>,
+    /// Bounce and complaint reports of every instance.
+    reports: Mutex<filed::Shelf>,
+    /// Everything that happened, wherever it happened (the event stream).
     events: broadcast::Sender<Event>,
+    /// What happened on this instance (webhooks: one POST per event, from
+    /// the instance that saw it, not one from every instance).
+    local_events: broadcast::Sender<Event>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -180,30 +205,200 @@ impl Store {
             held: Mutex::new(Holdings::new(max_messages, max_bytes)),
             open: Mutex::new(BTreeMap::new()),
             maildir,
-            next_id: AtomicU64::new(1),
+            journal: Arc::new(journal::memory::Local::new()),
+            applied: Mutex::new((0, 0)),
+            applied_changed: Condvar::new(),
+            applied_watch: watch::channel((0, 0)).0,
             read: Mutex::new(HashSet::new()),
             deleted: AtomicU64::new(0),
             started_at: SystemTime::now(),
             count: watch::channel(0).0,
             sessions_done: watch::channel(0).0,
+            reports: Mutex::new(filed::Shelf::default()),
             events: broadcast::channel(EVENT_BACKLOG).0,
+            local_events: broadcast::channel(EVENT_BACKLOG).0,
         }
     }
 
-    pub(crate) fn next_id(&self) -> u64 {
-        self.next_id.fetch_add(1, Ordering::Relaxed)
+    /// This store, with its changes committed to `journal` first (and, for
+    /// a shared journal, other instances' changes applied here as they
+    /// come).
+    pub(crate) fn through(mut self, journal: Arc<dyn Journal>) -> Arc<Self> {
+        self.journal = journal;
+        let store = Arc::new(self);
+        store.journal.follow(Arc::downgrade(&store));
+        store
     }
 
-    /// Stores a message durably (maildir: fsynced) and returns it shared.
-    /// The message's `id` must come from [`Store::next_id`].
+    /// An id for a message about to be stored; `None` when the shared
+    /// store cannot give one (the message then gets a 451).
+    pub(crate) fn next_id(&self) -> Result<u64, journal::JournalError> {
+        self.journal.next_id(IdKind::Message)
+    }
+
+    /// An id for a new session. When the shared store cannot give one, a
+    /// local one from the top of the range: that session is refused anyway
+    /// (421 while the store is down), and its record stays here.
+    pub(crate) fn next_session_id(&self) -> u64 {
+        static FALLBACK: AtomicU64 = AtomicU64::new(1 << 62);
+        self.journal
+            .next_id(IdKind::Session)
+            .unwrap_or_else(|_| FALLBACK.fetch_add(1, Ordering::Relaxed))
+    }
+
+    /// Commits `change` and applies it here: at once, or, through a shared
+    /// log, once the follower has read it back (so a reader of this
+    /// instance sees its own writes). A change the shared log refused is
+    /// applied here only, so this instance still reflects it.
+    fn change(&self, change: Change) {
+        // Nobody reads a session's start back on the instance it began on
+        // before it ends; the client's greeting must not wait for it.
+        let read_back = !matches!(change, Change::SessionStarted(_));
+        match self.commit_blocking(&change) {
+            Ok(Committed::ApplyNow) => self.apply(change, None, true),
+            Ok(Committed::At(position)) if read_back => self.wait_applied_blocking(position),
+            Ok(Committed::At(_)) => {}
+            Err(e) => {
+                tracing::warn!(error = %e, "change kept on this instance only");
+                self.apply(change, None, true);
+            }
+        }
+    }
+
+    fn commit_blocking(&self, change: &Change) -> Result<Committed, journal::JournalError> {
+        if crate::scenario::on_multi_thread_runtime() {
+            tokio::task::block_in_place(|| self.journal.commit(change))
+        } else {
+            self.journal.commit(change)
+        }
+    }
+
+    /// How long a writer waits to read its own change back from the
+    /// shared log before it goes on (the change is durable either way).
+    const READ_BACK: Duration = Duration::from_secs(2);
+
+    fn wait_applied_blocking(&self, position: Position) {
+        let wait = || {
+            let applied = lock(&self.applied);
+            let _ = self
+                .applied_changed
+                .wait_timeout_while(applied, Self::READ_BACK, |applied| *applied < position);
+        };
+        if crate::scenario::on_multi_thread_runtime() {
+            tokio::task::block_in_place(wait);
+        } else {
+            wait();
+        }
+    }
+
+    /// Applies one committed change: what every instance does, in log
+    /// order. `here`: the change was made on this instance.
+    pub(crate) fn apply(&self, change: Change, position: Option<Position>, here: bool) {
+        let announce = |event: Event| {
+            if here {
+                let _ = self.local_events.send(event.clone());
+            }
+            let _ = self.events.send(event);
+        };
+        match change {
+            Change::Message(message) => {
+                let len = {
+                    let mut held = lock(&self.held);
+                    held.push_message(Arc::clone(&message));
+                    held.messages.len()
+                };
+                self.count.send_replace(len);
+                announce(Event::Message(message));
+            }
+            Change::SessionStarted(session) => {
+                lock(&self.open).insert(session.id, session.clone());
+                announce(Event::SessionStarted(session));
+            }
+            Change::SessionFinished(record) => {
+                lock(&self.open).remove(&record.id);
+                lock(&self.held).push_session(Arc::clone(&record));
+                self.sessions_done.send_modify(|n| *n += 1);
+                announce(Event::Session(record));
+            }
+            Change::ClearMessages => {
+                let n = {
+                    let mut held = lock(&self.held);
+                    let n = held.messages.len();
+                    held.messages.clear();
+                    n
+                };
+                lock(&self.read).clear();
+                self.deleted.fetch_add(n as u64, Ordering::Relaxed);
+                self.count.send_replace(0);
+                announce(Event::Reset);
+            }
+            Change::DeleteMessages(ids) => {
+                let ids: HashSet<u64> = ids.into_iter().collect();
+                let (gone, len) = {
+                    let mut held = lock(&self.held);
+                    let gone = held.messages.retain(|m| !ids.contains(&m.id));
+                    (gone, held.messages.len())
+                };
+                lock(&self.read).retain(|id| !ids.contains(id));
+                if gone > 0 {
+                    self.deleted.fetch_add(gone as u64, Ordering::Relaxed);
+                    self.count.send_replace(len);
+                    announce(Event::Reset);
+                }
+            }
+            Change::SetRead { ids, read } => {
+                let mut set = lock(&self.read);
+                for id in ids {
+                    if read {
+                        set.insert(id);
+                    } else {
+                        set.remove(&id);
+                    }
+                }
+            }
+            Change::Report(filed) => {
+                let filed = lock(&self.reports).file((*filed).clone());
+                announce(Event::Report(Arc::new(filed.view.clone())));
+            }
+            Change::Reset => {
+                {
+                    let mut held = lock(&self.held);
+                    held.messages.clear();
+                    held.sessions.clear();
+                }
+                lock(&self.reports).clear();
+                lock(&self.read).clear();
+                self.count.send_replace(0);
+                announce(Event::Reset);
+            }
+        }
+        if let Some(position) = position {
+            self.skip_to(position);
+        }
+    }
+
+    /// The shared log is applied up to `position` (a change applied, or
+    /// one that could not be and is passed over).
+    pub(crate) fn skip_to(&self, position: Position) {
+        let mut applied = lock(&self.applied);
+        if position > *applied {
+            *applied = position;
+            self.applied_watch.send_replace(position);
+            self.applied_changed.notify_all();
+        }
+    }
+
+    /// Stores a message durably (maildir: fsynced; shared: acknowledged by
+    /// Redis) and returns it shared. The message's `id` must come from
+    /// [`Store::next_id`].
     pub(crate) async fn deliver(
         &self,
         message: NewMessage,
     ) -> Result<Arc<StoredMessage>, StoreError> {
         let message = Arc::new(message);
+        let id = message.id;
         if let Some(md) = &self.maildir {
             let (md, msg) = (Arc::clone(md), Arc::clone(&message));
-            let id = message.id;
             let written = tokio::task::spawn_blocking(move || {
                 md.deliver(msg.id, &[msg.received_header.as_bytes(), &msg.content])
             })
@@ -214,13 +409,19 @@ impl Store {
             })?;
             written.map_err(|source| StoreError::Write { id, source })?;
         }
-        let len = {
-            let mut held = lock(&self.held);
-            held.push_message(Arc::clone(&message));
-            held.messages.len()
-        };
-        self.count.send_replace(len);
-        let _ = self.events.send(Event::Message(Arc::clone(&message)));
+        let change = Change::Message(Arc::clone(&message));
+        match self.commit_blocking(&change) {
+            Ok(Committed::ApplyNow) => self.apply(change, None, true),
+            Ok(Committed::At(position)) => {
+                let mut applied = self.applied_watch.subscribe();
+                let _ = tokio::time::timeout(
+                    Self::READ_BACK,
+                    applied.wait_for(|applied| *applied >= position),
+                )
+                .await;
+            }
+            Err(e) => return Err(StoreError::Shared { id, reason: e.0 }),
+        }
         Ok(message)
     }
 
@@ -254,44 +455,25 @@ impl Store {
 
     /// Forgets the captured messages; returns how many there were.
     pub fn clear_messages(&self) -> usize {
-        let n = {
-            let mut held = lock(&self.held);
-            let n = held.messages.len();
-            held.messages.clear();
-            n
-        };
-        lock(&self.read).clear();
-        self.deleted.fetch_add(n as u64, Ordering::Relaxed);
-        self.count.send_replace(0);
-        let _ = self.events.send(Event::Reset);
+        let n = lock(&self.held).messages.len();
+        self.change(Change::ClearMessages);
         n
     }
 
     /// Forgets the messages with these ids; returns how many were held.
     pub fn delete_messages(&self, ids: &HashSet<u64>) -> usize {
-        let (gone, len) = {
-            let mut held = lock(&self.held);
-            let gone = held.messages.retain(|m| !ids.contains(&m.id));
-            (gone, held.messages.len())
-        };
-        lock(&self.read).retain(|id| !ids.contains(id));
-        if gone > 0 {
-            self.deleted.fetch_add(gone as u64, Ordering::Relaxed);
-            self.count.send_replace(len);
-            let _ = self.events.send(Event::Reset);
+        let held = lock(&self.held).messages.count(|m| ids.contains(&m.id));
+        if held > 0 {
+            self.change(Change::DeleteMessages(ids.iter().copied().collect()));
         }
-        gone
+        held
     }
 
     /// Marks messages read or unread.
     pub fn set_read(&self, ids: impl IntoIterator<Item = u64>, read: bool) {
-        let mut set = lock(&self.read);
-        for id in ids {
-            if read {
-                set.insert(id);
-            } else {
-                set.remove(&id);
-            }
+        let ids: Vec<u64> = ids.into_iter().collect();
+        if !ids.is_empty() {
+            self.change(Change::SetRead { ids, read });
         }
     }
 
@@ -310,8 +492,7 @@ impl Store {
     }
 
     pub(crate) fn session_started(&self, session: OpenSession) {
-        lock(&self.open).insert(session.id, session.clone());
-        let _ = self.events.send(Event::SessionStarted(session));
+        self.change(Change::SessionStarted(session));
     }
 
     /// Sessions in progress, oldest first.
@@ -320,11 +501,7 @@ impl Store {
     }
 
     pub(crate) fn session_finished(&self, record: SessionRecord) {
-        lock(&self.open).remove(&record.id);
-        let record = Arc::new(record);
-        lock(&self.held).push_session(Arc::clone(&record));
-        self.sessions_done.send_modify(|n| *n += 1);
-        let _ = self.events.send(Event::Session(record));
+        self.change(Change::SessionFinished(Arc::new(record)));
     }
 
     /// One finished session by id.
@@ -334,14 +511,7 @@ impl Store {
 
     /// Forgets messages and sessions (a maildir keeps its files).
     pub fn reset(&self) {
-        {
-            let mut held = lock(&self.held);
-            held.messages.clear();
-            held.sessions.clear();
-        }
-        lock(&self.read).clear();
-        self.count.send_replace(0);
-        let _ = self.events.send(Event::Reset);
+        self.change(Change::Reset);
     }
 
     /// Tells live readers a scenario swap happened.
@@ -349,13 +519,39 @@ impl Store {
         let _ = self.events.send(Event::Scenario { epoch });
     }
 
-    /// Live events from now on.
-    pub(crate) fn report_changed(&self, view: Arc<crate::reports::outbox::View>) {
-        let _ = self.events.send(Event::Report(view));
+    /// Files a report or its new state (`raw`: once built) for every
+    /// instance to read.
+    pub(crate) fn file_report(&self, view: crate::reports::outbox::View, raw: Option<Arc<[u8]>>) {
+        self.change(Change::Report(Arc::new(Filed { view, raw })));
     }
 
+    /// Every report filed, oldest first.
+    pub(crate) fn reports(&self) -> Vec<Arc<Filed>> {
+        lock(&self.reports).all()
+    }
+
+    /// One report by id.
+    pub(crate) fn report(&self, id: u64) -> Option<Arc<Filed>> {
+        lock(&self.reports).get(id)
+    }
+
+    /// An id for a new report; a local one from the top of the range when
+    /// the shared store cannot give one (the report is then filed here only).
+    pub(crate) fn next_report_id(&self) -> u64 {
+        static FALLBACK: AtomicU64 = AtomicU64::new(1 << 62);
+        self.journal
+            .next_id(IdKind::Report)
+            .unwrap_or_else(|_| FALLBACK.fetch_add(1, Ordering::Relaxed))
+    }
+
+    /// Live events from now on, wherever they happened.
     pub(crate) fn subscribe(&self) -> broadcast::Receiver<Event> {
         self.events.subscribe()
+    }
+
+    /// Live events from now on that happened on this instance.
+    pub(crate) fn subscribe_local(&self) -> broadcast::Receiver<Event> {
+        self.local_events.subscribe()
     }
 
     /// Finished sessions held, oldest first.

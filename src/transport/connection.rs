@@ -115,7 +115,7 @@ pub(crate) async fn run(
     implicit_tls: bool,
     slot: OwnedSemaphorePermit,
 ) {
-    let id = shared.next_session();
+    let id = shared.store.next_session_id();
     let span = info_span!("session", id, client = %peer, tls = implicit_tls);
     let abort = shared.abort.clone();
     let registry = Arc::clone(&shared);
@@ -619,7 +619,18 @@ impl Connection {
     async fn deliver(&mut self, mut incoming: Incoming, reply: Option<Reply>) -> Reply {
         let followups = std::mem::take(&mut incoming.followups);
         let store = &self.shared.store;
-        let id = store.next_id();
+        let id = match store.next_id() {
+            Ok(id) => id,
+            Err(e) => {
+                warn!(error = %e, "no message id from the shared store; answered 451");
+                self.record(Event::TransactionEnded(Fate::Discarded(
+                    Discard::StoreFailed {
+                        error: e.to_string().into(),
+                    },
+                )));
+                return replies::STORE_FAILED;
+            }
+        };
         let arrival = Arrival {
             session_id: self.id,
             client: self.peer,

@@ -100,7 +100,6 @@ pub(crate) struct Shared {
     sessions: Mutex<HashMap<u64, Arc<IdleMark>>>,
     /// What [`IdleMark`] times count from.
     started: tokio::time::Instant,
-    next_session: AtomicU64,
 }
 
 /// How long a session must have waited for a command before a newcomer may
@@ -136,10 +135,6 @@ impl IdleMark {
 }
 
 impl Shared {
-    fn next_session(&self) -> u64 {
-        self.next_session.fetch_add(1, Ordering::Relaxed)
-    }
-
     fn sessions(&self) -> std::sync::MutexGuard<'_, HashMap<u64, Arc<IdleMark>>> {
         self.sessions.lock().unwrap_or_else(|p| p.into_inner())
     }
@@ -489,7 +484,6 @@ pub(crate) async fn start_with(
         abort: CancellationToken::new(),
         sessions: Mutex::new(HashMap::new()),
         started: tokio::time::Instant::now(),
-        next_session: AtomicU64::new(1),
     });
     let tracker = TaskTracker::new();
     let reports = tokio::spawn(Arc::clone(&shared.outbox).run(shared.shutdown.clone()));

@@ -612,14 +612,22 @@ async fn the_event_stream_announces_reports_and_the_timeline_shows_them() {
     .await;
     server.wait_for_sessions(1, WAIT).await.expect("session");
     server.advance_clock(Duration::from_secs(120)).unwrap();
-    let seen = common::http::read_events_until(&mut events, "event: report").await;
-    let data = seen
+    // Announced when planned, then when released.
+    let seen = common::http::read_events_until(&mut events, "\"state\":\"released\"").await;
+    let states: Vec<Value> = seen
         .split("event: report\ndata: ")
-        .nth(1)
-        .and_then(|rest| rest.lines().next())
-        .unwrap_or_else(|| panic!("{seen}"));
-    let report: Value = serde_json::from_str(data).unwrap();
-    assert_eq!(report["state"], "released");
+        .skip(1)
+        .filter_map(|rest| serde_json::from_str(rest.lines().next()?).ok())
+        .collect();
+    assert_eq!(
+        states
+            .iter()
+            .map(|r| r["state"].clone())
+            .collect::<Vec<_>>(),
+        ["pending", "released"],
+        "{seen}"
+    );
+    let report = &states[1];
     assert_eq!(report["recipient"], "gone@example.test");
 
     let body = get(server.http_addr(), "/api/v1/timeline").await.json();

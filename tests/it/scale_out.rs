@@ -485,3 +485,206 @@ fn the_haproxy_configuration_is_valid_and_mirrored() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// Ids in the `250 ... queued as N` replies, as numbers.
+fn queued_id(reply: &str) -> Option<u64> {
+    reply.rsplit("queued as ").next()?.trim().parse().ok()
+}
+
+/// Waits (bounded) until `at` lists at least `n` messages; the list.
+async fn messages_listed(at: SocketAddr, n: usize) -> Vec<serde_json::Value> {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let list = common::http::get(at, "/api/v1/messages?limit=100000")
+            .await
+            .json();
+        let messages = list["messages"].as_array().cloned().unwrap_or_default();
+        if messages.len() >= n || Instant::now() > deadline {
+            return messages;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+const EXPECT_QUIT: &str = "version: 1\nexpect:\n  quit: true\n";
+
+#[tokio::test]
+async fn a_message_sent_to_one_instance_is_seen_through_every_other() {
+    let Some(redis) = Redis::start() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let file = scenario(&dir, EXPECT_QUIT);
+    let (a, b, c) = (
+        instance(&redis, &file),
+        instance(&redis, &file),
+        instance(&redis, &file),
+    );
+    let mut events = common::http::open_events(c.http).await;
+    let reply = common::send_message(
+        a.smtp,
+        "app@example.test",
+        &["user@example.test"],
+        "Subject: shared pickles\r\n\r\nsent to A\r\n",
+    )
+    .await;
+    assert!(reply.starts_with("250"), "{reply}");
+    // C's event stream announces what A captured.
+    common::http::read_events_until(&mut events, "shared pickles").await;
+    // B lists, fetches and finds it.
+    let listed = messages_listed(b.http, 1).await;
+    assert_eq!(listed.len(), 1, "B lists A's message: {listed:?}");
+    let id = listed[0]["ID"].as_str().expect("an ID").to_owned();
+    let raw = common::http::get(b.http, &format!("/api/v1/message/{id}/raw")).await;
+    assert_eq!(raw.status, 200);
+    assert!(
+        raw.text()
+            .ends_with("Subject: shared pickles\r\n\r\nsent to A\r\n")
+    );
+    let found = common::http::get(b.http, "/api/v1/search?query=pickles")
+        .await
+        .json();
+    assert_eq!(found["messages_count"], 1, "{found}");
+
+    // A session on B that hangs up without QUIT: C's report judges both.
+    let (mut hangup, _) = common::Raw::greeted(b.smtp).await;
+    hangup.cmd("EHLO client.test").await;
+    drop(hangup);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let report = loop {
+        let report = common::http::get(c.http, "/api/v1/report").await.json();
+        if report["sessions"].as_u64() >= Some(2) || Instant::now() > deadline {
+            break report;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(report["sessions"], 2, "{report}");
+    let quit = report["verdicts"]
+        .as_array()
+        .and_then(|v| v.iter().find(|v| v["name"] == "quit"))
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(
+        quit["passed"], false,
+        "B's hang-up fails `quit` on C: {report}"
+    );
+    // Ids are unique across the instances.
+    let sessions = common::http::get(c.http, "/api/v1/sessions").await.json();
+    let ids: Vec<_> = sessions["sessions"]
+        .as_array()
+        .map(|s| s.iter().map(|s| s["id"].clone()).collect())
+        .unwrap_or_default();
+    assert_eq!(ids.len(), 2, "{sessions}");
+    assert_ne!(ids[0], ids[1]);
+}
+
+/// `senders` clients each sending messages to `at` until `stop` fires (or
+/// 400 each); every id that got a 250, and how many replies were 4xx.
+async fn send_until(
+    at: SocketAddr,
+    senders: usize,
+    stop: tokio_util::sync::CancellationToken,
+) -> (Vec<u64>, usize) {
+    let mut tasks = Vec::new();
+    for s in 0..senders {
+        let stop = stop.clone();
+        tasks.push(tokio::spawn(async move {
+            let (mut acked, mut deferred) = (Vec::new(), 0);
+            for i in 0..400 {
+                if stop.is_cancelled() {
+                    break;
+                }
+                let content = format!("Subject: {s}-{i}\r\n\r\nbody\r\n");
+                let send =
+                    common::send_message(at, "app@example.test", &["user@example.test"], &content);
+                match tokio::time::timeout(Duration::from_secs(5), send).await {
+                    Ok(reply) if reply.starts_with("250") => acked.extend(queued_id(&reply)),
+                    Ok(reply) if reply.starts_with('4') => deferred += 1,
+                    // A killed or refusing server: the reply never came.
+                    _ => tokio::time::sleep(Duration::from_millis(20)).await,
+                }
+            }
+            (acked, deferred)
+        }));
+    }
+    let mut all = (Vec::new(), 0);
+    for t in tasks {
+        let (acked, deferred) = t.await.expect("a sender");
+        all.0.extend(acked);
+        all.1 += deferred;
+    }
+    all
+}
+
+/// The message ids `at` lists (Mailpit's `ID` is the store's id).
+async fn held_ids(at: SocketAddr, n: usize) -> std::collections::HashSet<u64> {
+    messages_listed(at, n)
+        .await
+        .iter()
+        .filter_map(|m| m["ID"].as_str()?.parse().ok())
+        .collect()
+}
+
+#[tokio::test]
+async fn sigkill_of_an_instance_loses_no_acknowledged_message() {
+    let Some(redis) = Redis::start() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let file = scenario(&dir, "version: 1\n");
+    let (mut a, b) = (instance(&redis, &file), instance(&redis, &file));
+    let stop = tokio_util::sync::CancellationToken::new();
+    let run = tokio::spawn(send_until(a.smtp, 20, stop.clone()));
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    a.child.kill().expect("SIGKILL");
+    let _ = a.child.wait();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    stop.cancel();
+    let (acked, _) = run.await.expect("the senders");
+    assert!(
+        acked.len() >= 20,
+        "some messages got their 250: {}",
+        acked.len()
+    );
+    let held = held_ids(b.http, acked.len()).await;
+    let lost: Vec<_> = acked.iter().filter(|id| !held.contains(id)).collect();
+    assert!(
+        lost.is_empty(),
+        "acknowledged but not in B's store: {lost:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_redis_restart_mid_run_defers_then_accepts_and_loses_nothing() {
+    let Some(mut redis) = Redis::start_durable() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let file = scenario(&dir, "version: 1\n");
+    let a = instance(&redis, &file);
+    let stop = tokio_util::sync::CancellationToken::new();
+    let run = tokio::spawn(send_until(a.smtp, 20, stop.clone()));
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    redis.stop();
+    tokio::time::sleep(Duration::from_millis(1_000)).await;
+    redis.restart();
+    // After the outage, new messages get their 250 again.
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    let after = common::send_message(
+        a.smtp,
+        "app@example.test",
+        &["user@example.test"],
+        "Subject: after\r\n\r\nbody\r\n",
+    )
+    .await;
+    stop.cancel();
+    let (mut acked, deferred) = run.await.expect("the senders");
+    assert!(after.starts_with("250"), "after the restart: {after}");
+    acked.extend(queued_id(&after));
+    assert!(deferred > 0, "the outage answered 4xx");
+    // A new instance reads everything back from Redis alone.
+    let fresh = instance(&redis, &file);
+    let held = held_ids(fresh.http, acked.len()).await;
+    let lost: Vec<_> = acked.iter().filter(|id| !held.contains(id)).collect();
+    assert!(
+        lost.is_empty(),
+        "acknowledged but not in Redis: {lost:?} of {}",
+        acked.len()
+    );
+}

@@ -154,6 +154,23 @@ impl StateConfig {
         }
     }
 
+    /// Where the store commits its changes: at once in this process, or to
+    /// the Redis log every instance follows, bounded like the store.
+    pub(crate) fn journal(
+        &self,
+        max_messages: usize,
+        max_bytes: usize,
+    ) -> Arc<dyn crate::store::journal::Journal> {
+        match self {
+            Self::Memory => Arc::new(crate::store::journal::memory::Local::new()),
+            Self::Redis(r) => Arc::new(crate::store::journal::redis::Shared::new(
+                Arc::clone(r),
+                max_messages,
+                max_bytes,
+            )),
+        }
+    }
+
     /// Requests sent to the shared store since start (0 in memory).
     pub fn round_trips(&self) -> u64 {
         match self {

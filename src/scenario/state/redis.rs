@@ -169,6 +169,20 @@ impl Redis {
         format!("{{{}:{family}}}:{scope}:{rest}", self.namespace)
     }
 
+    /// A key of `family` that belongs to no scenario (the store's log, ids).
+    pub(crate) fn shared_key(&self, family: &str, rest: &str) -> String {
+        format!("{{{}:{family}}}:{rest}", self.namespace)
+    }
+
+    /// A connection of its own, for a reader that blocks (`XREAD BLOCK`)
+    /// up to just under `read_timeout`.
+    pub(crate) fn dedicated(&self, read_timeout: Duration) -> RedisResult<Connection> {
+        let c = self.client.get_connection_with_timeout(TIMEOUT)?;
+        c.set_read_timeout(Some(read_timeout))?;
+        c.set_write_timeout(Some(TIMEOUT))?;
+        Ok(c)
+    }
+
     fn connection(&self) -> RedisResult<Connection> {
         if let Some(c) = self.idle.lock().unwrap_or_else(|p| p.into_inner()).pop() {
             return Ok(c);
@@ -181,7 +195,10 @@ impl Redis {
 
     /// Runs `f` on a connection, off the async workers; a failure drops
     /// the connection and is logged once per outage.
-    fn with<T>(&self, f: impl FnOnce(&mut Connection) -> RedisResult<T>) -> Result<T, StateError> {
+    pub(crate) fn with<T>(
+        &self,
+        f: impl FnOnce(&mut Connection) -> RedisResult<T>,
+    ) -> Result<T, StateError> {
         let run = || {
             self.round_trips.fetch_add(1, Ordering::Relaxed);
             let mut c = self.connection()?;

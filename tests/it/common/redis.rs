@@ -12,6 +12,9 @@ pub(crate) struct Redis {
     child: Option<Child>,
     pub port: u16,
     dir: tempfile::TempDir,
+    /// Every write in an append-only file, synced before the reply, so a
+    /// restart keeps what Redis acknowledged.
+    durable: bool,
 }
 
 fn free_port() -> u16 {
@@ -32,6 +35,16 @@ impl Redis {
     /// Starts a private Redis, or `None` (after saying so) when the tests
     /// may be skipped.
     pub(crate) fn start() -> Option<Self> {
+        Self::start_with(false)
+    }
+
+    /// Like [`Redis::start`], with an append-only file synced on every
+    /// write (`appendfsync always`): what survives a restart.
+    pub(crate) fn start_durable() -> Option<Self> {
+        Self::start_with(true)
+    }
+
+    fn start_with(durable: bool) -> Option<Self> {
         let Some(bin) = binary() else {
             let required = std::env::var("MAILFAULT_REDIS_TESTS").as_deref() == Ok("require");
             assert!(
@@ -45,6 +58,7 @@ impl Redis {
             child: None,
             port: free_port(),
             dir: tempfile::tempdir().expect("a temp dir"),
+            durable,
         };
         redis.spawn(&bin);
         Some(redis)
@@ -54,16 +68,10 @@ impl Redis {
         let child = Command::new(bin)
             .args(["--bind", "127.0.0.1", "--port"])
             .arg(self.port.to_string())
-            .args([
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-                "--protected-mode",
-                "yes",
-                "--daemonize",
-                "no",
-            ])
+            .args(["--save", "", "--appendonly"])
+            .arg(if self.durable { "yes" } else { "no" })
+            .args(["--appendfsync", "always"])
+            .args(["--protected-mode", "yes", "--daemonize", "no"])
             .arg("--dir")
             .arg(self.dir.path())
             .stdout(Stdio::null())
