@@ -8,11 +8,12 @@
 
 use std::borrow::Cow;
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
 
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 
-use super::clock::{Clock, ClockMode};
+use super::clock::{Clock, ClockMode, NotVirtual};
 use super::greylist::Verdict;
 use super::mime::{self, MessageView};
 use super::state::{Now, RuleState, StateConfig, StateError, StateSizes};
@@ -29,6 +30,15 @@ const OFF_RUNTIME_FROM: usize = 1 << 20;
 pub(crate) fn on_multi_thread_runtime() -> bool {
     tokio::runtime::Handle::try_current()
         .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread)
+}
+
+/// Why a virtual clock did not move.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub(crate) enum AdvanceError {
+    #[error(transparent)]
+    NotVirtual(#[from] NotVirtual),
+    #[error(transparent)]
+    Unavailable(#[from] StateError),
 }
 
 pub struct Engine {
@@ -80,6 +90,32 @@ impl Engine {
 
     pub fn clock(&self) -> &Arc<Clock> {
         &self.clock
+    }
+
+    /// Moves a virtual clock forward: with shared state the advance is
+    /// added to the total every instance reads, and this clock jumps to
+    /// that total (advances made elsewhere included). Blocking.
+    pub(crate) fn advance_clock(&self, by: Duration) -> Result<Duration, AdvanceError> {
+        if self.clock.mode() != ClockMode::Virtual {
+            return Err(AdvanceError::NotVirtual(NotVirtual));
+        }
+        match self.state.advance_clock(by)? {
+            Some(total) => Ok(self.clock.advance_to(total)?),
+            None => Ok(self.clock.advance(by)?),
+        }
+    }
+
+    /// Brings a virtual clock up to the advance shared by every instance;
+    /// one read from a shared store, nothing otherwise. A store that does
+    /// not answer leaves the clock as it is: the rules that read it refuse
+    /// with a 4xx on their own. Blocking.
+    pub(crate) fn sync_clock(&self) {
+        if self.clock.mode() != ClockMode::Virtual {
+            return;
+        }
+        if let Ok(Some(total)) = self.state.clock_total() {
+            let _ = self.clock.advance_to(total);
+        }
     }
 
     /// How often each rule has fired, in file order: the rule-hit counters
