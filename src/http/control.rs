@@ -13,7 +13,8 @@ use serde_json::{Value, json};
 
 use super::error::{ApiError, rejected};
 use super::views::seconds;
-use crate::scenario::{AdvanceError, ClockMode, MAX_VIRTUAL, Scenario};
+use crate::scenario::state::AdvanceError;
+use crate::scenario::{ClockMode, MAX_VIRTUAL, Scenario};
 use crate::transport::Control;
 
 /// The longest a `wait` may hold a connection.

@@ -16,7 +16,7 @@ use rand::{RngExt, SeedableRng};
 use super::clock::{Clock, ClockMode, NotVirtual};
 use super::greylist::Verdict;
 use super::mime::{self, MessageView};
-use super::state::{Now, RuleState, StateConfig, StateError, StateSizes};
+use super::state::{AdvanceError, Now, RuleState, StateConfig, StateError, StateSizes};
 use super::{RateLimit, Rule, Scenario};
 use crate::proto::policy::{Context, Decision, Disconnect, Followup, Policy, ReplyChoice, Stage};
 use crate::proto::reply::{EnhancedCode, Reply, Wire};
@@ -30,15 +30,6 @@ const OFF_RUNTIME_FROM: usize = 1 << 20;
 pub(crate) fn on_multi_thread_runtime() -> bool {
     tokio::runtime::Handle::try_current()
         .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread)
-}
-
-/// Why a virtual clock did not move.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub(crate) enum AdvanceError {
-    #[error(transparent)]
-    NotVirtual(#[from] NotVirtual),
-    #[error(transparent)]
-    Unavailable(#[from] StateError),
 }
 
 pub struct Engine {

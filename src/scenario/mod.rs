@@ -33,7 +33,7 @@ use std::time::Duration;
 pub(crate) use clock::Clock;
 pub(crate) use clock::MAX_VIRTUAL;
 pub use clock::{ClockMode, NotVirtual};
-pub(crate) use engine::{AdvanceError, Engine, ScenarioPolicy};
+pub(crate) use engine::{Engine, ScenarioPolicy};
 pub(crate) use key::Key;
 pub(crate) use matcher::parse_size;
 pub use model::Expect as Expectations;

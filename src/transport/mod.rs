@@ -23,8 +23,8 @@ use tracing::{info, warn};
 
 use crate::proto::extensions::Extension;
 use crate::proto::session;
-use crate::scenario::state::{SharedScenario, StateConfig, StateError};
-use crate::scenario::{AdvanceError, Engine, NotVirtual, Scenario};
+use crate::scenario::state::{AdvanceError, SharedScenario, StateConfig, StateError};
+use crate::scenario::{Engine, NotVirtual, Scenario};
 use crate::store::Store;
 use crate::tls::{FaultAcceptors, TlsAcceptor};
 use metrics::Metrics;

@@ -23,6 +23,16 @@ use super::greylist::Verdict;
 #[error("shared state unavailable: {0}")]
 pub(crate) struct StateError(pub String);
 
+/// Why a virtual clock did not move: the scenario's clock is real, or the
+/// store that holds the shared advance did not answer.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub(crate) enum AdvanceError {
+    #[error(transparent)]
+    NotVirtual(#[from] super::clock::NotVirtual),
+    #[error(transparent)]
+    Unavailable(#[from] StateError),
+}
+
 /// What time a check reads: a virtual clock's own reading, or real time
 /// (which the Redis store takes from the Redis server, so that every
 /// instance reads the same clock).
