@@ -13,6 +13,7 @@ use serde_json::{Value, json};
 
 use super::error::{ApiError, rejected};
 use super::views::seconds;
+use crate::scenario::state::AdvanceError;
 use crate::scenario::{ClockMode, MAX_VIRTUAL, Scenario};
 use crate::transport::Control;
 
@@ -71,9 +72,14 @@ pub(super) async fn put_scenario(
     ))
 }
 
-pub(super) async fn reset(State(control): State<Control>) -> Json<Value> {
-    let epoch = control.reset();
-    Json(json!({ "reset": true, "epoch": epoch }))
+pub(super) async fn reset(State(control): State<Control>) -> Result<Json<Value>, ApiError> {
+    let epoch = control.reset_everywhere().await.map_err(|e| {
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("nothing was reset: {e}; the instances share their rule state through it, try again once it answers"),
+        )
+    })?;
+    Ok(Json(json!({ "reset": true, "epoch": epoch })))
 }
 
 #[derive(Deserialize)]
@@ -134,8 +140,15 @@ pub(super) async fn advance_clock(
         )));
     }
     let now = control
-        .advance_clock(by)
-        .map_err(|e| ApiError::new(StatusCode::CONFLICT, e.to_string()))?;
+        .advance_clock_everywhere(by)
+        .await
+        .map_err(|e| match e {
+            AdvanceError::NotVirtual(e) => ApiError::new(StatusCode::CONFLICT, e.to_string()),
+            AdvanceError::Unavailable(e) => ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                format!("the clock was not advanced: {e}; the instances share their virtual clock through it, try again once it answers"),
+            ),
+        })?;
     Ok(Json(clock_json(ClockMode::Virtual, now)))
 }
 

@@ -96,6 +96,28 @@ impl Clock {
         Ok(now)
     }
 
+    /// Moves a virtual clock forward to `total` since start, never back:
+    /// with shared state the instances' advances add up in one total, and a
+    /// stale reading from the store must not undo an advance made here.
+    /// Returns the new "now".
+    pub(crate) fn advance_to(&self, total: Duration) -> Result<Duration, NotVirtual> {
+        let ns = self.advanced.as_ref().ok_or(NotVirtual)?;
+        let total = u64::try_from(total.as_nanos()).unwrap_or(u64::MAX);
+        let mut history = self.history.lock().unwrap_or_else(|p| p.into_inner());
+        let moved = ns.fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+            (total > n).then_some(total)
+        });
+        if moved.is_err() {
+            return Ok(Duration::from_nanos(ns.load(Ordering::Acquire)));
+        }
+        let now = Duration::from_nanos(total);
+        if history.len() >= MAX_HISTORY {
+            thin(&mut history);
+        }
+        history.push((Instant::now(), now));
+        Ok(now)
+    }
+
     /// Advances remembered, for `/metrics`.
     pub(crate) fn history_len(&self) -> usize {
         self.history.lock().unwrap_or_else(|p| p.into_inner()).len()
@@ -171,6 +193,36 @@ mod tests {
         assert!(
             read >= Duration::from_millis(5) && read <= c.now(),
             "{read:?}"
+        );
+    }
+
+    #[test]
+    fn a_virtual_clock_moves_forward_to_a_total_and_never_back() {
+        let c = Clock::new(ClockMode::Virtual);
+        assert_eq!(
+            c.advance_to(Duration::from_secs(300)),
+            Ok(Duration::from_secs(300))
+        );
+        assert_eq!(c.history_len(), 1);
+        assert_eq!(
+            c.advance_to(Duration::from_secs(120)),
+            Ok(Duration::from_secs(300))
+        );
+        assert_eq!(
+            c.advance_to(Duration::from_secs(300)),
+            Ok(Duration::from_secs(300))
+        );
+        assert_eq!(c.history_len(), 1, "standing still is not an advance");
+        assert_eq!(c.now(), Duration::from_secs(300));
+        c.advance(Duration::from_secs(1)).unwrap();
+        assert_eq!(
+            c.advance_to(Duration::from_secs(360)),
+            Ok(Duration::from_secs(360))
+        );
+        assert_eq!(c.at(Instant::now()), Duration::from_secs(360));
+        assert_eq!(
+            Clock::new(ClockMode::Real).advance_to(Duration::from_secs(1)),
+            Err(NotVirtual)
         );
     }
 

@@ -8,14 +8,15 @@
 
 use std::borrow::Cow;
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
 
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 
-use super::clock::{Clock, ClockMode};
+use super::clock::{Clock, ClockMode, NotVirtual};
 use super::greylist::Verdict;
 use super::mime::{self, MessageView};
-use super::state::{Now, RuleState, StateConfig, StateError, StateSizes};
+use super::state::{AdvanceError, Now, RuleState, StateConfig, StateError, StateSizes};
 use super::{RateLimit, Rule, Scenario};
 use crate::proto::policy::{Context, Decision, Disconnect, Followup, Policy, ReplyChoice, Stage};
 use crate::proto::reply::{EnhancedCode, Reply, Wire};
@@ -80,6 +81,32 @@ impl Engine {
 
     pub fn clock(&self) -> &Arc<Clock> {
         &self.clock
+    }
+
+    /// Moves a virtual clock forward: with shared state the advance is
+    /// added to the total every instance reads, and this clock jumps to
+    /// that total (advances made elsewhere included). Blocking.
+    pub(crate) fn advance_clock(&self, by: Duration) -> Result<Duration, AdvanceError> {
+        if self.clock.mode() != ClockMode::Virtual {
+            return Err(AdvanceError::NotVirtual(NotVirtual));
+        }
+        match self.state.advance_clock(by)? {
+            Some(total) => Ok(self.clock.advance_to(total)?),
+            None => Ok(self.clock.advance(by)?),
+        }
+    }
+
+    /// Brings a virtual clock up to the advance shared by every instance;
+    /// one read from a shared store, nothing otherwise. A store that does
+    /// not answer leaves the clock as it is: the rules that read it refuse
+    /// with a 4xx on their own. Blocking.
+    pub(crate) fn sync_clock(&self) {
+        if self.clock.mode() != ClockMode::Virtual {
+            return;
+        }
+        if let Ok(Some(total)) = self.state.clock_total() {
+            let _ = self.clock.advance_to(total);
+        }
     }
 
     /// How often each rule has fired, in file order: the rule-hit counters

@@ -120,6 +120,7 @@ pub(crate) async fn run(
     let abort = shared.abort.clone();
     let registry = Arc::clone(&shared);
     let mark = shared.register(id);
+    shared.sync_clock();
     let serve = Connection::new(stream, peer, id, shared, slot, mark).serve(implicit_tls);
     tokio::select! {
         () = serve.instrument(span.clone()) => {}

@@ -23,7 +23,7 @@ use tracing::{info, warn};
 
 use crate::proto::extensions::Extension;
 use crate::proto::session;
-use crate::scenario::state::StateConfig;
+use crate::scenario::state::{AdvanceError, SharedScenario, StateConfig, StateError};
 use crate::scenario::{Engine, NotVirtual, Scenario};
 use crate::store::Store;
 use crate::tls::{FaultAcceptors, TlsAcceptor};
@@ -38,8 +38,11 @@ pub(crate) struct Active {
     pub command_timeout: Duration,
     pub data_timeout: Duration,
     /// Bumped by every swap and reset; sessions carry it so a report judges
-    /// only what the current scenario saw.
+    /// only what the current scenario saw. With shared state it is the
+    /// shared scenario's version plus one, the same number on every instance.
     pub epoch: u64,
+    /// Which version of the shared scenario this is (0 in memory).
+    version: u64,
 }
 
 impl Active {
@@ -60,6 +63,7 @@ impl Active {
             data_timeout: limits.data_timeout,
             engine: Arc::new(Engine::with_state(scenario, state, version)),
             epoch,
+            version,
         }
     }
 
@@ -188,16 +192,59 @@ impl Shared {
     /// Puts a new scenario (or a fresh copy of the current one) in force
     /// for every connection that starts from now on.
     fn replace(&self, scenario: Arc<Scenario>) -> Arc<Active> {
+        self.replace_at(scenario, self.scenario_version.load(Ordering::Acquire))
+    }
+
+    /// [`Shared::replace`] with version `version` of the shared scenario.
+    /// With shared state the epoch is that version plus one, so every
+    /// instance numbers it alike whichever published it; a version older
+    /// than the one in force (a PUT here overtaken by one elsewhere) is not
+    /// put back, the newest wins on every instance.
+    fn replace_at(&self, scenario: Arc<Scenario>, version: u64) -> Arc<Active> {
         let mut slot = self.active.write().unwrap_or_else(|p| p.into_inner());
+        let epoch = if self.state.shared() {
+            if slot.version > version {
+                return Arc::clone(&slot);
+            }
+            version + 1
+        } else {
+            slot.epoch + 1
+        };
         let next = Arc::new(Active::new(
             scenario,
             self.tls_available,
-            slot.epoch + 1,
+            epoch,
             &self.state,
-            self.scenario_version.load(Ordering::Acquire),
+            version,
         ));
         *slot = Arc::clone(&next);
         next
+    }
+
+    /// Brings a `clock: virtual` scenario's clock up to the advance every
+    /// instance shares, so a connection starting here sees an advance made
+    /// through another instance; nothing at all without shared state.
+    pub(crate) fn sync_clock(&self) {
+        if self.state.shared() {
+            self.active().engine.sync_clock();
+        }
+    }
+
+    /// Publishes `yaml` to every instance (`reset`: as a reset of the
+    /// current scenario); the new version, or `None` without shared state.
+    async fn publish(&self, yaml: Arc<str>, reset: bool) -> Result<Option<u64>, StateError> {
+        if !self.state.shared() {
+            return Ok(None);
+        }
+        let state = self.state.clone();
+        let published = tokio::task::spawn_blocking(move || state.publish_scenario(&yaml, reset))
+            .await
+            .map_err(|e| StateError(e.to_string()))?;
+        let version = published.transpose()?;
+        if let Some(version) = version {
+            self.scenario_version.fetch_max(version, Ordering::AcqRel);
+        }
+        Ok(version)
     }
 }
 
@@ -262,20 +309,17 @@ impl Control {
     pub(crate) async fn set_scenario_everywhere(
         &self,
         scenario: Arc<Scenario>,
-    ) -> Result<u64, crate::scenario::state::StateError> {
-        if self.shared.state.shared() {
-            let state = self.shared.state.clone();
-            let yaml = Arc::clone(&scenario.yaml);
-            let published = tokio::task::spawn_blocking(move || state.publish_scenario(&yaml))
-                .await
-                .map_err(|e| crate::scenario::state::StateError(e.to_string()))?;
-            if let Some(version) = published.transpose()? {
-                self.shared
-                    .scenario_version
-                    .fetch_max(version, Ordering::AcqRel);
-            }
-        }
-        Ok(self.set_scenario(scenario))
+    ) -> Result<u64, StateError> {
+        let Some(version) = self
+            .shared
+            .publish(Arc::clone(&scenario.yaml), false)
+            .await?
+        else {
+            return Ok(self.set_scenario(scenario));
+        };
+        let epoch = self.shared.replace_at(scenario, version).epoch;
+        self.shared.store.scenario_changed(epoch);
+        Ok(epoch)
     }
 
     /// Forgets captured messages, finished sessions and all rule state
@@ -287,6 +331,26 @@ impl Control {
         self.shared.store.reset();
         self.shared.outbox.clear();
         epoch
+    }
+
+    /// [`Control::reset`] here and, with shared state, on every instance:
+    /// the current scenario is published again as a reset, so all of them
+    /// start fresh rule state under the same new epoch and forget their
+    /// pending reports. Fails, changing nothing, when the shared store does
+    /// not answer.
+    pub(crate) async fn reset_everywhere(&self) -> Result<u64, StateError> {
+        let scenario = Arc::clone(self.shared.active().engine.scenario());
+        let Some(version) = self
+            .shared
+            .publish(Arc::clone(&scenario.yaml), true)
+            .await?
+        else {
+            return Ok(self.reset());
+        };
+        let epoch = self.shared.replace_at(scenario, version).epoch;
+        self.shared.store.reset();
+        self.shared.outbox.clear();
+        Ok(epoch)
     }
 
     /// Bounce and complaint reports: pending, released, delivered, failed.
@@ -307,6 +371,23 @@ impl Control {
     /// scenario time. Greylist windows, rate windows and `elapsed` follow it.
     pub fn advance_clock(&self, by: Duration) -> Result<Duration, NotVirtual> {
         let now = self.shared.active().engine.clock().advance(by)?;
+        self.shared.outbox.wake();
+        Ok(now)
+    }
+
+    /// [`Control::advance_clock`] on every instance when the state is
+    /// shared: the advance is added to the total they all read.
+    pub(crate) async fn advance_clock_everywhere(
+        &self,
+        by: Duration,
+    ) -> Result<Duration, AdvanceError> {
+        if !self.shared.state.shared() {
+            return Ok(self.advance_clock(by)?);
+        }
+        let engine = self.engine();
+        let now = tokio::task::spawn_blocking(move || engine.advance_clock(by))
+            .await
+            .map_err(|e| AdvanceError::Unavailable(StateError(e.to_string())))??;
         self.shared.outbox.wake();
         Ok(now)
     }
@@ -466,7 +547,7 @@ pub(crate) async fn start_with(
         active: RwLock::new(Arc::new(Active::new(
             Arc::clone(&scenario),
             tls_available,
-            0,
+            u64::from(listen.state.shared()),
             &listen.state,
             0,
         ))),
@@ -563,13 +644,14 @@ fn auth_config(auth: &crate::scenario::AuthSettings) -> Option<session::AuthConf
     })
 }
 
-/// How often an instance with shared state looks for a scenario put on
-/// another instance.
+/// How often an instance with shared state looks for a scenario put (or a
+/// reset, or a virtual clock advanced) on another instance.
 const SCENARIO_POLL: Duration = Duration::from_millis(500);
 
-/// Puts in force here every scenario another instance publishes (a PUT
-/// there), until shutdown. A version that does not load (an instance of an
-/// older release, say) is logged and skipped.
+/// Puts in force here every scenario another instance publishes (a PUT or
+/// a reset there), and keeps a virtual clock up with the shared one, until
+/// shutdown. A version that does not load (an instance of an older
+/// release, say) is logged and skipped.
 async fn follow_shared_scenario(shared: Arc<Shared>) {
     let mut skipped = 0;
     loop {
@@ -579,26 +661,49 @@ async fn follow_shared_scenario(shared: Arc<Shared>) {
         }
         let known = shared.scenario_version.load(Ordering::Acquire).max(skipped);
         let state = shared.state.clone();
-        let Ok(Ok(Some((version, yaml)))) =
-            tokio::task::spawn_blocking(move || state.shared_scenario(known)).await
+        let engine = Arc::clone(&shared.active().engine);
+        let Ok(Ok(Some(found))) = tokio::task::spawn_blocking(move || {
+            engine.sync_clock();
+            state.shared_scenario(known)
+        })
+        .await
         else {
             continue;
         };
-        match Scenario::from_request(&yaml, "<shared scenario>") {
+        match shared_scenario(&shared, &found) {
             Ok(scenario) => {
+                let SharedScenario { version, reset, .. } = found;
                 shared.scenario_version.fetch_max(version, Ordering::AcqRel);
-                let epoch = shared.replace(Arc::new(scenario)).epoch;
+                let epoch = shared.replace_at(scenario, version).epoch;
                 shared.store.scenario_changed(epoch);
+                if reset {
+                    shared.outbox.clear();
+                }
                 tracing::info!(
                     version,
                     epoch,
-                    "scenario put on another instance is in force"
+                    reset,
+                    "scenario put (or reset) on another instance is in force"
                 );
             }
             Err(e) => {
-                skipped = version;
-                warn!(version, error = %e, "the shared scenario does not load here; keeping the current one");
+                skipped = found.version;
+                warn!(version = found.version, error = %e, "the shared scenario does not load here; keeping the current one");
             }
         }
     }
+}
+
+/// The scenario `found` describes: the one in force when the text is the
+/// same (a reset republishes it, and a file's `extends:` would not load
+/// from the API's text), else the text loaded as a PUT body is.
+fn shared_scenario(
+    shared: &Shared,
+    found: &SharedScenario,
+) -> Result<Arc<Scenario>, crate::scenario::ScenarioErrors> {
+    let current = Arc::clone(shared.active().engine.scenario());
+    if *current.yaml == *found.yaml {
+        return Ok(current);
+    }
+    Scenario::from_request(&found.yaml, "<shared scenario>").map(Arc::new)
 }

@@ -24,5 +24,6 @@ mod providers;
 mod report;
 mod run;
 mod scale_out;
+mod scale_out_shared;
 mod scenarios;
 mod tls;

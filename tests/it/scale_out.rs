@@ -7,81 +7,12 @@
 
 use crate::common;
 
-use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
+use common::instances::{instance, rcpt, scenario};
 use common::redis::Redis;
-
-const BIN: &str = env!("CARGO_BIN_EXE_mailfault");
-
-/// One `mailfault serve` process, killed when dropped.
-struct Instance {
-    child: Child,
-    smtp: SocketAddr,
-    http: SocketAddr,
-}
-
-impl Drop for Instance {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn instance(redis: &Redis, scenario: &std::path::Path) -> Instance {
-    let mut child = Command::new(BIN)
-        .args(["serve", "--smtp", "127.0.0.1:0", "--http", "127.0.0.1:0"])
-        .arg("--scenario")
-        .arg(scenario)
-        .args(["--state", &redis.url(), "--state-namespace", "it"])
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("mailfault serve starts");
-    let stdout = child.stdout.take().expect("stdout");
-    let mut reader = BufReader::new(stdout);
-    let (mut smtp, mut http) = (None, None);
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while Instant::now() < deadline {
-        let mut line = String::new();
-        if reader.read_line(&mut line).unwrap_or(0) == 0 {
-            break;
-        }
-        if let Some(a) = line.trim().strip_prefix("mailfault listening on smtp://") {
-            smtp = a.parse().ok();
-        }
-        if let Some(a) = line.trim().strip_prefix("web page and API on http://") {
-            http = a.split('/').next().and_then(|a| a.parse().ok());
-        }
-        if line.starts_with("press Ctrl-C") {
-            break;
-        }
-    }
-    Instance {
-        child,
-        smtp: smtp.expect("an SMTP address"),
-        http: http.expect("an HTTP address"),
-    }
-}
-
-fn scenario(dir: &tempfile::TempDir, yaml: &str) -> std::path::PathBuf {
-    let path = dir.path().join("scenario.yaml");
-    std::fs::write(&path, yaml).expect("write the scenario");
-    path
-}
-
-/// MAIL and RCPT through `at`; the RCPT reply.
-async fn rcpt(at: SocketAddr, to: &str) -> String {
-    let (mut c, _) = common::Raw::greeted(at).await;
-    c.cmd("EHLO client.test").await;
-    c.cmd("MAIL FROM:<app@example.test>").await;
-    let reply = c.cmd(&format!("RCPT TO:<{to}>")).await;
-    let _ = c.cmd("QUIT").await;
-    reply
-}
 
 #[tokio::test]
 async fn a_greylisted_retry_through_another_instance_passes() {

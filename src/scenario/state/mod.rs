@@ -23,6 +23,16 @@ use super::greylist::Verdict;
 #[error("shared state unavailable: {0}")]
 pub(crate) struct StateError(pub String);
 
+/// Why a virtual clock did not move: the scenario's clock is real, or the
+/// store that holds the shared advance did not answer.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub(crate) enum AdvanceError {
+    #[error(transparent)]
+    NotVirtual(#[from] super::clock::NotVirtual),
+    #[error(transparent)]
+    Unavailable(#[from] StateError),
+}
+
 /// What time a check reads: a virtual clock's own reading, or real time
 /// (which the Redis store takes from the Redis server, so that every
 /// instance reads the same clock).
@@ -95,6 +105,29 @@ pub(crate) trait RuleState: Send + Sync + std::fmt::Debug {
     fn available(&self) -> bool {
         true
     }
+
+    /// Adds `by` to a virtual clock's advance shared by every instance and
+    /// returns the total; `None` where the clock is this process's own.
+    fn advance_clock(&self, by: Duration) -> Result<Option<Duration>, StateError> {
+        let _ = by;
+        Ok(None)
+    }
+
+    /// A virtual clock's shared advance so far; `None` where the clock is
+    /// this process's own.
+    fn clock_total(&self) -> Result<Option<Duration>, StateError> {
+        Ok(None)
+    }
+}
+
+/// A scenario shared through the store, newer than the one in force here.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct SharedScenario {
+    pub version: u64,
+    pub yaml: String,
+    /// Published by a reset: the same scenario with fresh state, so each
+    /// instance also forgets what it keeps outside the rule state.
+    pub reset: bool,
 }
 
 /// Which store the rule state lives in (`--state`).
@@ -137,17 +170,22 @@ impl StateConfig {
         matches!(self, Self::Redis(_))
     }
 
-    /// Makes `yaml` every instance's scenario; its version, or `None` in
-    /// memory, where there is nothing to share. Blocking.
-    pub(crate) fn publish_scenario(&self, yaml: &str) -> Option<Result<u64, StateError>> {
+    /// Makes `yaml` every instance's scenario (`reset`: the current one
+    /// again, with fresh state); its version, or `None` in memory, where
+    /// there is nothing to share. Blocking.
+    pub(crate) fn publish_scenario(
+        &self,
+        yaml: &str,
+        reset: bool,
+    ) -> Option<Result<u64, StateError>> {
         match self {
             Self::Memory => None,
-            Self::Redis(r) => Some(r.publish_scenario(yaml)),
+            Self::Redis(r) => Some(r.publish_scenario(yaml, reset)),
         }
     }
 
     /// The shared scenario if newer than `known`. Blocking.
-    pub(crate) fn shared_scenario(&self, known: u64) -> Result<Option<(u64, String)>, StateError> {
+    pub(crate) fn shared_scenario(&self, known: u64) -> Result<Option<SharedScenario>, StateError> {
         match self {
             Self::Memory => Ok(None),
             Self::Redis(r) => r.shared_scenario(known),

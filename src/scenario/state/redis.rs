@@ -89,9 +89,19 @@ const CONCURRENT_TTL: Duration = Duration::from_secs(3600);
 const CLAIM: &str = "local n = tonumber(redis.call('GET', KEYS[1]) or '0') \
 if n < tonumber(ARGV[1]) then redis.call('INCR', KEYS[1]) return 1 end return 0";
 
-/// KEYS[1] the shared scenario (hash); ARGV the YAML. Returns its version.
+/// KEYS[1] the shared scenario (hash); ARGV the YAML, 1 for a reset else
+/// 0. Returns its version.
 const PUBLISH: &str = "local v = redis.call('HINCRBY', KEYS[1], 'version', 1) \
-redis.call('HSET', KEYS[1], 'yaml', ARGV[1]) return v";
+redis.call('HSET', KEYS[1], 'yaml', ARGV[1], 'reset', ARGV[2]) return v";
+
+/// A virtual clock's advance outlives its last change by this much: a
+/// scenario nobody advances for a week is long finished.
+const CLOCK_TTL: Duration = Duration::from_secs(7 * 24 * 3600);
+
+/// KEYS[1] a virtual clock's total advance (microseconds); ARGV by, ttl
+/// (ms). Returns the new total.
+const ADVANCE: &str = "local n = redis.call('INCRBY', KEYS[1], ARGV[1]) \
+redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[2])) return n";
 
 /// One Redis server and namespace, with a few open connections.
 pub struct Redis {
@@ -107,6 +117,7 @@ pub struct Redis {
     count: Script,
     claim: Script,
     publish: Script,
+    advance: Script,
     enter: Script,
     leave: Script,
 }
@@ -159,6 +170,7 @@ impl Redis {
             count: Script::new(COUNT),
             claim: Script::new(CLAIM),
             publish: Script::new(PUBLISH),
+            advance: Script::new(ADVANCE),
             enter: Script::new(ENTER),
             leave: Script::new(LEAVE),
         })
@@ -231,25 +243,49 @@ impl Redis {
         format!("{{{}:scenario}}:active", self.namespace)
     }
 
-    /// Makes `yaml` the scenario of every instance; returns its version.
-    pub(crate) fn publish_scenario(&self, yaml: &str) -> Result<u64, StateError> {
+    /// Makes `yaml` the scenario of every instance, marked as a reset or
+    /// not; returns its version.
+    pub(crate) fn publish_scenario(&self, yaml: &str, reset: bool) -> Result<u64, StateError> {
         let key = self.scenario_key();
-        self.with(|c| self.publish.key(&key).arg(yaml).invoke(c))
+        self.with(|c| {
+            self.publish
+                .key(&key)
+                .arg(yaml)
+                .arg(u8::from(reset))
+                .invoke(c)
+        })
     }
 
-    /// The shared scenario, when its version is newer than `known`.
-    pub(crate) fn shared_scenario(&self, known: u64) -> Result<Option<(u64, String)>, StateError> {
+    /// The shared scenario, when its version is newer than `known`. The
+    /// poll reads the version alone; version, text and reset mark are then
+    /// read together, so they belong to one publication.
+    pub(crate) fn shared_scenario(
+        &self,
+        known: u64,
+    ) -> Result<Option<super::SharedScenario>, StateError> {
         let key = self.scenario_key();
         let version: Option<u64> =
             self.with(|c| redis::cmd("HGET").arg(&key).arg("version").query(c))?;
-        match version {
-            Some(v) if v > known => {
-                let yaml: Option<String> =
-                    self.with(|c| redis::cmd("HGET").arg(&key).arg("yaml").query(c))?;
-                Ok(yaml.map(|y| (v, y)))
-            }
-            _ => Ok(None),
+        if version.is_none_or(|v| v <= known) {
+            return Ok(None);
         }
+        let (version, yaml, reset): (Option<u64>, Option<String>, Option<String>) =
+            self.with(|c| {
+                redis::cmd("HMGET")
+                    .arg(&key)
+                    .arg("version")
+                    .arg("yaml")
+                    .arg("reset")
+                    .query(c)
+            })?;
+        Ok(match (version, yaml) {
+            (Some(version), Some(yaml)) if version > known => Some(super::SharedScenario {
+                version,
+                yaml,
+                reset: reset.as_deref() == Some("1"),
+            }),
+            _ => None,
+        })
     }
 
     /// Requests sent to Redis since start.
@@ -303,6 +339,10 @@ impl Scoped {
             Now::Real(_) => (-1, ms(lasting) + 1000),
             Now::Virtual(d) => (ms(d), ms(lasting.max(VIRTUAL_TTL))),
         }
+    }
+
+    fn clock_key(&self) -> String {
+        self.redis.key("clock", &self.scope, "advanced")
     }
 
     fn fired_key(&self, rule: usize) -> String {
@@ -462,6 +502,32 @@ impl RuleState for Scoped {
     fn available(&self) -> bool {
         !self.redis.down.load(Ordering::Acquire) || self.redis.ping()
     }
+
+    fn advance_clock(&self, by: Duration) -> Result<Option<Duration>, StateError> {
+        let k = self.clock_key();
+        let by = i64::try_from(by.as_micros()).unwrap_or(i64::MAX);
+        let total: i64 = self.redis.with(|c| {
+            self.redis
+                .advance
+                .key(&k)
+                .arg(by)
+                .arg(ms(CLOCK_TTL))
+                .invoke(c)
+        })?;
+        Ok(Some(micros(total)))
+    }
+
+    fn clock_total(&self) -> Result<Option<Duration>, StateError> {
+        let k = self.clock_key();
+        let total: Option<i64> = self.redis.with(|c| redis::cmd("GET").arg(&k).query(c))?;
+        Ok(Some(micros(total.unwrap_or(0))))
+    }
+}
+
+/// A total read from Redis as a duration; a negative one (a key someone
+/// else wrote) reads as no advance.
+fn micros(total: i64) -> Duration {
+    Duration::from_micros(u64::try_from(total).unwrap_or(0))
 }
 
 #[cfg(test)]

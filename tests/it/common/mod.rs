@@ -12,6 +12,7 @@ use tokio::net::TcpStream;
 
 pub(crate) mod haproxy;
 pub(crate) mod http;
+pub(crate) mod instances;
 pub(crate) mod postfix;
 pub(crate) mod redis;
 
