@@ -251,13 +251,9 @@ impl Store {
     /// instance sees its own writes). A change the shared log refused is
     /// applied here only, so this instance still reflects it.
     fn change(&self, change: Change) {
-        // Nobody reads a session's start back on the instance it began on
-        // before it ends; the client's greeting must not wait for it.
-        let read_back = !matches!(change, Change::SessionStarted(_));
         match self.commit_blocking(&change) {
             Ok(Committed::ApplyNow) => self.apply(change, None, true),
-            Ok(Committed::At(position)) if read_back => self.wait_applied_blocking(position),
-            Ok(Committed::At(_)) => {}
+            Ok(Committed::At(position)) => self.wait_applied_blocking(position),
             Err(e) => {
                 tracing::warn!(error = %e, "change kept on this instance only");
                 self.apply(change, None, true);

@@ -17,6 +17,14 @@ pub(crate) struct Instance {
     pub http: SocketAddr,
 }
 
+impl Instance {
+    /// Kills it with SIGKILL, as a crash or the OOM killer would.
+    pub(crate) fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 impl Drop for Instance {
     fn drop(&mut self) {
         let _ = self.child.kill();
