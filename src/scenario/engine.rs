@@ -127,6 +127,12 @@ impl Engine {
         self.state.next_connection().unwrap_or(0)
     }
 
+    /// [`Engine::next_connection`] without blocking a runtime worker on a
+    /// shared store.
+    pub(crate) async fn number_connection(&self) -> u64 {
+        self.state.next_connection_async().await.unwrap_or(0)
+    }
+
     pub fn session_policy(self: &Arc<Self>) -> ScenarioPolicy {
         ScenarioPolicy {
             engine: Arc::clone(self),

@@ -18,7 +18,7 @@ pub mod transcript;
 use std::collections::{BTreeMap, HashSet};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime};
 
 use tokio::sync::{broadcast, watch};
@@ -130,9 +130,7 @@ pub struct Store {
     journal: Arc<dyn Journal>,
     /// The last position of a shared log applied here, for a writer that
     /// waits to read its own change back.
-    applied: Mutex<Position>,
-    applied_changed: Condvar,
-    applied_watch: watch::Sender<Position>,
+    applied: watch::Sender<Position>,
     /// Ids of messages a reader marked read (Mailpit's read status): a
     /// reader's bookkeeping, kept apart from the immutable capture.
     read: Mutex<HashSet<u64>>,
@@ -206,9 +204,7 @@ impl Store {
             open: Mutex::new(BTreeMap::new()),
             maildir,
             journal: Arc::new(journal::memory::Local::new()),
-            applied: Mutex::new((0, 0)),
-            applied_changed: Condvar::new(),
-            applied_watch: watch::channel((0, 0)).0,
+            applied: watch::channel((0, 0)).0,
             read: Mutex::new(HashSet::new()),
             deleted: AtomicU64::new(0),
             started_at: SystemTime::now(),
@@ -250,10 +246,10 @@ impl Store {
     /// log, once the follower has read it back (so a reader of this
     /// instance sees its own writes). A change the shared log refused is
     /// applied here only, so this instance still reflects it.
-    fn change(&self, change: Change) {
-        match self.commit_blocking(&change) {
+    async fn change(&self, change: Change) {
+        match self.journal.commit(&change).await {
             Ok(Committed::ApplyNow) => self.apply(change, None, true),
-            Ok(Committed::At(position)) => self.wait_applied_blocking(position),
+            Ok(Committed::At(position)) => self.read_back(position).await,
             Err(e) => {
                 tracing::warn!(error = %e, "change kept on this instance only");
                 self.apply(change, None, true);
@@ -261,11 +257,25 @@ impl Store {
         }
     }
 
-    fn commit_blocking(&self, change: &Change) -> Result<Committed, journal::JournalError> {
+    /// [`Store::change`] for callers that cannot wait asynchronously (the
+    /// HTTP API's rare writes, the outbox): in one process it is done at
+    /// once; with a shared log it blocks this worker (multi-thread runtime)
+    /// or, where it cannot, keeps the change on this instance.
+    fn change_now(&self, change: Change) {
+        use futures_util::FutureExt;
+        let fallback = change.clone();
+        let mut done = std::pin::pin!(self.change(change));
+        if done.as_mut().now_or_never().is_some() {
+            return;
+        }
         if crate::scenario::on_multi_thread_runtime() {
-            tokio::task::block_in_place(|| self.journal.commit(change))
+            let handle = tokio::runtime::Handle::current();
+            tokio::task::block_in_place(|| handle.block_on(done));
         } else {
-            self.journal.commit(change)
+            tracing::warn!(
+                "no runtime to reach the shared store on; change kept on this instance only"
+            );
+            self.apply(fallback, None, true);
         }
     }
 
@@ -273,18 +283,13 @@ impl Store {
     /// shared log before it goes on (the change is durable either way).
     const READ_BACK: Duration = Duration::from_secs(2);
 
-    fn wait_applied_blocking(&self, position: Position) {
-        let wait = || {
-            let applied = lock(&self.applied);
-            let _ = self
-                .applied_changed
-                .wait_timeout_while(applied, Self::READ_BACK, |applied| *applied < position);
-        };
-        if crate::scenario::on_multi_thread_runtime() {
-            tokio::task::block_in_place(wait);
-        } else {
-            wait();
-        }
+    async fn read_back(&self, position: Position) {
+        let mut applied = self.applied.subscribe();
+        let _ = tokio::time::timeout(
+            Self::READ_BACK,
+            applied.wait_for(|applied| *applied >= position),
+        )
+        .await;
     }
 
     /// Applies one committed change: what every instance does, in log
@@ -376,12 +381,13 @@ impl Store {
     /// The shared log is applied up to `position` (a change applied, or
     /// one that could not be and is passed over).
     pub(crate) fn skip_to(&self, position: Position) {
-        let mut applied = lock(&self.applied);
-        if position > *applied {
-            *applied = position;
-            self.applied_watch.send_replace(position);
-            self.applied_changed.notify_all();
-        }
+        self.applied.send_if_modified(|applied| {
+            let ahead = position > *applied;
+            if ahead {
+                *applied = position;
+            }
+            ahead
+        });
     }
 
     /// Stores a message durably (maildir: fsynced; shared: acknowledged by
@@ -406,16 +412,9 @@ impl Store {
             written.map_err(|source| StoreError::Write { id, source })?;
         }
         let change = Change::Message(Arc::clone(&message));
-        match self.commit_blocking(&change) {
+        match self.journal.commit(&change).await {
             Ok(Committed::ApplyNow) => self.apply(change, None, true),
-            Ok(Committed::At(position)) => {
-                let mut applied = self.applied_watch.subscribe();
-                let _ = tokio::time::timeout(
-                    Self::READ_BACK,
-                    applied.wait_for(|applied| *applied >= position),
-                )
-                .await;
-            }
+            Ok(Committed::At(position)) => self.read_back(position).await,
             Err(e) => return Err(StoreError::Shared { id, reason: e.0 }),
         }
         Ok(message)
@@ -452,7 +451,7 @@ impl Store {
     /// Forgets the captured messages; returns how many there were.
     pub fn clear_messages(&self) -> usize {
         let n = lock(&self.held).messages.len();
-        self.change(Change::ClearMessages);
+        self.change_now(Change::ClearMessages);
         n
     }
 
@@ -460,7 +459,7 @@ impl Store {
     pub fn delete_messages(&self, ids: &HashSet<u64>) -> usize {
         let held = lock(&self.held).messages.count(|m| ids.contains(&m.id));
         if held > 0 {
-            self.change(Change::DeleteMessages(ids.iter().copied().collect()));
+            self.change_now(Change::DeleteMessages(ids.iter().copied().collect()));
         }
         held
     }
@@ -469,7 +468,7 @@ impl Store {
     pub fn set_read(&self, ids: impl IntoIterator<Item = u64>, read: bool) {
         let ids: Vec<u64> = ids.into_iter().collect();
         if !ids.is_empty() {
-            self.change(Change::SetRead { ids, read });
+            self.change_now(Change::SetRead { ids, read });
         }
     }
 
@@ -487,8 +486,8 @@ impl Store {
         self.started_at
     }
 
-    pub(crate) fn session_started(&self, session: OpenSession) {
-        self.change(Change::SessionStarted(session));
+    pub(crate) async fn session_started(&self, session: OpenSession) {
+        self.change(Change::SessionStarted(session)).await;
     }
 
     /// Sessions in progress, oldest first.
@@ -496,8 +495,8 @@ impl Store {
         lock(&self.open).values().cloned().collect()
     }
 
-    pub(crate) fn session_finished(&self, record: SessionRecord) {
-        self.change(Change::SessionFinished(Arc::new(record)));
+    pub(crate) async fn session_finished(&self, record: SessionRecord) {
+        self.change(Change::SessionFinished(Arc::new(record))).await;
     }
 
     /// One finished session by id.
@@ -507,7 +506,7 @@ impl Store {
 
     /// Forgets messages and sessions (a maildir keeps its files).
     pub fn reset(&self) {
-        self.change(Change::Reset);
+        self.change_now(Change::Reset);
     }
 
     /// Tells live readers a scenario swap happened.
@@ -518,7 +517,7 @@ impl Store {
     /// Files a report or its new state (`raw`: once built) for every
     /// instance to read.
     pub(crate) fn file_report(&self, view: crate::reports::outbox::View, raw: Option<Arc<[u8]>>) {
-        self.change(Change::Report(Arc::new(Filed { view, raw })));
+        self.change_now(Change::Report(Arc::new(Filed { view, raw })));
     }
 
     /// Every report filed, oldest first.

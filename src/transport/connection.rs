@@ -213,16 +213,19 @@ impl Connection {
 
     async fn serve(mut self, implicit_tls: bool) {
         let engine = Arc::clone(&self.active.engine);
-        let connection = engine.next_connection();
+        let connection = engine.number_connection().await;
         let scenario_started = engine.clock().at(self.started);
         self.shared.metrics.connected();
-        self.shared.store.session_started(OpenSession {
-            id: self.id,
-            client: self.peer,
-            connection,
-            started_at: self.started_at,
-            epoch: self.active.epoch,
-        });
+        self.shared
+            .store
+            .session_started(OpenSession {
+                id: self.id,
+                client: self.peer,
+                connection,
+                started_at: self.started_at,
+                epoch: self.active.epoch,
+            })
+            .await;
         self.record(Event::Connected {
             peer: self.peer,
             implicit_tls,
@@ -245,21 +248,24 @@ impl Connection {
             );
         }
         self.shared.metrics.disconnected();
-        self.shared.store.session_finished(SessionRecord {
-            id: self.id,
-            client: self.peer,
-            connection,
-            started_at: self.started_at,
-            ended_at: SystemTime::now(),
-            epoch: self.active.epoch,
-            scenario_started,
-            timeline: Some(Timeline::Live {
-                clock: Arc::clone(self.active.engine.clock()),
-                started: self.started,
-            }),
-            messages: self.delivered,
-            log: self.log,
-        });
+        self.shared
+            .store
+            .session_finished(SessionRecord {
+                id: self.id,
+                client: self.peer,
+                connection,
+                started_at: self.started_at,
+                ended_at: SystemTime::now(),
+                epoch: self.active.epoch,
+                scenario_started,
+                timeline: Some(Timeline::Live {
+                    clock: Arc::clone(self.active.engine.clock()),
+                    started: self.started,
+                }),
+                messages: self.delivered,
+                log: self.log,
+            })
+            .await;
     }
 
     /// The conversation, until something closes it.

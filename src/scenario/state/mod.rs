@@ -42,6 +42,10 @@ pub(crate) enum Now {
     Virtual(Duration),
 }
 
+/// An answer of the shared store still on its way.
+pub(crate) type StateFuture<'a, T> =
+    std::pin::Pin<Box<dyn std::future::Future<Output = Result<T, StateError>> + Send + 'a>>;
+
 /// Sizes of the tables that grow with client input, for `/metrics`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub(crate) struct StateSizes {
@@ -81,6 +85,13 @@ pub(crate) trait RuleState: Send + Sync + std::fmt::Debug {
 
     /// Numbers a new connection (1, 2, ...).
     fn next_connection(&self) -> Result<u64, StateError>;
+
+    /// [`RuleState::next_connection`] for a caller that can wait
+    /// asynchronously (a connection, before its session starts), so a
+    /// shared store's round trip does not block a runtime worker.
+    fn next_connection_async(&self) -> StateFuture<'_, u64> {
+        Box::pin(std::future::ready(self.next_connection()))
+    }
 
     /// Messages accepted so far.
     fn accepted(&self) -> Result<u64, StateError>;

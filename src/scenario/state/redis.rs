@@ -21,7 +21,8 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use redis::{Connection, RedisResult, Script};
+use redis::aio::MultiplexedConnection;
+use redis::{AsyncConnectionConfig, Connection, RedisResult, Script};
 
 use super::{Now, RuleState, StateError, StateSizes};
 use crate::scenario::Scenario;
@@ -108,6 +109,9 @@ pub struct Redis {
     client: redis::Client,
     namespace: String,
     idle: Mutex<Vec<Connection>>,
+    /// The async connection the store's appends share (pipelined); dropped
+    /// after a failure, made anew on next use.
+    multiplexed: tokio::sync::Mutex<Option<MultiplexedConnection>>,
     /// Set during an outage, so it is logged once.
     down: AtomicBool,
     /// Requests sent, for `/metrics` (what shared state costs per message).
@@ -163,6 +167,7 @@ impl Redis {
             client,
             namespace: namespace.to_owned(),
             idle: Mutex::new(Vec::new()),
+            multiplexed: tokio::sync::Mutex::new(None),
             down: AtomicBool::new(false),
             round_trips: AtomicU64::new(0),
             greylist: Script::new(&format!("{NOW}{GREYLIST}")),
@@ -223,6 +228,51 @@ impl Redis {
         } else {
             run()
         };
+        self.outcome(result)
+    }
+
+    /// Runs `f` on the shared async connection (made on first use, bounded
+    /// by the same time-outs); a failure drops it and is logged once per
+    /// outage.
+    pub(crate) async fn with_async<T, F>(
+        &self,
+        f: impl FnOnce(MultiplexedConnection) -> F,
+    ) -> Result<T, StateError>
+    where
+        F: std::future::Future<Output = RedisResult<T>>,
+    {
+        self.round_trips.fetch_add(1, Ordering::Relaxed);
+        let connection = {
+            let mut slot = self.multiplexed.lock().await;
+            match slot.as_ref() {
+                Some(c) => Ok(c.clone()),
+                None => {
+                    let config = AsyncConnectionConfig::new()
+                        .set_connection_timeout(Some(TIMEOUT))
+                        .set_response_timeout(Some(TIMEOUT));
+                    let made = self
+                        .client
+                        .get_multiplexed_async_connection_with_config(&config)
+                        .await;
+                    if let Ok(c) = &made {
+                        *slot = Some(c.clone());
+                    }
+                    made
+                }
+            }
+        };
+        let result = match connection {
+            Ok(c) => f(c).await,
+            Err(e) => Err(e),
+        };
+        if result.is_err() {
+            *self.multiplexed.lock().await = None;
+        }
+        self.outcome(result)
+    }
+
+    /// Logs an outage once, and its end.
+    fn outcome<T>(&self, result: RedisResult<T>) -> Result<T, StateError> {
         match result {
             Ok(v) => {
                 if self.down.swap(false, Ordering::AcqRel) {
@@ -448,6 +498,17 @@ impl RuleState for Scoped {
             .with(|c| redis::cmd("INCR").arg(&k).query::<u64>(c))
     }
 
+    fn next_connection_async(&self) -> super::StateFuture<'_, u64> {
+        let k = self.redis.key("count", &self.scope, "connections");
+        Box::pin(async move {
+            self.redis
+                .with_async(|mut c| async move {
+                    redis::cmd("INCR").arg(&k).query_async::<u64>(&mut c).await
+                })
+                .await
+        })
+    }
+
     fn accepted(&self) -> Result<u64, StateError> {
         let k = self.redis.key("count", &self.scope, "messages");
         self.redis
@@ -455,11 +516,27 @@ impl RuleState for Scoped {
             .map(Option::unwrap_or_default)
     }
 
+    /// Nothing waits for this count: on a runtime it is sent without
+    /// blocking the session that accepted the message.
     fn message_accepted(&self) {
         let k = self.redis.key("count", &self.scope, "messages");
-        let _ = self
-            .redis
-            .with(|c| redis::cmd("INCR").arg(&k).query::<u64>(c));
+        match tokio::runtime::Handle::try_current() {
+            Ok(runtime) => {
+                let redis = Arc::clone(&self.redis);
+                runtime.spawn(async move {
+                    let _ = redis
+                        .with_async(|mut c| async move {
+                            redis::cmd("INCR").arg(&k).query_async::<u64>(&mut c).await
+                        })
+                        .await;
+                });
+            }
+            Err(_) => {
+                let _ = self
+                    .redis
+                    .with(|c| redis::cmd("INCR").arg(&k).query::<u64>(c));
+            }
+        }
     }
 
     fn claim(&self, rule: usize, times: Option<u32>) -> Result<bool, StateError> {

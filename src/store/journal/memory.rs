@@ -2,7 +2,7 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use super::{Change, Committed, IdKind, Journal, JournalError};
+use super::{Change, Commit, Committed, IdKind, Journal, JournalError};
 
 #[derive(Debug)]
 pub(crate) struct Local {
@@ -31,7 +31,7 @@ impl Journal for Local {
         Ok(counter.fetch_add(1, Ordering::Relaxed))
     }
 
-    fn commit(&self, _change: &Change) -> Result<Committed, JournalError> {
-        Ok(Committed::ApplyNow)
+    fn commit<'a>(&'a self, _change: &'a Change) -> Commit<'a> {
+        Box::pin(std::future::ready(Ok(Committed::ApplyNow)))
     }
 }

@@ -61,13 +61,19 @@ pub(crate) enum IdKind {
 #[error("shared store unavailable: {0}")]
 pub(crate) struct JournalError(pub String);
 
+/// A commit in progress.
+pub(crate) type Commit<'a> = std::pin::Pin<
+    Box<dyn std::future::Future<Output = Result<Committed, JournalError>> + Send + 'a>,
+>;
+
 /// Where changes go; see the module doc.
 pub(crate) trait Journal: Send + Sync + std::fmt::Debug {
     /// A fresh id of `kind`, unique among every instance sharing the log.
+    /// Blocking, but only now and then: ids are taken in blocks.
     fn next_id(&self, kind: IdKind) -> Result<u64, JournalError>;
 
-    /// Makes `change` durable (blocking, bounded by a short time-out).
-    fn commit(&self, change: &Change) -> Result<Committed, JournalError>;
+    /// Makes `change` durable, bounded by a short time-out.
+    fn commit<'a>(&'a self, change: &'a Change) -> Commit<'a>;
 
     /// Starts applying other instances' changes to `store` (nothing to do
     /// in one process). Runs until `store` is dropped.

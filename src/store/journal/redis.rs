@@ -13,20 +13,22 @@
 //! everything still held), reconnects after a failure, and stops when the
 //! store it feeds is dropped.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
 use redis::{Script, Value};
 
-use super::{Change, Committed, IdKind, Journal, JournalError, Position};
+use super::{Change, Commit, Committed, IdKind, Journal, JournalError, Position};
 use crate::scenario::state::redis::Redis;
 use crate::store::{Filed, Store, codec};
 
 /// KEYS[1] the stream, KEYS[2] its byte count; ARGV kind, payload, max
-/// bytes, max entries, the writing instance. Appends one change and trims
-/// the oldest entries past the bounds; returns the new entry's id.
-const APPEND: &str = "local id = redis.call('XADD', KEYS[1], '*', 'k', ARGV[1], 'p', ARGV[2], 'i', ARGV[5]) \
+/// bytes, max entries, the writing instance, its token for the change.
+/// Appends one change and trims the oldest entries past the bounds;
+/// returns the new entry's id.
+const APPEND: &str = "local id = redis.call('XADD', KEYS[1], '*', 'k', ARGV[1], 'p', ARGV[2], 'i', ARGV[5], 't', ARGV[6]) \
 local size = string.len(ARGV[2]) + 64 \
 if ARGV[1] == 'x' then redis.call('XTRIM', KEYS[1], 'MINID', id) redis.call('SET', KEYS[2], size) return id end \
 local total = redis.call('INCRBY', KEYS[2], size) \
@@ -71,6 +73,9 @@ pub(crate) struct Shared {
     /// Marks this instance's entries, so it tells its own changes from
     /// others' (webhooks fire only where a change was made).
     instance: String,
+    /// This instance's changes on their way through the stream, by token:
+    /// read back, they are applied as they are instead of decoded again.
+    own: Arc<Own>,
     max_bytes: usize,
     max_entries: usize,
     append: Script,
@@ -88,6 +93,7 @@ impl Shared {
             session_ids: (key("ids:session"), Mutex::new(Block::default())),
             report_ids: (key("ids:report"), Mutex::new(Block::default())),
             instance: format!("{:016x}", rand::random::<u64>()),
+            own: Arc::new(Own::default()),
             // Room for the session starts and marks between the messages
             // and sessions an instance's memory keeps.
             max_entries: max_messages.saturating_mul(4).max(1024),
@@ -121,26 +127,35 @@ impl Journal for Shared {
         Ok(id)
     }
 
-    fn commit(&self, change: &Change) -> Result<Committed, JournalError> {
+    fn commit<'a>(&'a self, change: &'a Change) -> Commit<'a> {
         let (kind, payload) = encode(change);
-        let id: String = self
-            .redis
-            .with(|c| {
-                self.append
-                    .key(&self.stream)
-                    .key(&self.bytes)
-                    .arg(kind)
-                    .arg(payload.as_slice())
-                    .arg(self.max_bytes)
-                    .arg(self.max_entries)
-                    .arg(&self.instance)
-                    .invoke(c)
-            })
-            .map_err(|e| JournalError(e.0))?;
-        let position = position(&id).ok_or_else(|| {
-            JournalError(format!("Redis gave an entry id `{id}` this cannot read"))
-        })?;
-        Ok(Committed::At(position))
+        let token = self.own.hold(change);
+        Box::pin(async move {
+            let id: String = self
+                .redis
+                .with_async(|mut c| async move {
+                    self.append
+                        .key(&self.stream)
+                        .key(&self.bytes)
+                        .arg(kind)
+                        .arg(payload)
+                        .arg(self.max_bytes)
+                        .arg(self.max_entries)
+                        .arg(&self.instance)
+                        .arg(token)
+                        .invoke_async(&mut c)
+                        .await
+                })
+                .await
+                .map_err(|e| {
+                    self.own.take(token);
+                    JournalError(e.0)
+                })?;
+            let position = position(&id).ok_or_else(|| {
+                JournalError(format!("Redis gave an entry id `{id}` this cannot read"))
+            })?;
+            Ok(Committed::At(position))
+        })
     }
 
     fn follow(&self, store: Weak<Store>) {
@@ -148,6 +163,7 @@ impl Journal for Shared {
             redis: Arc::clone(&self.redis),
             stream: self.stream.clone(),
             instance: self.instance.clone(),
+            own: Arc::clone(&self.own),
             store,
             complained: AtomicBool::new(false),
         };
@@ -157,6 +173,42 @@ impl Journal for Shared {
         if let Err(e) = started {
             tracing::error!(error = %e, "cannot start the shared store reader: this instance shows only its own mail");
         }
+    }
+}
+
+/// This instance's changes between their append and their reading back.
+#[derive(Debug, Default)]
+struct Own {
+    next: AtomicU64,
+    held: Mutex<HashMap<u64, Change>>,
+}
+
+/// Changes held at most: one never read back (trimmed away before the
+/// reader got to it, say) must not pile up; past this they are dropped
+/// and read back the slow way, decoded.
+const MAX_OWN: usize = 4096;
+
+impl Own {
+    fn hold(&self, change: &Change) -> u64 {
+        let token = self.next.fetch_add(1, Ordering::Relaxed);
+        let mut held = self.held.lock().unwrap_or_else(|p| p.into_inner());
+        if held.len() >= MAX_OWN {
+            held.clear();
+        }
+        held.insert(token, change.clone());
+        token
+    }
+
+    fn take(&self, token: u64) -> Option<Change> {
+        self.held
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&token)
+    }
+
+    fn take_text(&self, token: &[u8]) -> Option<Change> {
+        let token = std::str::from_utf8(token).ok()?.parse().ok()?;
+        self.take(token)
     }
 }
 
@@ -239,6 +291,7 @@ struct Reader {
     redis: Arc<Redis>,
     stream: String,
     instance: String,
+    own: Arc<Own>,
     store: Weak<Store>,
     /// An entry did not decode: said once, not for every entry.
     complained: AtomicBool,
@@ -285,7 +338,13 @@ impl Reader {
                             continue;
                         };
                         let here = entry.instance == self.instance.as_bytes();
-                        match decode(&entry.kind, &entry.payload) {
+                        let held = if here {
+                            self.own.take_text(&entry.token)
+                        } else {
+                            None
+                        };
+                        let change = held.map_or_else(|| decode(&entry.kind, &entry.payload), Ok);
+                        match change {
                             Ok(change) => store.apply(change, Some(at), here),
                             Err(e) => {
                                 if !self.complained.swap(true, Ordering::Relaxed) {
@@ -311,6 +370,8 @@ struct Entry {
     payload: Vec<u8>,
     /// The instance that wrote it.
     instance: Vec<u8>,
+    /// That instance's token for the change.
+    token: Vec<u8>,
 }
 
 /// The entries of an `XREAD` reply; anything else in it is ignored.
@@ -348,6 +409,7 @@ fn entries(value: Value) -> Vec<Entry> {
                     (Some(b"k"), Some(v)) => e.kind = v,
                     (Some(b"p"), Some(v)) => e.payload = v,
                     (Some(b"i"), Some(v)) => e.instance = v,
+                    (Some(b"t"), Some(v)) => e.token = v,
                     _ => {}
                 }
             }
@@ -426,6 +488,7 @@ mod tests {
             kind: b"c".to_vec(),
             payload: Vec::new(),
             instance: b"a1".to_vec(),
+            token: Vec::new(),
         };
         assert_eq!(entries(reply), vec![want]);
         assert!(entries(Value::Nil).is_empty());
