@@ -29,7 +29,10 @@
 //! - [`store`]: memory and maildir capture, the Received header, each
 //!   session's `log` of events (bounded by count and bytes, never cut in a
 //!   way that changes a verdict) and the `transcript` text rendered from it
-//!   on demand.
+//!   on demand. Every change to what the store holds goes through its
+//!   `journal` (one trait: applied at once in memory, or appended to a
+//!   Redis stream that every instance applies in order), encoded by
+//!   `codec`; the reports of every instance are `filed` there.
 //! - `transport`: listeners (plain with STARTTLS, implicit TLS), the
 //!   connection driver (a read loop, an executor of the session's actions
 //!   and the TLS upgrade; it records what only the I/O sees) and its byte

@@ -343,6 +343,7 @@ fn the_kubernetes_manifest_parses_with_three_probed_replicas() {
             "Deployment",
             "Service",
             "Deployment",
+            "Service",
             "Service"
         ]
     );
@@ -366,6 +367,8 @@ fn the_kubernetes_manifest_parses_with_three_probed_replicas() {
     named("Service", "mailfault-redis");
     let smtp = named("Service", "mailfault-smtp");
     assert_eq!(smtp["spec"]["ports"][0]["targetPort"], "smtp");
+    let api = named("Service", "mailfault-api");
+    assert_eq!(api["spec"]["ports"][0]["targetPort"], "http");
     let scenario = named("ConfigMap", "mailfault-scenario")["data"]["scenario.yaml"]
         .as_str()
         .expect("a scenario");
