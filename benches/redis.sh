@@ -7,6 +7,9 @@
 # (mailfault_state_round_trips_total from /metrics).
 #
 #   bash benches/redis.sh [ROUNDS]      MF_BIN=path measures another build
+#   SCENARIO=scenarios/accept-all.yaml bash benches/redis.sh
+#                                       the store's share alone (no rule
+#                                       touches shared state)
 #
 # Starts a private redis-server (loopback, no persistence) and stops it.
 set -euo pipefail
@@ -38,7 +41,7 @@ wait_port "$RPORT"
 
 serve() { # PORT HTTP_PORT STATE
   RUST_LOG=warn "$BIN" serve --smtp "127.0.0.1:$1" --http "127.0.0.1:$2" --max-messages 100000 \
-    --scenario benches/stateful.yaml --state "$3" >/dev/null &
+    --scenario "${SCENARIO:-benches/stateful.yaml}" --state "$3" >/dev/null &
   pids+=($!)
   wait_port "$1"
   # The greylist defers each key's first sight: send that one now.
