@@ -490,6 +490,15 @@ impl Store {
         self.change(Change::SessionStarted(session)).await;
     }
 
+    /// Forgets sessions in progress on an instance that is gone (killed
+    /// before it could say they ended).
+    pub(crate) fn abandon_open(&self, ids: &HashSet<u64>) {
+        lock(&self.open).retain(|id, _| !ids.contains(id));
+        // A waiter for sessions to settle looks again.
+        self.sessions_done.send_modify(|_| {});
+        let _ = self.events.send(Event::Reset);
+    }
+
     /// Sessions in progress, oldest first.
     pub(crate) fn open_sessions(&self) -> Vec<OpenSession> {
         lock(&self.open).values().cloned().collect()

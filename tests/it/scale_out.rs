@@ -633,6 +633,26 @@ async fn sigkill_of_an_instance_loses_no_acknowledged_message() {
         lost.is_empty(),
         "acknowledged but not in B's store: {lost:?}"
     );
+    // A's sessions cut by the kill never end; once A has been silent long
+    // enough, B stops listing them as in progress.
+    let open = |list: &serde_json::Value| {
+        list["sessions"]
+            .as_array()
+            .map_or(0, |s| s.iter().filter(|s| s["open"] == true).count())
+    };
+    let mut list = common::http::get(b.http, "/api/v1/sessions").await.json();
+    let cut = open(&list);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while open(&list) > 0 && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        list = common::http::get(b.http, "/api/v1/sessions").await.json();
+    }
+    assert_eq!(
+        open(&list),
+        0,
+        "{cut} sessions of the killed instance still in progress"
+    );
+    eprintln!("{cut} sessions cut by the kill, dropped from B's list");
 }
 
 #[tokio::test]

@@ -55,6 +55,14 @@ const READ_BLOCK_MS: u64 = 1000;
 /// Pause before reconnecting after the reader failed.
 const RETRY: Duration = Duration::from_millis(250);
 
+/// Each instance says it is alive this often, for this long: an instance
+/// killed in the middle of sessions cannot announce their end, and the
+/// others drop them from the sessions in progress once it has been silent
+/// for two looks in a row.
+const BEAT: Duration = Duration::from_secs(1);
+const ALIVE_FOR: Duration = Duration::from_secs(5);
+const LOOK: Duration = Duration::from_secs(3);
+
 #[derive(Debug, Default)]
 struct Block {
     next: u64,
@@ -160,6 +168,7 @@ impl Journal for Shared {
 
     fn follow(&self, store: Weak<Store>) {
         let reader = Reader {
+            alive: self.redis.shared_key("store", "alive:"),
             redis: Arc::clone(&self.redis),
             stream: self.stream.clone(),
             instance: self.instance.clone(),
@@ -288,6 +297,8 @@ fn position(id: &str) -> Option<Position> {
 
 /// The thread that applies the stream to one store.
 struct Reader {
+    /// Key prefix of the instances' heartbeats (`...alive:INSTANCE`).
+    alive: String,
     redis: Arc<Redis>,
     stream: String,
     instance: String,
@@ -301,6 +312,7 @@ impl Reader {
     fn run(self) {
         let mut last = String::from("0-0");
         let mut connection = None;
+        let mut liveness = Liveness::default();
         while self.store.strong_count() > 0 {
             let c = match connection.take() {
                 Some(c) => c,
@@ -318,6 +330,10 @@ impl Reader {
                 }
             };
             let mut c = c;
+            if liveness.due(&self, &mut c).is_err() {
+                std::thread::sleep(RETRY);
+                continue;
+            }
             let read: redis::RedisResult<Value> = redis::cmd("XREAD")
                 .arg("COUNT")
                 .arg(READ_COUNT)
@@ -345,7 +361,12 @@ impl Reader {
                         };
                         let change = held.map_or_else(|| decode(&entry.kind, &entry.payload), Ok);
                         match change {
-                            Ok(change) => store.apply(change, Some(at), here),
+                            Ok(change) => {
+                                if !here {
+                                    liveness.note(&entry.instance, &change);
+                                }
+                                store.apply(change, Some(at), here);
+                            }
                             Err(e) => {
                                 if !self.complained.swap(true, Ordering::Relaxed) {
                                     tracing::warn!(entry = %entry.id, error = %e, "a shared store entry does not decode here (another release?); skipped");
@@ -359,6 +380,80 @@ impl Reader {
                 Err(_) => std::thread::sleep(RETRY),
             }
         }
+    }
+}
+
+/// Which other instances have sessions in progress, and whether they are
+/// still alive.
+#[derive(Default)]
+struct Liveness {
+    beaten: Option<std::time::Instant>,
+    looked: Option<std::time::Instant>,
+    /// Sessions in progress, by the instance that runs them.
+    open: HashMap<Vec<u8>, std::collections::HashSet<u64>>,
+    /// Instances found silent at the last look.
+    silent: std::collections::HashSet<Vec<u8>>,
+}
+
+impl Liveness {
+    fn note(&mut self, instance: &[u8], change: &Change) {
+        match change {
+            Change::SessionStarted(o) => {
+                self.open.entry(instance.to_vec()).or_default().insert(o.id);
+            }
+            Change::SessionFinished(r) => {
+                if let Some(ids) = self.open.get_mut(instance) {
+                    ids.remove(&r.id);
+                }
+            }
+            Change::Reset => self.open.clear(),
+            _ => {}
+        }
+    }
+
+    /// Says this instance is alive, and drops the sessions of instances
+    /// silent for two looks in a row, when it is time to.
+    fn due(&mut self, reader: &Reader, c: &mut redis::Connection) -> redis::RedisResult<()> {
+        let now = std::time::Instant::now();
+        if self.beaten.is_none_or(|at| now.duration_since(at) >= BEAT) {
+            let key = format!("{}{}", reader.alive, reader.instance);
+            redis::cmd("SET")
+                .arg(&key)
+                .arg(1)
+                .arg("PX")
+                .arg(ALIVE_FOR.as_millis() as u64)
+                .query::<()>(c)?;
+            self.beaten = Some(now);
+        }
+        if self.looked.is_some_and(|at| now.duration_since(at) < LOOK) {
+            return Ok(());
+        }
+        self.looked = Some(now);
+        self.open.retain(|_, ids| !ids.is_empty());
+        let mut gone = Vec::new();
+        for instance in self.open.keys() {
+            let key = format!("{}{}", reader.alive, String::from_utf8_lossy(instance));
+            let alive: bool = redis::cmd("EXISTS").arg(&key).query(c)?;
+            if alive {
+                self.silent.remove(instance);
+            } else if !self.silent.insert(instance.clone()) {
+                gone.push(instance.clone());
+            }
+        }
+        if let Some(store) = reader.store.upgrade() {
+            for instance in gone {
+                self.silent.remove(&instance);
+                if let Some(ids) = self.open.remove(&instance) {
+                    tracing::info!(
+                        instance = %String::from_utf8_lossy(&instance),
+                        sessions = ids.len(),
+                        "an instance stopped answering; its sessions in progress are dropped"
+                    );
+                    store.abandon_open(&ids);
+                }
+            }
+        }
+        Ok(())
     }
 }
 
