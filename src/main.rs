@@ -75,6 +75,11 @@ enum Command {
         /// Prefix of every Redis key, so several setups can share one Redis.
         #[arg(long, default_value = "mailfault", env = "MAILFAULT_STATE_NAMESPACE")]
         state_namespace: String,
+        /// Every SMTP connection starts with a PROXY protocol header (v1 or
+        /// v2, HAProxy's send-proxy): sessions see the sender's address, not
+        /// the balancer's. Connections without one are closed.
+        #[arg(long, env = "MAILFAULT_PROXY_PROTOCOL")]
+        proxy_protocol: bool,
         /// After Ctrl-C or SIGTERM, how long messages in flight may take to
         /// finish; connections still open then are dropped (e.g. 10s, 1m).
         #[arg(long, default_value = "10s", env = "MAILFAULT_SHUTDOWN_TIMEOUT", value_parser = humantime::parse_duration)]
@@ -229,6 +234,7 @@ fn main() -> ExitCode {
             max_memory,
             state,
             state_namespace,
+            proxy_protocol,
             shutdown_timeout,
             webhooks,
             log_format,
@@ -258,6 +264,7 @@ fn main() -> ExitCode {
                 max_messages,
                 max_memory,
                 state,
+                proxy_protocol,
                 shutdown_timeout,
                 webhooks,
             };

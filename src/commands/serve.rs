@@ -97,6 +97,8 @@ pub struct ServeOptions {
     pub max_memory: usize,
     /// `--state`: where rule state lives.
     pub state: crate::StateConfig,
+    /// `--proxy-protocol`: connections start with a PROXY protocol header.
+    pub proxy_protocol: bool,
     /// After Ctrl-C or SIGTERM, how long sessions may take to finish
     /// before they are dropped.
     pub shutdown_timeout: std::time::Duration,
@@ -171,6 +173,7 @@ pub async fn run(opts: ServeOptions) -> Result<(), Error> {
     let (mut listen, ca) = tls_listen(&opts.tls, &opts.certs_dir, &scenario.server.hostname)?;
     listen.smtp = Some(opts.smtp);
     listen.state = opts.state.clone();
+    listen.proxy_protocol = opts.proxy_protocol;
     listen.smtps = opts.smtps;
     // Bound before SMTP starts, so a taken HTTP port fails the start
     // instead of leaving a half-running server.

@@ -109,12 +109,22 @@ type Policy = ScenarioPolicy;
 /// `slot` is its place among the connection slots, held until the end (or
 /// until the session is closed for a newcomer).
 pub(crate) async fn run(
-    stream: TcpStream,
-    peer: SocketAddr,
+    mut stream: TcpStream,
+    mut peer: SocketAddr,
     shared: Arc<Shared>,
     implicit_tls: bool,
     slot: OwnedSemaphorePermit,
 ) {
+    if shared.proxy_protocol {
+        match super::proxy::read_header(&mut stream).await {
+            Ok(Some(client)) => peer = client,
+            Ok(None) => {}
+            Err(e) => {
+                warn!(balancer = %peer, error = %e, "connection closed: --proxy-protocol expects the balancer's header first");
+                return;
+            }
+        }
+    }
     let id = shared.store.next_session_id();
     let span = info_span!("session", id, client = %peer, tls = implicit_tls);
     let abort = shared.abort.clone();

@@ -6,6 +6,7 @@
 mod connection;
 mod listener;
 pub(crate) mod metrics;
+mod proxy;
 mod stream;
 
 use std::collections::HashMap;
@@ -80,6 +81,8 @@ pub(crate) struct Shared {
     tls_available: bool,
     /// Where rule state lives (`--state`).
     state: StateConfig,
+    /// `--proxy-protocol`: read the balancer's header first.
+    pub proxy_protocol: bool,
     /// The version of the scenario shared through `state` that is in force
     /// here (0: the one this instance started with).
     scenario_version: AtomicU64,
@@ -500,6 +503,9 @@ pub struct Listen {
     pub tls_faults: Option<Arc<FaultAcceptors>>,
     /// Where rule state lives (`--state`; memory by default).
     pub state: StateConfig,
+    /// Every connection starts with a PROXY protocol header (behind a
+    /// balancer that sends one): its client address is the session's.
+    pub proxy_protocol: bool,
 }
 
 /// Binds the SMTP listener and starts serving.
@@ -553,6 +559,7 @@ pub(crate) async fn start_with(
         ))),
         tls_available,
         state: listen.state.clone(),
+        proxy_protocol: listen.proxy_protocol,
         scenario_version: AtomicU64::new(0),
         metrics: Metrics::default(),
         webhooks: Arc::default(),

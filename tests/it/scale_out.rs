@@ -11,7 +11,7 @@ use std::net::SocketAddr;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::instances::{instance, rcpt, scenario};
+use common::instances::{behind_balancer, instance, rcpt, scenario};
 use common::redis::Redis;
 
 #[tokio::test]
@@ -214,9 +214,9 @@ async fn a_real_postfix_through_haproxy_is_greylisted_once_and_delivers_on_retry
         "version: 1\nrules:\n  - name: greylist\n    on: rcpt\n    greylist: { retry_after: 1s, expire: 1h, key: [client_ip, from, to] }\n    reply: 450 4.2.0 Greylisted, please try again later\n",
     );
     let all = [
-        instance(&redis, &file),
-        instance(&redis, &file),
-        instance(&redis, &file),
+        behind_balancer(&redis, &file),
+        behind_balancer(&redis, &file),
+        behind_balancer(&redis, &file),
     ];
     let backends: Vec<_> = all
         .iter()
@@ -398,6 +398,7 @@ fn the_haproxy_configuration_is_valid_and_mirrored() {
         "option httpchk",
         "http-check send meth GET uri /readyz ver HTTP/1.1 hdr Host localhost",
         "http-check expect status 200",
+        "send-proxy-v2",
         "check port 8025",
     ] {
         assert!(file.contains(line), "haproxy.cfg lacks `{line}`");
@@ -691,5 +692,80 @@ async fn a_redis_restart_mid_run_defers_then_accepts_and_loses_nothing() {
         lost.is_empty(),
         "acknowledged but not in Redis: {lost:?} of {}",
         acked.len()
+    );
+}
+
+/// The client address `at` recorded for the session from `client`.
+async fn session_of(at: SocketAddr, client: &str) -> Option<serde_json::Value> {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let list = common::http::get(at, "/api/v1/sessions").await.json();
+        let found = list["sessions"]
+            .as_array()
+            .and_then(|s| s.iter().find(|s| s["client"] == client).cloned());
+        if found.is_some() || Instant::now() > deadline {
+            return found;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_balancer_s_proxy_header_gives_sessions_the_sender_s_address() {
+    let Some(redis) = Redis::start() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let file = scenario(&dir, "version: 1\n");
+    let all = [
+        behind_balancer(&redis, &file),
+        behind_balancer(&redis, &file),
+    ];
+    let backends: Vec<_> = all
+        .iter()
+        .map(|i| common::haproxy::Backend {
+            smtp: i.smtp,
+            http: i.http,
+        })
+        .collect();
+    let Some(haproxy) = common::haproxy::Haproxy::start(&backends) else {
+        return;
+    };
+    // Through HAProxy (send-proxy-v2): the session's client is this socket,
+    // port and all, not the balancer's own connection.
+    let (mut c, greeting) = common::Raw::greeted(haproxy.addr()).await;
+    assert!(greeting.starts_with("220"), "{greeting}");
+    let me = c.stream.local_addr().expect("a local address").to_string();
+    assert!(c.cmd("QUIT").await.starts_with("221"));
+    drop(c);
+    assert!(
+        session_of(all[0].http, &me).await.is_some(),
+        "no session from {me} listed: {}",
+        haproxy.log()
+    );
+
+    // A version 1 header sent by hand names a TEST-NET sender.
+    let (mut c, _) = (common::Raw::connect(all[1].smtp).await, ());
+    c.send(b"PROXY TCP4 192.0.2.7 127.0.0.1 40001 1025\r\n")
+        .await;
+    assert!(c.reply().await.starts_with("220"));
+    assert!(c.cmd("QUIT").await.starts_with("221"));
+    let session = session_of(all[0].http, "192.0.2.7:40001").await;
+    assert!(
+        session.is_some(),
+        "the header's sender is the session's client"
+    );
+
+    // Without a header, the connection is closed before any greeting: a
+    // client reaching the port directly cannot pass for anyone.
+    let mut direct = tokio::net::TcpStream::connect(all[1].smtp).await.unwrap();
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    direct.write_all(b"EHLO client.test\r\n").await.unwrap();
+    let mut buf = Vec::new();
+    let read = tokio::time::timeout(Duration::from_secs(5), direct.read_to_end(&mut buf)).await;
+    // Closed (or reset, the EHLO being unread) with nothing sent back.
+    assert!(read.is_ok(), "the connection was left open");
+    assert!(
+        buf.is_empty(),
+        "closed without a reply: {:?}",
+        String::from_utf8_lossy(&buf)
     );
 }

@@ -1,6 +1,7 @@
 //! A private HAProxy for the scale-out tests: Debian's `haproxy` in the
 //! foreground (`-db`) with a generated configuration, TCP mode, round robin
-//! over the given mailfault instances, its frontend on a free port of
+//! over the given mailfault instances (started with `--proxy-protocol`: it
+//! sends them a PROXY v2 header), its frontend on a free port of
 //! 127.0.0.1, health checks on each instance's `/readyz`. It is stopped by
 //! its PID when the handle is dropped; it never runs as a service.
 //!
@@ -64,7 +65,7 @@ backend mailfault
     option httpchk
     http-check send meth GET uri /readyz ver HTTP/1.1 hdr Host localhost
     http-check expect status 200
-    default-server inter 1s fall 2 rise 1
+    default-server inter 1s fall 2 rise 1 send-proxy-v2
 "
     );
     for (i, b) in backends.iter().enumerate() {

@@ -33,11 +33,22 @@ impl Drop for Instance {
 }
 
 pub(crate) fn instance(redis: &Redis, scenario: &std::path::Path) -> Instance {
+    instance_with(redis, scenario, &[])
+}
+
+/// An instance behind a balancer that sends the PROXY protocol header
+/// (`--proxy-protocol`), as docs/scale-out/ runs them.
+pub(crate) fn behind_balancer(redis: &Redis, scenario: &std::path::Path) -> Instance {
+    instance_with(redis, scenario, &["--proxy-protocol"])
+}
+
+fn instance_with(redis: &Redis, scenario: &std::path::Path, extra: &[&str]) -> Instance {
     let mut child = Command::new(BIN)
         .args(["serve", "--smtp", "127.0.0.1:0", "--http", "127.0.0.1:0"])
         .arg("--scenario")
         .arg(scenario)
         .args(["--state", &redis.url(), "--state-namespace", "it"])
+        .args(extra)
         .env("RUST_LOG", "warn")
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
