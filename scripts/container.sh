@@ -18,8 +18,10 @@ BIN=target/$TARGET/release/mailfault
 CONTEXT=target/container/context
 # The size the image must stay under (bytes). 12 MB until round 2 added the
 # Redis client (redis-rs with url/idna and combine, ~0.6 MB) and the report
-# builders, outbox and webhooks; it was 12.37 MB then.
-MAX_SIZE=$((13 * 1000 * 1000))
+# builders, outbox and webhooks; it was 12.37 MB then. 13 MB until the store
+# was shared through Redis (redis-rs's async connection, serde for the typed
+# events) and --proxy-protocol (ppp); it was 13.08 MB before ppp.
+MAX_SIZE=$((14 * 1000 * 1000))
 
 say() { printf '== %s\n' "$*"; }
 
