@@ -769,3 +769,36 @@ async fn a_balancer_s_proxy_header_gives_sessions_the_sender_s_address() {
         String::from_utf8_lossy(&buf)
     );
 }
+
+#[tokio::test]
+async fn ids_stay_unique_when_redis_restarts_empty() {
+    let Some(mut redis) = Redis::start() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let file = scenario(&dir, "version: 1\n");
+    let a = instance(&redis, &file);
+    let mut ids = Vec::new();
+    for i in 0..3 {
+        let content = format!("Subject: before {i}\r\n\r\nbody\r\n");
+        let reply = try_send(a.smtp, &content).await.unwrap_or_default();
+        ids.extend(queued_id(&reply));
+    }
+    assert_eq!(ids.len(), 3, "{ids:?}");
+    // Without persistence the restarted Redis has no counters; A raises
+    // them to what it holds when its reader reconnects.
+    redis.restart();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while common::http::get(a.http, "/readyz").await.status != 200 && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(1_000)).await;
+    let b = instance(&redis, &file);
+    let reply = try_send(b.smtp, "Subject: after\r\n\r\nbody\r\n")
+        .await
+        .unwrap_or_default();
+    let new = queued_id(&reply).unwrap_or_else(|| panic!("a 250 from B: {reply}"));
+    assert!(!ids.contains(&new), "B reused id {new} of {ids:?}");
+    let held = held_ids(a.http, 4).await;
+    assert_eq!(held.len(), 4, "A lists four distinct messages: {held:?}");
+}

@@ -48,6 +48,13 @@ return id";
 /// Ids taken from Redis at a time: one round trip per this many messages.
 const ID_BLOCK: u64 = 256;
 
+/// KEYS[1] an id counter; ARGV block size, floor. Takes a block of ids
+/// above the floor (the highest id this instance has seen), so a Redis that
+/// restarted empty never hands out an id still in use; returns its last.
+const TAKE_IDS: &str = "local n = tonumber(redis.call('GET', KEYS[1]) or '0') \
+local floor = tonumber(ARGV[2]) if n < floor then n = floor end \
+n = n + tonumber(ARGV[1]) redis.call('SET', KEYS[1], n) return n";
+
 /// Entries read per `XREAD`, and how long one waits for new ones.
 const READ_COUNT: usize = 512;
 const READ_BLOCK_MS: u64 = 1000;
@@ -75,9 +82,7 @@ pub(crate) struct Shared {
     redis: Arc<Redis>,
     stream: String,
     bytes: String,
-    message_ids: (String, Mutex<Block>),
-    session_ids: (String, Mutex<Block>),
-    report_ids: (String, Mutex<Block>),
+    ids: Arc<Ids>,
     /// Marks this instance's entries, so it tells its own changes from
     /// others' (webhooks fire only where a change was made).
     instance: String,
@@ -89,6 +94,82 @@ pub(crate) struct Shared {
     append: Script,
 }
 
+/// Message, session and report ids: blocks taken from Redis counters, never
+/// below the highest id this instance has seen or handed out.
+#[derive(Debug)]
+struct Ids {
+    keys: [String; 3],
+    blocks: [Mutex<Block>; 3],
+    /// The highest id of each kind applied here, from any instance.
+    seen: [AtomicU64; 3],
+    take: Script,
+}
+
+fn slot(kind: IdKind) -> usize {
+    match kind {
+        IdKind::Message => 0,
+        IdKind::Session => 1,
+        IdKind::Report => 2,
+    }
+}
+
+impl Ids {
+    fn floor(&self, i: usize, block: &Block) -> u64 {
+        self.seen
+            .get(i)
+            .map_or(0, |s| s.load(Ordering::Relaxed))
+            .max(block.end.saturating_sub(1))
+    }
+
+    fn next(&self, redis: &Redis, kind: IdKind) -> Result<u64, JournalError> {
+        let i = slot(kind);
+        let (Some(key), Some(block)) = (self.keys.get(i), self.blocks.get(i)) else {
+            return Err(JournalError("no such id kind".into()));
+        };
+        let mut block = block.lock().unwrap_or_else(|p| p.into_inner());
+        if block.next >= block.end {
+            let floor = self.floor(i, &block);
+            let end: u64 = redis
+                .with(|c| self.take.key(key).arg(ID_BLOCK).arg(floor).invoke(c))
+                .map_err(|e| JournalError(e.0))?;
+            *block = Block {
+                next: end.saturating_sub(ID_BLOCK - 1),
+                end: end + 1,
+            };
+        }
+        let id = block.next;
+        block.next += 1;
+        Ok(id)
+    }
+
+    fn note(&self, change: &Change) {
+        let (kind, id) = match change {
+            Change::Message(m) => (IdKind::Message, m.id),
+            Change::SessionStarted(o) => (IdKind::Session, o.id),
+            Change::SessionFinished(r) => (IdKind::Session, r.id),
+            Change::Report(f) => (IdKind::Report, f.view.id),
+            _ => return,
+        };
+        if let Some(seen) = self.seen.get(slot(kind)) {
+            seen.fetch_max(id, Ordering::Relaxed);
+        }
+    }
+
+    /// Raises the counters to what this instance knows: after a Redis
+    /// that restarted empty, the next block anyone takes is above every id
+    /// still held.
+    fn raise(&self, c: &mut redis::Connection) -> redis::RedisResult<()> {
+        for (i, key) in self.keys.iter().enumerate() {
+            let floor = match self.blocks.get(i) {
+                Some(b) => self.floor(i, &b.lock().unwrap_or_else(|p| p.into_inner())),
+                None => 0,
+            };
+            self.take.key(key).arg(0).arg(floor).invoke::<u64>(c)?;
+        }
+        Ok(())
+    }
+}
+
 impl Shared {
     /// The log of `redis`'s namespace, bounded like the store:
     /// `max_messages` messages (and as many sessions), `max_bytes` in all.
@@ -97,9 +178,12 @@ impl Shared {
         Self {
             stream: key("log"),
             bytes: key("bytes"),
-            message_ids: (key("ids:message"), Mutex::new(Block::default())),
-            session_ids: (key("ids:session"), Mutex::new(Block::default())),
-            report_ids: (key("ids:report"), Mutex::new(Block::default())),
+            ids: Arc::new(Ids {
+                keys: [key("ids:message"), key("ids:session"), key("ids:report")],
+                blocks: Default::default(),
+                seen: Default::default(),
+                take: Script::new(TAKE_IDS),
+            }),
             instance: format!("{:016x}", rand::random::<u64>()),
             own: Arc::new(Own::default()),
             // Room for the session starts and marks between the messages
@@ -114,25 +198,7 @@ impl Shared {
 
 impl Journal for Shared {
     fn next_id(&self, kind: IdKind) -> Result<u64, JournalError> {
-        let (key, block) = match kind {
-            IdKind::Message => &self.message_ids,
-            IdKind::Session => &self.session_ids,
-            IdKind::Report => &self.report_ids,
-        };
-        let mut block = block.lock().unwrap_or_else(|p| p.into_inner());
-        if block.next >= block.end {
-            let end: u64 = self
-                .redis
-                .with(|c| redis::cmd("INCRBY").arg(key).arg(ID_BLOCK).query(c))
-                .map_err(|e| JournalError(e.0))?;
-            *block = Block {
-                next: end.saturating_sub(ID_BLOCK - 1),
-                end: end + 1,
-            };
-        }
-        let id = block.next;
-        block.next += 1;
-        Ok(id)
+        self.ids.next(&self.redis, kind)
     }
 
     fn commit<'a>(&'a self, change: &'a Change) -> Commit<'a> {
@@ -173,6 +239,7 @@ impl Journal for Shared {
             stream: self.stream.clone(),
             instance: self.instance.clone(),
             own: Arc::clone(&self.own),
+            ids: Arc::clone(&self.ids),
             store,
             complained: AtomicBool::new(false),
         };
@@ -303,6 +370,7 @@ struct Reader {
     stream: String,
     instance: String,
     own: Arc<Own>,
+    ids: Arc<Ids>,
     store: Weak<Store>,
     /// An entry did not decode: said once, not for every entry.
     complained: AtomicBool,
@@ -317,10 +385,11 @@ impl Reader {
             let c = match connection.take() {
                 Some(c) => c,
                 None => {
-                    match self
+                    let made = self
                         .redis
                         .dedicated(Duration::from_millis(READ_BLOCK_MS * 3))
-                    {
+                        .and_then(|mut c| self.ids.raise(&mut c).map(|()| c));
+                    match made {
                         Ok(c) => c,
                         Err(_) => {
                             std::thread::sleep(RETRY);
@@ -362,6 +431,7 @@ impl Reader {
                         let change = held.map_or_else(|| decode(&entry.kind, &entry.payload), Ok);
                         match change {
                             Ok(change) => {
+                                self.ids.note(&change);
                                 if !here {
                                     liveness.note(&entry.instance, &change);
                                 }
