@@ -11,7 +11,7 @@ use std::net::SocketAddr;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::instances::{behind_balancer, instance, rcpt, scenario};
+use common::instances::{Instance, behind_balancer, instance, rcpt, scenario};
 use common::redis::Redis;
 
 #[tokio::test]
@@ -204,6 +204,24 @@ async fn faulted_sessions(at: SocketAddr) -> u64 {
         .count() as u64
 }
 
+/// `N` instances behind a private HAProxy that sends them PROXY headers,
+/// as docs/scale-out/ runs them; `None` where haproxy may be skipped.
+fn balanced<const N: usize>(
+    redis: &Redis,
+    file: &std::path::Path,
+) -> Option<([Instance; N], common::haproxy::Haproxy)> {
+    let all: [Instance; N] = std::array::from_fn(|_| behind_balancer(redis, file));
+    let backends: Vec<_> = all
+        .iter()
+        .map(|i| common::haproxy::Backend {
+            smtp: i.smtp,
+            http: i.http,
+        })
+        .collect();
+    let haproxy = common::haproxy::Haproxy::start(&backends)?;
+    Some((all, haproxy))
+}
+
 #[tokio::test]
 async fn a_real_postfix_through_haproxy_is_greylisted_once_and_delivers_on_retry() {
     let started = Instant::now();
@@ -213,19 +231,7 @@ async fn a_real_postfix_through_haproxy_is_greylisted_once_and_delivers_on_retry
         &dir,
         "version: 1\nrules:\n  - name: greylist\n    on: rcpt\n    greylist: { retry_after: 1s, expire: 1h, key: [client_ip, from, to] }\n    reply: 450 4.2.0 Greylisted, please try again later\n",
     );
-    let all = [
-        behind_balancer(&redis, &file),
-        behind_balancer(&redis, &file),
-        behind_balancer(&redis, &file),
-    ];
-    let backends: Vec<_> = all
-        .iter()
-        .map(|i| common::haproxy::Backend {
-            smtp: i.smtp,
-            http: i.http,
-        })
-        .collect();
-    let Some(haproxy) = common::haproxy::Haproxy::start(&backends) else {
+    let Some((all, haproxy)) = balanced::<3>(&redis, &file) else {
         return;
     };
     let Some(postfix) = common::postfix::Postfix::start_relaying(haproxy.addr()) else {
@@ -715,18 +721,7 @@ async fn a_balancer_s_proxy_header_gives_sessions_the_sender_s_address() {
     let Some(redis) = Redis::start() else { return };
     let dir = tempfile::tempdir().unwrap();
     let file = scenario(&dir, "version: 1\n");
-    let all = [
-        behind_balancer(&redis, &file),
-        behind_balancer(&redis, &file),
-    ];
-    let backends: Vec<_> = all
-        .iter()
-        .map(|i| common::haproxy::Backend {
-            smtp: i.smtp,
-            http: i.http,
-        })
-        .collect();
-    let Some(haproxy) = common::haproxy::Haproxy::start(&backends) else {
+    let Some((all, haproxy)) = balanced::<2>(&redis, &file) else {
         return;
     };
     // Through HAProxy (send-proxy-v2): the session's client is this socket,
