@@ -30,6 +30,11 @@ pub(super) async fn ready(State(control): State<Control>) -> impl IntoResponse {
             StatusCode::SERVICE_UNAVAILABLE,
             "shared state (Redis) unavailable\n",
         )
+    } else if !control.store().caught_up() {
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "catching up on the shared store\n",
+        )
     } else {
         (StatusCode::OK, "ready\n")
     }

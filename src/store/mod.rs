@@ -131,6 +131,9 @@ pub struct Store {
     /// The last position of a shared log applied here, for a writer that
     /// waits to read its own change back.
     applied: watch::Sender<Position>,
+    /// `false` while a new instance replays the shared log: it is not
+    /// ready for traffic until it holds what the others hold.
+    caught_up: std::sync::atomic::AtomicBool,
     /// Ids of messages a reader marked read (Mailpit's read status): a
     /// reader's bookkeeping, kept apart from the immutable capture.
     read: Mutex<HashSet<u64>>,
@@ -205,6 +208,7 @@ impl Store {
             maildir,
             journal: Arc::new(journal::memory::Local::new()),
             applied: watch::channel((0, 0)).0,
+            caught_up: std::sync::atomic::AtomicBool::new(true),
             read: Mutex::new(HashSet::new()),
             deleted: AtomicU64::new(0),
             started_at: SystemTime::now(),
@@ -376,6 +380,17 @@ impl Store {
         if let Some(position) = position {
             self.skip_to(position);
         }
+    }
+
+    /// Whether this store holds what the shared log held when it started
+    /// (always, in one process): `/readyz` waits for it.
+    pub(crate) fn caught_up(&self) -> bool {
+        self.caught_up.load(Ordering::Acquire)
+    }
+
+    /// Replaying the shared log (`false`) or done with it (`true`).
+    pub(crate) fn set_caught_up(&self, done: bool) {
+        self.caught_up.store(done, Ordering::Release);
     }
 
     /// The shared log is applied up to `position` (a change applied, or

@@ -572,10 +572,11 @@ async fn try_send(at: SocketAddr, content: &str) -> Option<String> {
 }
 
 /// `senders` clients each sending messages to `at` until `stop` fires (or
-/// 400 each); every id that got a 250, and how many replies were 4xx.
+/// `each` each); every id that got a 250, and how many replies were 4xx.
 async fn send_until(
     at: SocketAddr,
     senders: usize,
+    each: usize,
     stop: tokio_util::sync::CancellationToken,
 ) -> (Vec<u64>, usize) {
     let mut tasks = Vec::new();
@@ -583,7 +584,7 @@ async fn send_until(
         let stop = stop.clone();
         tasks.push(tokio::spawn(async move {
             let (mut acked, mut deferred) = (Vec::new(), 0);
-            for i in 0..400 {
+            for i in 0..each {
                 if stop.is_cancelled() {
                     break;
                 }
@@ -623,7 +624,7 @@ async fn sigkill_of_an_instance_loses_no_acknowledged_message() {
     let file = scenario(&dir, "version: 1\n");
     let (mut a, b) = (instance(&redis, &file), instance(&redis, &file));
     let stop = tokio_util::sync::CancellationToken::new();
-    let run = tokio::spawn(send_until(a.smtp, 20, stop.clone()));
+    let run = tokio::spawn(send_until(a.smtp, 20, 400, stop.clone()));
     tokio::time::sleep(Duration::from_millis(700)).await;
     a.kill();
     tokio::time::sleep(Duration::from_millis(300)).await;
@@ -671,7 +672,7 @@ async fn a_redis_restart_mid_run_defers_then_accepts_and_loses_nothing() {
     let file = scenario(&dir, "version: 1\n");
     let a = instance(&redis, &file);
     let stop = tokio_util::sync::CancellationToken::new();
-    let run = tokio::spawn(send_until(a.smtp, 20, stop.clone()));
+    let run = tokio::spawn(send_until(a.smtp, 20, 400, stop.clone()));
     tokio::time::sleep(Duration::from_millis(500)).await;
     redis.stop();
     tokio::time::sleep(Duration::from_millis(1_000)).await;
@@ -796,4 +797,41 @@ async fn ids_stay_unique_when_redis_restarts_empty() {
     assert!(!ids.contains(&new), "B reused id {new} of {ids:?}");
     let held = held_ids(a.http, 4).await;
     assert_eq!(held.len(), 4, "A lists four distinct messages: {held:?}");
+}
+
+#[tokio::test]
+async fn a_new_replica_is_ready_only_once_it_holds_what_the_others_hold() {
+    let Some(redis) = Redis::start() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let file = scenario(&dir, "version: 1\n");
+    let a = instance(&redis, &file);
+    // Enough entries that replaying them takes several reads.
+    let stop = tokio_util::sync::CancellationToken::new();
+    let (acked, _) = tokio::time::timeout(
+        Duration::from_secs(60),
+        send_until(a.smtp, 20, 60, stop.clone()),
+    )
+    .await
+    .expect("the senders finish");
+    assert!(acked.len() > 1_000, "{} messages", acked.len());
+    let b = instance(&redis, &file);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let ready = common::http::get(b.http, "/readyz").await;
+        if ready.status == 200 {
+            break;
+        }
+        assert_eq!(ready.text(), "catching up on the shared store\n");
+        assert!(Instant::now() < deadline, "B never became ready");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // Ready means caught up: every acknowledged message is listed at once.
+    let list = common::http::get(b.http, "/api/v1/messages?limit=100000")
+        .await
+        .json();
+    assert_eq!(
+        list["total"].as_u64(),
+        Some(acked.len() as u64),
+        "B lists all of A's messages when ready"
+    );
 }

@@ -131,6 +131,9 @@ impl Journal for Shared {
     }
 
     fn follow(&self, store: Weak<Store>) {
+        if let Some(store) = store.upgrade() {
+            store.set_caught_up(false);
+        }
         reader::start(reader::Reader {
             alive: self.redis.shared_key("store", "alive:"),
             redis: Arc::clone(&self.redis),

@@ -82,11 +82,14 @@ impl Reader {
                 std::thread::sleep(RETRY);
                 continue;
             }
-            let read: redis::RedisResult<Value> = redis::cmd("XREAD")
-                .arg("COUNT")
-                .arg(READ_COUNT)
-                .arg("BLOCK")
-                .arg(READ_BLOCK_MS)
+            let mut xread = redis::cmd("XREAD");
+            xread.arg("COUNT").arg(READ_COUNT);
+            // While replaying, an empty answer means the end, at once;
+            // after that, wait for what comes.
+            if self.store.upgrade().is_some_and(|s| s.caught_up()) {
+                xread.arg("BLOCK").arg(READ_BLOCK_MS);
+            }
+            let read: redis::RedisResult<Value> = xread
                 .arg("STREAMS")
                 .arg(&self.stream)
                 .arg(&last)
@@ -97,7 +100,11 @@ impl Reader {
                     let Some(store) = self.store.upgrade() else {
                         return;
                     };
-                    for entry in entries(value) {
+                    let read = entries(value);
+                    // A short read reached the stream's end: once it is
+                    // applied, the replay is done.
+                    let at_end = read.len() < READ_COUNT;
+                    for entry in read {
                         let Some(at) = position(&entry.id) else {
                             continue;
                         };
@@ -124,6 +131,9 @@ impl Reader {
                             }
                         }
                         last = entry.id;
+                    }
+                    if at_end && !store.caught_up() {
+                        store.set_caught_up(true);
                     }
                 }
                 Err(_) => std::thread::sleep(RETRY),
