@@ -271,6 +271,25 @@ impl Redis {
         self.outcome(result)
     }
 
+    /// Runs a script for a caller that must have the answer now (a rule
+    /// check inside the synchronous engine). On the multi-thread runtime it
+    /// goes over the shared async connection, pipelined with every other
+    /// session's requests, while this worker hands its tasks on; elsewhere
+    /// over a blocking connection.
+    pub(crate) fn script<T: redis::FromRedisValue>(
+        &self,
+        call: &redis::ScriptInvocation<'_>,
+    ) -> Result<T, StateError> {
+        if !crate::scenario::engine::on_multi_thread_runtime() {
+            return self.with(|c| call.invoke(c));
+        }
+        let runtime = tokio::runtime::Handle::current();
+        tokio::task::block_in_place(|| {
+            runtime
+                .block_on(self.with_async(|mut c| async move { call.invoke_async(&mut c).await }))
+        })
+    }
+
     /// Logs an outage once, and its end.
     fn outcome<T>(&self, result: RedisResult<T>) -> Result<T, StateError> {
         match result {
@@ -414,16 +433,9 @@ impl RuleState for Scoped {
             .redis
             .key("grey", &self.scope, &format!("{rule}:{key}"));
         let (now, ttl) = Self::now(now, expire + retry_after);
-        let wait: i64 = self.redis.with(|c| {
-            self.redis
-                .greylist
-                .key(&k)
-                .arg(now)
-                .arg(ms(retry_after))
-                .arg(ms(expire))
-                .arg(ttl)
-                .invoke(c)
-        })?;
+        let mut call = self.redis.greylist.key(&k);
+        call.arg(now).arg(ms(retry_after)).arg(ms(expire)).arg(ttl);
+        let wait: i64 = self.redis.script(&call)?;
         Ok(match u64::try_from(wait) {
             Ok(wait) => Verdict::Defer {
                 wait: Duration::from_millis(wait),
@@ -441,17 +453,9 @@ impl RuleState for Scoped {
             .key("rate", &self.scope, &format!("{rule}:{key}:counts"));
         let (now, ttl) = Self::now(now, per);
         let width = (ms(per) / 1024).max(1);
-        self.redis.with(|c| {
-            self.redis
-                .window
-                .key(&slots)
-                .key(&counts)
-                .arg(now)
-                .arg(ms(per))
-                .arg(width)
-                .arg(ttl)
-                .invoke(c)
-        })
+        let mut call = self.redis.window.key(&slots);
+        call.key(&counts).arg(now).arg(ms(per)).arg(width).arg(ttl);
+        self.redis.script(&call)
     }
 
     fn enter(&self, rule: usize, key: &str) -> Result<u64, StateError> {
