@@ -68,12 +68,28 @@ pub(crate) fn router(control: Control, auth: Option<BasicAuth>, guard: Guard) ->
         .route("/app.js", get(page::script))
         .route("/style.css", get(page::style))
         .fallback(error::not_found)
+        .layer(axum::middleware::from_fn_with_state(
+            control.clone(),
+            read_own_writes,
+        ))
         .with_state(control);
     let api = match auth {
         Some(auth) => api.layer(axum::middleware::from_fn_with_state(auth, auth::require)),
         None => api,
     };
     api.layer(axum::middleware::from_fn_with_state(guard, guard::check))
+}
+
+/// Lets every request see what this instance acknowledged: with a shared
+/// store an SMTP session does not wait for its message to come back from
+/// the log before its 250, so a request waits for that here instead.
+async fn read_own_writes(
+    axum::extract::State(control): axum::extract::State<Control>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    control.store().read_own_writes().await;
+    next.run(request).await
 }
 
 /// Binds the HTTP listener; a non-loopback address gets a warning, since

@@ -59,7 +59,7 @@ pub(crate) enum Frame<'b> {
     ChunkEnd,
 }
 
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub(crate) struct Framer {
     mode: Mode,
     max_line: usize,

@@ -46,7 +46,7 @@ pub(crate) enum Body {
     },
 }
 
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub(crate) struct Transaction {
     pub from: String,
     pub mail_params: String,

@@ -17,6 +17,7 @@ use super::clock::{Clock, ClockMode, NotVirtual};
 use super::greylist::Verdict;
 use super::mime::{self, MessageView};
 use super::state::{AdvanceError, Now, RuleState, StateConfig, StateError, StateSizes};
+use super::tape::{Answer, Ask, Halt, Tape};
 use super::{RateLimit, Rule, Scenario};
 use crate::proto::policy::{Context, Decision, Disconnect, Followup, Policy, ReplyChoice, Stage};
 use crate::proto::reply::{EnhancedCode, Reply, Wire};
@@ -40,6 +41,8 @@ pub struct Engine {
     /// Seeded draws for `probability:`; per instance even with shared state.
     rng: Mutex<StdRng>,
     uses_attempts: bool,
+    /// Decisions may wait for the state asynchronously (see [`Tape`]).
+    waits: bool,
     /// Whether a rule reads the body: if none does, a message's header
     /// section is all that is parsed.
     reads_body: bool,
@@ -61,7 +64,9 @@ impl Engine {
 
     /// An engine whose rule state lives where `state` says.
     pub(crate) fn with_state(scenario: Arc<Scenario>, state: &StateConfig, version: u64) -> Self {
+        let state = state.open(&scenario, version);
         Self {
+            waits: !scenario.rules.is_empty() && state.waits(),
             uses_attempts: scenario
                 .rules
                 .iter()
@@ -69,7 +74,7 @@ impl Engine {
             reads_body: scenario.rules.iter().any(|r| r.conditions.body.is_some()),
             parser: mime::parser(),
             rng: Mutex::new(StdRng::seed_from_u64(scenario.seed)),
-            state: state.open(&scenario, version),
+            state,
             clock: Arc::new(Clock::new(scenario.clock)),
             scenario,
         }
@@ -138,6 +143,8 @@ impl Engine {
             engine: Arc::clone(self),
             attempt: 0,
             held: Vec::new(),
+            held_before: 0,
+            tape: Tape::default(),
         }
     }
 
@@ -169,7 +176,8 @@ impl Engine {
         ctx: &Context<'_>,
         message: &MessageView<'_, '_>,
         attempt: u32,
-    ) -> bool {
+        tape: &mut Tape,
+    ) -> Result<bool, Halt> {
         let c = &rule.conditions;
         let text = |m: &Option<super::TextMatcher>, v: Option<&str>| {
             m.as_ref().is_none_or(|m| v.is_some_and(|v| m.matches(v)))
@@ -198,20 +206,33 @@ impl Engine {
             && c.connection
                 .as_ref()
                 .is_none_or(|k| k.matches(ctx.connection))
-            && c.message
-                .as_ref()
-                .is_none_or(|k| k.matches(self.state.accepted().unwrap_or(0) + 1))
             && c.command.as_ref().is_none_or(|k| k.matches(ctx.command))
             && c.attempt
                 .as_ref()
                 .is_none_or(|k| k.matches(u64::from(attempt)))
             && c.elapsed.is_none_or(|r| r.contains(self.clock.now()));
         if !ok {
-            return false;
+            return Ok(false);
+        }
+        if let Some(k) = &c.message {
+            let accepted =
+                match tape.ask(&*self.state, Ask::Accepted, |a| a.answer_now(&*self.state)) {
+                    Ok(n) => n.count(),
+                    Err(Halt::Waiting) => return Err(Halt::Waiting),
+                    Err(Halt::Unavailable(_)) => 0,
+                };
+            if !k.matches(accepted + 1) {
+                return Ok(false);
+            }
         }
         match c.probability {
-            None => true,
-            Some(p) => self.rng().random::<f64>() < p,
+            None => Ok(true),
+            Some(p) => {
+                let draw = tape.ask(&*self.state, Ask::Draw, |_| {
+                    Ok(Answer::Draw(self.rng().random::<f64>()))
+                })?;
+                Ok(draw.draw() < p)
+            }
         }
     }
 
@@ -226,26 +247,32 @@ impl Engine {
         rule: &Rule,
         ctx: &Context<'_>,
         held: &mut Vec<(usize, String)>,
-    ) -> Result<(bool, Option<String>), StateError> {
+        tape: &mut Tape,
+    ) -> Result<(bool, Option<String>), Halt> {
+        let state = &*self.state;
+        let mut ask = |ask: Ask| tape.ask(state, ask, |a| a.answer_now(state));
         let mut key = String::new();
         if let Some(g) = &rule.greylist {
             g.key.render(ctx, &mut key);
-            return Ok(
-                match self
-                    .state
-                    .greylist(index, &key, self.now(), g.retry_after, g.expire)?
-                {
-                    Verdict::Pass => (false, None),
-                    Verdict::Defer { wait } => (
-                        true,
-                        Some(format!(
-                            "greylisted: a retry is accepted in {} (key {})",
-                            humantime::format_duration(round_secs(wait)),
-                            printable(&key)
-                        )),
-                    ),
-                },
-            );
+            let verdict = ask(Ask::Greylist {
+                rule: index,
+                key: key.clone(),
+                now: self.now(),
+                retry_after: g.retry_after,
+                expire: g.expire,
+            })?
+            .verdict();
+            return Ok(match verdict {
+                Verdict::Pass => (false, None),
+                Verdict::Defer { wait } => (
+                    true,
+                    Some(format!(
+                        "greylisted: a retry is accepted in {} (key {})",
+                        humantime::format_duration(round_secs(wait)),
+                        printable(&key)
+                    )),
+                ),
+            });
         }
         let Some(r) = &rule.rate_limit else {
             return Ok((true, None));
@@ -253,7 +280,14 @@ impl Engine {
         r.key.render(ctx, &mut key);
         Ok(match r.limit {
             RateLimit::Window { max, per, count } => {
-                if self.state.rate_hit(index, &key, self.now(), per)? > max {
+                let hits = ask(Ask::RateHit {
+                    rule: index,
+                    key: key.clone(),
+                    now: self.now(),
+                    per,
+                })?
+                .count();
+                if hits > max {
                     (
                         true,
                         Some(format!(
@@ -268,7 +302,11 @@ impl Engine {
                 }
             }
             RateLimit::Concurrent { max } => {
-                let open = self.state.enter(index, &key)?;
+                let open = ask(Ask::Enter {
+                    rule: index,
+                    key: key.clone(),
+                })?
+                .count();
                 let note = format!(
                     "rate limit: {open} concurrent connections, max {max} (key {})",
                     printable(&key)
@@ -290,8 +328,18 @@ impl Engine {
         }
     }
 
-    fn retired(&self, index: usize, times: Option<u32>) -> bool {
-        times.is_some_and(|t| self.state.retired(index, t).unwrap_or(false))
+    fn retired(&self, index: usize, times: Option<u32>, tape: &mut Tape) -> Result<bool, Halt> {
+        let Some(times) = times else {
+            return Ok(false);
+        };
+        let state = &*self.state;
+        match tape.ask(state, Ask::Retired { rule: index, times }, |a| {
+            a.answer_now(state)
+        }) {
+            Ok(answer) => Ok(answer.flag()),
+            Err(Halt::Waiting) => Err(Halt::Waiting),
+            Err(Halt::Unavailable(_)) => Ok(false),
+        }
     }
 }
 
@@ -361,6 +409,10 @@ pub struct ScenarioPolicy {
     engine: Arc<Engine>,
     attempt: u32,
     held: Vec<(usize, String)>,
+    /// `held` before the input being handled, for its replays.
+    held_before: usize,
+    /// Answers of the input being handled (see [`Tape`]).
+    tape: Tape,
 }
 
 impl Drop for ScenarioPolicy {
@@ -389,6 +441,39 @@ impl Policy for ScenarioPolicy {
 }
 
 impl ScenarioPolicy {
+    /// Whether a decision may wait for the shared state instead of
+    /// blocking, when the connection can rewind: with rules, on a store
+    /// that answers some questions asynchronously.
+    pub(crate) fn can_wait(&self) -> bool {
+        self.engine.waits
+    }
+
+    /// A pass over an input begins (a replay, if answers were recorded);
+    /// `rewindable`: the connection holds a checkpoint of the session.
+    pub(crate) fn begin_pass(&mut self, rewindable: bool) {
+        if self.tape.is_replaying() {
+            self.held.truncate(self.held_before);
+        } else {
+            self.held_before = self.held.len();
+        }
+        self.tape.begin(rewindable);
+    }
+
+    /// Whether the pass stopped at a question still to be answered.
+    pub(crate) fn waiting(&self) -> bool {
+        self.tape.waiting()
+    }
+
+    /// Fetches that answer, asynchronously, for the replay.
+    pub(crate) async fn answer(&mut self) {
+        self.tape.answer(&*self.engine.state).await;
+    }
+
+    /// The input is handled; its answers are spent.
+    pub(crate) fn settled(&mut self) {
+        self.tape.clear();
+    }
+
     fn decide_by_rules(&mut self, ctx: &Context<'_>) -> Option<Decision> {
         let engine = &*self.engine;
         if ctx.stage == Stage::Connect && !engine.state.available() {
@@ -403,13 +488,20 @@ impl ScenarioPolicy {
         match ctx.stage {
             Stage::Mail | Stage::Helo | Stage::Rset => self.attempt = 0,
             Stage::Rcpt if engine.uses_attempts => {
-                let n = match engine.state.see_attempt(
-                    ctx.client_ip,
-                    ctx.from.unwrap_or(""),
-                    ctx.to.unwrap_or(""),
-                ) {
-                    Ok(n) => n,
-                    Err(e) => return Some(unavailable(ctx.stage, &e)),
+                let state = &*engine.state;
+                let seen = self.tape.ask(
+                    state,
+                    Ask::SeeAttempt {
+                        ip: ctx.client_ip,
+                        from: ctx.from.unwrap_or("").to_owned(),
+                        to: ctx.to.unwrap_or("").to_owned(),
+                    },
+                    |a| a.answer_now(state),
+                );
+                let n = match seen {
+                    Ok(n) => u32::try_from(n.count()).unwrap_or(u32::MAX),
+                    Err(Halt::Waiting) => return None,
+                    Err(Halt::Unavailable(e)) => return Some(unavailable(ctx.stage, &e)),
                 };
                 if ctx.recipients.is_empty() {
                     self.attempt = n;
@@ -447,22 +539,33 @@ impl ScenarioPolicy {
     ) -> Option<Decision> {
         let engine = &*self.engine;
         for (i, rule) in engine.scenario.rules.iter().enumerate() {
-            if !rule.stages.contains(&ctx.stage) || engine.retired(i, rule.times) {
+            if !rule.stages.contains(&ctx.stage) {
                 continue;
             }
-            if !engine.applies(rule, ctx, message, attempt) {
-                continue;
-            }
-            let claimed =
-                engine
-                    .stateful(i, rule, ctx, &mut self.held)
-                    .and_then(|(applies, note)| {
-                        Ok((applies && engine.state.claim(i, rule.times)?, note))
-                    });
+            let tape = &mut self.tape;
+            let claimed = engine.retired(i, rule.times, tape).and_then(|retired| {
+                if retired || !engine.applies(rule, ctx, message, attempt, tape)? {
+                    return Ok((false, None));
+                }
+                let (applies, note) = engine.stateful(i, rule, ctx, &mut self.held, tape)?;
+                if !applies {
+                    return Ok((false, None));
+                }
+                let state = &*engine.state;
+                let claim = Ask::Claim {
+                    rule: i,
+                    times: rule.times,
+                };
+                Ok((
+                    tape.ask(state, claim, |a| a.answer_now(state))?.flag(),
+                    note,
+                ))
+            });
             let note = match claimed {
                 Ok((true, note)) => note,
                 Ok((false, _)) => continue,
-                Err(e) => return Some(unavailable(ctx.stage, &e)),
+                Err(Halt::Waiting) => return None,
+                Err(Halt::Unavailable(e)) => return Some(unavailable(ctx.stage, &e)),
             };
             return Some(Decision {
                 rule: Arc::clone(&rule.name),

@@ -25,6 +25,7 @@ mod model;
 mod rate;
 mod redact;
 pub(crate) mod state;
+mod tape;
 
 use std::fmt;
 use std::sync::Arc;

@@ -226,16 +226,13 @@ impl Connection {
         let connection = engine.number_connection().await;
         let scenario_started = engine.clock().at(self.started);
         self.shared.metrics.connected();
-        self.shared
-            .store
-            .session_started(OpenSession {
-                id: self.id,
-                client: self.peer,
-                connection,
-                started_at: self.started_at,
-                epoch: self.active.epoch,
-            })
-            .await;
+        let started = self.shared.store.session_started(OpenSession {
+            id: self.id,
+            client: self.peer,
+            connection,
+            started_at: self.started_at,
+            epoch: self.active.epoch,
+        });
         self.record(Event::Connected {
             peer: self.peer,
             implicit_tls,
@@ -260,21 +257,24 @@ impl Connection {
         self.shared.metrics.disconnected();
         self.shared
             .store
-            .session_finished(SessionRecord {
-                id: self.id,
-                client: self.peer,
-                connection,
-                started_at: self.started_at,
-                ended_at: SystemTime::now(),
-                epoch: self.active.epoch,
-                scenario_started,
-                timeline: Some(Timeline::Live {
-                    clock: Arc::clone(self.active.engine.clock()),
-                    started: self.started,
-                }),
-                messages: self.delivered,
-                log: self.log,
-            })
+            .session_finished(
+                started,
+                SessionRecord {
+                    id: self.id,
+                    client: self.peer,
+                    connection,
+                    started_at: self.started_at,
+                    ended_at: SystemTime::now(),
+                    epoch: self.active.epoch,
+                    scenario_started,
+                    timeline: Some(Timeline::Live {
+                        clock: Arc::clone(self.active.engine.clock()),
+                        started: self.started,
+                    }),
+                    messages: self.delivered,
+                    log: self.log,
+                },
+            )
             .await;
     }
 
@@ -293,7 +293,10 @@ impl Connection {
                 std::time::SystemTime::now(),
             ));
         }
-        session.start(&mut self.actions);
+        rewinding(session, &self.rbuf, &mut self.actions, |s, _, out| {
+            s.start(out)
+        })
+        .await;
         self.execute().await?;
         loop {
             self.process(session).await?;
@@ -305,7 +308,9 @@ impl Connection {
     /// Feeds every complete input in the buffer to the session and carries
     /// out what it says, upgrading to TLS where it asks to.
     async fn process(&mut self, session: &mut Session<Policy>) -> Result<(), Closed> {
-        while let Some(step) = session.receive(&self.rbuf, &mut self.actions) {
+        while let Some(step) =
+            rewinding(session, &self.rbuf, &mut self.actions, Session::receive).await
+        {
             if step.inbound == Inbound::Command
                 && tracing::enabled!(tracing::Level::DEBUG)
                 && let Some(line) = self.rbuf.get(..step.consumed)
@@ -694,6 +699,38 @@ impl Connection {
                     },
                 )));
                 replies::STORE_FAILED
+            }
+        }
+    }
+}
+
+/// Feeds one input to the session (`feed`); where the scenario's decisions
+/// may wait for the shared state, a decision that must wait rewinds the
+/// session to before the input, the answer is fetched without blocking the
+/// runtime, and the input is fed again (see `proto::session::rewind`).
+async fn rewinding<T>(
+    session: &mut Session<Policy>,
+    input: &[u8],
+    out: &mut Vec<Action>,
+    feed: impl Fn(&mut Session<Policy>, &[u8], &mut Vec<Action>) -> T,
+) -> T {
+    if !session.policy_mut().can_wait() {
+        return feed(session, input, out);
+    }
+    loop {
+        let checkpoint = session.checkpoint();
+        session.policy_mut().begin_pass(checkpoint.is_some());
+        let mark = out.len();
+        let done = feed(session, input, out);
+        match checkpoint {
+            Some(checkpoint) if session.policy_mut().waiting() => {
+                out.truncate(mark);
+                session.restore(checkpoint);
+                session.policy_mut().answer().await;
+            }
+            _ => {
+                session.policy_mut().settled();
+                return done;
             }
         }
     }

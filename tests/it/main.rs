@@ -25,5 +25,6 @@ mod report;
 mod run;
 mod scale_out;
 mod scale_out_shared;
+mod scale_out_waits;
 mod scenarios;
 mod tls;

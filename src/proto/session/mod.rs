@@ -672,6 +672,7 @@ fn describe(command: &Command<'_>, event: &mut CommandEvent) {
 mod auth;
 mod content;
 mod decisions;
+mod rewind;
 mod starttls;
 
 pub use auth::Mechanism;

@@ -40,7 +40,7 @@ pub(super) fn config() -> Config {
     }
 }
 
-fn collect(actions: &mut Vec<Action>, o: &mut Outcome) {
+pub(super) fn collect(actions: &mut Vec<Action>, o: &mut Outcome) {
     for action in actions.drain(..) {
         if o.closed {
             continue;

@@ -117,6 +117,26 @@ pub(crate) trait RuleState: Send + Sync + std::fmt::Debug {
         true
     }
 
+    /// Whether some questions are answered asynchronously (see
+    /// [`RuleState::answers_later`]).
+    fn waits(&self) -> bool {
+        false
+    }
+
+    /// Whether this store answers `ask` better asynchronously (a round
+    /// trip a decision should not block a runtime worker for).
+    fn answers_later(&self, ask: &super::tape::Ask) -> bool {
+        let _ = ask;
+        false
+    }
+
+    /// The answer to `ask`, fetched asynchronously; `None` where the store
+    /// only answers at once (see [`super::tape::Ask::answer_now`]).
+    fn answer_later(&self, ask: &super::tape::Ask) -> Option<StateFuture<'_, super::tape::Answer>> {
+        let _ = ask;
+        None
+    }
+
     /// Adds `by` to a virtual clock's advance shared by every instance and
     /// returns the total; `None` where the clock is this process's own.
     fn advance_clock(&self, by: Duration) -> Result<Option<Duration>, StateError> {

@@ -27,6 +27,7 @@ use redis::{AsyncConnectionConfig, Connection, RedisResult, Script};
 use super::{Now, RuleState, StateError, StateSizes};
 use crate::scenario::Scenario;
 use crate::scenario::greylist::Verdict;
+use crate::scenario::tape::{Answer, Ask};
 
 /// How long a connection attempt or a reply may take before the store
 /// counts as unavailable.
@@ -290,6 +291,24 @@ impl Redis {
         })
     }
 
+    /// Runs a script over the shared async connection.
+    pub(crate) async fn script_async<T: redis::FromRedisValue>(
+        &self,
+        call: redis::ScriptInvocation<'_>,
+    ) -> Result<T, StateError> {
+        self.with_async(|mut c| async move { call.invoke_async(&mut c).await })
+            .await
+    }
+
+    /// Sends a command over the shared async connection.
+    pub(crate) async fn command_async<T: redis::FromRedisValue>(
+        &self,
+        cmd: redis::Cmd,
+    ) -> Result<T, StateError> {
+        self.with_async(|mut c| async move { cmd.query_async(&mut c).await })
+            .await
+    }
+
     /// Logs an outage once, and its end.
     fn outcome<T>(&self, result: RedisResult<T>) -> Result<T, StateError> {
         match result {
@@ -389,7 +408,25 @@ pub(crate) struct Scoped {
     redis: Arc<Redis>,
     scope: String,
     rules: usize,
+    /// A rule reads `connection:`: each connection's number is taken from
+    /// Redis as it comes, in the order connections reach any instance.
+    /// Otherwise the number is only a label, and numbers are taken in
+    /// blocks (one instance still counts 1, 2, 3...).
+    exact_connections: bool,
+    connections: std::sync::Mutex<Block>,
+    /// A rule reads `message:`: the accepted messages are counted.
+    counts_messages: bool,
 }
+
+/// Connection numbers taken from Redis and not handed out yet.
+#[derive(Debug, Default)]
+struct Block {
+    next: u64,
+    end: u64,
+}
+
+/// Connection numbers taken at once when they are only labels.
+const CONNECTION_BLOCK: u64 = 256;
 
 impl Scoped {
     /// `version` is the shared scenario's (0 for one loaded from a file):
@@ -399,7 +436,37 @@ impl Scoped {
             redis,
             scope: format!("{}.{version}", fingerprint(&scenario.yaml)),
             rules: scenario.rules.len(),
+            exact_connections: scenario
+                .rules
+                .iter()
+                .any(|r| r.conditions.connection.is_some()),
+            connections: std::sync::Mutex::new(Block::default()),
+            counts_messages: scenario
+                .rules
+                .iter()
+                .any(|r| r.conditions.message.is_some()),
         }
+    }
+
+    /// A number from the block in hand, if any is left.
+    fn next_in_block(&self) -> Option<u64> {
+        let mut block = self.connections.lock().unwrap_or_else(|p| p.into_inner());
+        (block.next < block.end).then(|| {
+            block.next += 1;
+            block.next - 1
+        })
+    }
+
+    /// Takes the block ending at `end` (what `INCRBY` answered) and hands
+    /// out its first number.
+    fn take_block(&self, end: u64) -> u64 {
+        let mut block = self.connections.lock().unwrap_or_else(|p| p.into_inner());
+        let first = end + 1 - CONNECTION_BLOCK;
+        *block = Block {
+            next: first + 1,
+            end: end + 1,
+        };
+        first
     }
 
     /// `now` for a script, and the TTL a client-created key gets.
@@ -420,31 +487,33 @@ impl Scoped {
     }
 }
 
-impl RuleState for Scoped {
-    fn greylist(
+impl Scoped {
+    /// The greylist script's call for `key` of rule `rule`.
+    fn greylist_call(
         &self,
         rule: usize,
         key: &str,
         now: Now,
         retry_after: Duration,
         expire: Duration,
-    ) -> Result<Verdict, StateError> {
+    ) -> redis::ScriptInvocation<'_> {
         let k = self
             .redis
             .key("grey", &self.scope, &format!("{rule}:{key}"));
         let (now, ttl) = Self::now(now, expire + retry_after);
         let mut call = self.redis.greylist.key(&k);
         call.arg(now).arg(ms(retry_after)).arg(ms(expire)).arg(ttl);
-        let wait: i64 = self.redis.script(&call)?;
-        Ok(match u64::try_from(wait) {
-            Ok(wait) => Verdict::Defer {
-                wait: Duration::from_millis(wait),
-            },
-            Err(_) => Verdict::Pass,
-        })
+        call
     }
 
-    fn rate_hit(&self, rule: usize, key: &str, now: Now, per: Duration) -> Result<u64, StateError> {
+    /// The rate window script's call for `key` of rule `rule`.
+    fn window_call(
+        &self,
+        rule: usize,
+        key: &str,
+        now: Now,
+        per: Duration,
+    ) -> redis::ScriptInvocation<'_> {
         let slots = self
             .redis
             .key("rate", &self.scope, &format!("{rule}:{key}:slots"));
@@ -455,13 +524,136 @@ impl RuleState for Scoped {
         let width = (ms(per) / 1024).max(1);
         let mut call = self.redis.window.key(&slots);
         call.key(&counts).arg(now).arg(ms(per)).arg(width).arg(ttl);
-        self.redis.script(&call)
+        call
+    }
+}
+
+impl Scoped {
+    fn concurrent_key(&self, rule: usize, key: &str) -> String {
+        self.redis
+            .key("conc", &self.scope, &format!("{rule}:{key}"))
+    }
+
+    fn attempt_key(&self, ip: IpAddr, from: &str, to: &str) -> String {
+        self.redis.key(
+            "attempt",
+            &self.scope,
+            &format!(
+                "{ip}\0{}\0{}",
+                from.to_ascii_lowercase(),
+                to.to_ascii_lowercase()
+            ),
+        )
+    }
+
+    fn messages_key(&self) -> String {
+        self.redis.key("count", &self.scope, "messages")
+    }
+}
+
+/// The greylist script's answer: milliseconds left to wait, or -1 to pass.
+fn verdict(wait: i64) -> Verdict {
+    match u64::try_from(wait) {
+        Ok(wait) => Verdict::Defer {
+            wait: Duration::from_millis(wait),
+        },
+        Err(_) => Verdict::Pass,
+    }
+}
+
+impl RuleState for Scoped {
+    fn greylist(
+        &self,
+        rule: usize,
+        key: &str,
+        now: Now,
+        retry_after: Duration,
+        expire: Duration,
+    ) -> Result<Verdict, StateError> {
+        let call = self.greylist_call(rule, key, now, retry_after, expire);
+        Ok(verdict(self.redis.script(&call)?))
+    }
+
+    fn rate_hit(&self, rule: usize, key: &str, now: Now, per: Duration) -> Result<u64, StateError> {
+        self.redis.script(&self.window_call(rule, key, now, per))
+    }
+
+    fn waits(&self) -> bool {
+        true
+    }
+
+    fn answers_later(&self, ask: &Ask) -> bool {
+        !matches!(ask, Ask::Draw)
+    }
+
+    fn answer_later(&self, ask: &Ask) -> Option<super::StateFuture<'_, Answer>> {
+        let ask = ask.clone();
+        Some(Box::pin(async move {
+            Ok(match ask {
+                Ask::Greylist {
+                    rule,
+                    key,
+                    now,
+                    retry_after,
+                    expire,
+                } => {
+                    let call = self.greylist_call(rule, &key, now, retry_after, expire);
+                    Answer::Verdict(verdict(self.redis.script_async(call).await?))
+                }
+                Ask::RateHit {
+                    rule,
+                    key,
+                    now,
+                    per,
+                } => Answer::Count(
+                    self.redis
+                        .script_async(self.window_call(rule, &key, now, per))
+                        .await?,
+                ),
+                Ask::Enter { rule, key } => {
+                    let k = self.concurrent_key(rule, &key);
+                    let mut call = self.redis.enter.key(&k);
+                    call.arg(ms(CONCURRENT_TTL));
+                    Answer::Count(self.redis.script_async(call).await?)
+                }
+                Ask::SeeAttempt { ip, from, to } => {
+                    let k = self.attempt_key(ip, &from, &to);
+                    let mut call = self.redis.count.key(&k);
+                    call.arg(ms(ATTEMPT_TTL));
+                    Answer::Count(self.redis.script_async(call).await?)
+                }
+                Ask::Claim { rule, times: None } => {
+                    let incr = redis::cmd("INCR").arg(self.fired_key(rule)).clone();
+                    let _: u64 = self.redis.command_async(incr).await?;
+                    Answer::Flag(true)
+                }
+                Ask::Claim {
+                    rule,
+                    times: Some(limit),
+                } => {
+                    let k = self.fired_key(rule);
+                    let mut call = self.redis.claim.key(&k);
+                    call.arg(limit);
+                    let won: i64 = self.redis.script_async(call).await?;
+                    Answer::Flag(won == 1)
+                }
+                Ask::Retired { rule, times } => {
+                    let get = redis::cmd("GET").arg(self.fired_key(rule)).clone();
+                    let n: Option<u64> = self.redis.command_async(get).await?;
+                    Answer::Flag(n.unwrap_or(0) >= u64::from(times))
+                }
+                Ask::Accepted => {
+                    let get = redis::cmd("GET").arg(self.messages_key()).clone();
+                    let n: Option<u64> = self.redis.command_async(get).await?;
+                    Answer::Count(n.unwrap_or(0))
+                }
+                Ask::Draw => Answer::Draw(0.0),
+            })
+        }))
     }
 
     fn enter(&self, rule: usize, key: &str) -> Result<u64, StateError> {
-        let k = self
-            .redis
-            .key("conc", &self.scope, &format!("{rule}:{key}"));
+        let k = self.concurrent_key(rule, key);
         self.redis.with(|c| {
             self.redis
                 .enter
@@ -472,24 +664,14 @@ impl RuleState for Scoped {
     }
 
     fn leave(&self, rule: usize, key: &str) {
-        let k = self
-            .redis
-            .key("conc", &self.scope, &format!("{rule}:{key}"));
+        let k = self.concurrent_key(rule, key);
         let _ = self
             .redis
             .with(|c| self.redis.leave.key(&k).invoke::<i64>(c));
     }
 
     fn see_attempt(&self, ip: IpAddr, from: &str, to: &str) -> Result<u32, StateError> {
-        let k = self.redis.key(
-            "attempt",
-            &self.scope,
-            &format!(
-                "{ip}\0{}\0{}",
-                from.to_ascii_lowercase(),
-                to.to_ascii_lowercase()
-            ),
-        );
+        let k = self.attempt_key(ip, from, to);
         let n: u64 = self
             .redis
             .with(|c| self.redis.count.key(&k).arg(ms(ATTEMPT_TTL)).invoke(c))?;
@@ -498,23 +680,41 @@ impl RuleState for Scoped {
 
     fn next_connection(&self) -> Result<u64, StateError> {
         let k = self.redis.key("count", &self.scope, "connections");
-        self.redis
-            .with(|c| redis::cmd("INCR").arg(&k).query::<u64>(c))
+        if self.exact_connections {
+            return self
+                .redis
+                .with(|c| redis::cmd("INCR").arg(&k).query::<u64>(c));
+        }
+        if let Some(n) = self.next_in_block() {
+            return Ok(n);
+        }
+        let end: u64 = self
+            .redis
+            .with(|c| redis::cmd("INCRBY").arg(&k).arg(CONNECTION_BLOCK).query(c))?;
+        Ok(self.take_block(end))
     }
 
     fn next_connection_async(&self) -> super::StateFuture<'_, u64> {
         let k = self.redis.key("count", &self.scope, "connections");
+        if self.exact_connections {
+            return Box::pin(async move {
+                self.redis
+                    .command_async(redis::cmd("INCR").arg(&k).clone())
+                    .await
+            });
+        }
+        if let Some(n) = self.next_in_block() {
+            return Box::pin(std::future::ready(Ok(n)));
+        }
         Box::pin(async move {
-            self.redis
-                .with_async(|mut c| async move {
-                    redis::cmd("INCR").arg(&k).query_async::<u64>(&mut c).await
-                })
-                .await
+            let incr = redis::cmd("INCRBY").arg(&k).arg(CONNECTION_BLOCK).clone();
+            let end: u64 = self.redis.command_async(incr).await?;
+            Ok(self.take_block(end))
         })
     }
 
     fn accepted(&self) -> Result<u64, StateError> {
-        let k = self.redis.key("count", &self.scope, "messages");
+        let k = self.messages_key();
         self.redis
             .with(|c| redis::cmd("GET").arg(&k).query::<Option<u64>>(c))
             .map(Option::unwrap_or_default)
@@ -523,7 +723,10 @@ impl RuleState for Scoped {
     /// Nothing waits for this count: on a runtime it is sent without
     /// blocking the session that accepted the message.
     fn message_accepted(&self) {
-        let k = self.redis.key("count", &self.scope, "messages");
+        if !self.counts_messages {
+            return;
+        }
+        let k = self.messages_key();
         match tokio::runtime::Handle::try_current() {
             Ok(runtime) => {
                 let redis = Arc::clone(&self.redis);

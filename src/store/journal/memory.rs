@@ -31,6 +31,10 @@ impl Journal for Local {
         Ok(counter.fetch_add(1, Ordering::Relaxed))
     }
 
+    fn applies_at_once(&self) -> bool {
+        true
+    }
+
     fn commit<'a>(&'a self, _change: &'a Change) -> Commit<'a> {
         Box::pin(std::future::ready(Ok(Committed::ApplyNow)))
     }

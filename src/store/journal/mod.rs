@@ -72,6 +72,12 @@ pub(crate) trait Journal: Send + Sync + std::fmt::Debug {
     /// Blocking, but only now and then: ids are taken in blocks.
     fn next_id(&self, kind: IdKind) -> Result<u64, JournalError>;
 
+    /// Whether every commit is [`Committed::ApplyNow`] (one process):
+    /// nothing to wait for, nothing to do in the background.
+    fn applies_at_once(&self) -> bool {
+        false
+    }
+
     /// Makes `change` durable, bounded by a short time-out.
     fn commit<'a>(&'a self, change: &'a Change) -> Commit<'a>;
 

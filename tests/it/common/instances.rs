@@ -36,6 +36,11 @@ pub(crate) fn instance(redis: &Redis, scenario: &std::path::Path) -> Instance {
     instance_with(redis, scenario, &[])
 }
 
+/// An instance with its state in memory, to compare with one on Redis.
+pub(crate) fn in_memory(scenario: &std::path::Path) -> Instance {
+    start(scenario, &["--state", "memory"])
+}
+
 /// An instance behind a balancer that sends the PROXY protocol header
 /// (`--proxy-protocol`), as docs/scale-out/ runs them.
 pub(crate) fn behind_balancer(redis: &Redis, scenario: &std::path::Path) -> Instance {
@@ -43,12 +48,18 @@ pub(crate) fn behind_balancer(redis: &Redis, scenario: &std::path::Path) -> Inst
 }
 
 fn instance_with(redis: &Redis, scenario: &std::path::Path, extra: &[&str]) -> Instance {
+    let url = redis.url();
+    let mut args = vec!["--state", &url, "--state-namespace", "it"];
+    args.extend_from_slice(extra);
+    start(scenario, &args)
+}
+
+fn start(scenario: &std::path::Path, args: &[&str]) -> Instance {
     let mut child = Command::new(BIN)
         .args(["serve", "--smtp", "127.0.0.1:0", "--http", "127.0.0.1:0"])
         .arg("--scenario")
         .arg(scenario)
-        .args(["--state", &redis.url(), "--state-namespace", "it"])
-        .args(extra)
+        .args(args)
         .env("RUST_LOG", "warn")
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
