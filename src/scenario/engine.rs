@@ -285,6 +285,7 @@ impl Engine {
                     key: key.clone(),
                     now: self.now(),
                     per,
+                    max,
                 })?
                 .count();
                 if hits > max {

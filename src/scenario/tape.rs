@@ -35,6 +35,8 @@ pub(crate) enum Ask {
         key: String,
         now: Now,
         per: Duration,
+        /// More hits than this and the rule fires.
+        max: u64,
     },
     Enter {
         rule: usize,
@@ -101,6 +103,7 @@ impl Ask {
                 key,
                 now,
                 per,
+                ..
             } => Answer::Count(state.rate_hit(*rule, key, *now, *per)?),
             Ask::Enter { rule, key } => Answer::Count(state.enter(*rule, key)?),
             Ask::SeeAttempt { ip, from, to } => {
@@ -175,8 +178,10 @@ pub(crate) struct Tape {
     /// The connection can rewind: a question the store answers
     /// asynchronously stops the decision instead of blocking.
     rewindable: bool,
-    /// The question this pass stopped at.
-    wanted: Option<Ask>,
+    /// The questions this pass is waiting for: the one it stopped at, or
+    /// checks it went on past, supposing each would not fire (see
+    /// [`Tape::ask`]).
+    wanted: Vec<Ask>,
 }
 
 /// More passes than this over one input and the last one blocks instead:
@@ -187,7 +192,7 @@ impl Tape {
     /// A pass over an input begins; `rewindable`: see the field.
     pub(crate) fn begin(&mut self, rewindable: bool) {
         self.cursor = 0;
-        self.wanted = None;
+        self.wanted.clear();
         self.rewindable = rewindable && self.answers.len() < MAX_PASSES;
     }
 
@@ -195,13 +200,13 @@ impl Tape {
     pub(crate) fn clear(&mut self) {
         self.answers.clear();
         self.cursor = 0;
-        self.wanted = None;
+        self.wanted.clear();
         self.rewindable = false;
     }
 
     /// Whether this pass stopped at a question.
     pub(crate) fn waiting(&self) -> bool {
-        self.wanted.is_some()
+        !self.wanted.is_empty()
     }
 
     /// Whether any answer of this input was recorded (the pass that gave
@@ -212,15 +217,22 @@ impl Tape {
 
     /// The answer to `ask`: from the tape on a replay, else from `here`
     /// (answered now), unless `state` answers it asynchronously and the
-    /// connection can rewind, in which case the pass stops.
+    /// connection can rewind, in which case the pass waits for it.
+    ///
+    /// A greylist or window check that `state` can fetch with others is
+    /// not waited for at once: the pass goes on as if it did not fire, to
+    /// collect the checks of the rules after it, and all are fetched in one
+    /// round trip that stops where one fires. Anything else asked after
+    /// such a check (a draw, a count, a claim) stops the pass there, since
+    /// it must not happen for a rule the replay may never reach.
     pub(crate) fn ask(
         &mut self,
         state: &dyn RuleState,
         ask: Ask,
         here: impl FnOnce(&Ask) -> Result<Answer, StateError>,
     ) -> Result<Answer, Halt> {
-        if self.wanted.is_some() {
-            return Err(Halt::Waiting);
+        if !self.wanted.is_empty() {
+            return self.go_on_past(state, ask);
         }
         if let Some((asked, answer)) = self.answers.get(self.cursor) {
             if asked.same(&ask) {
@@ -231,8 +243,7 @@ impl Tape {
             self.answers.truncate(self.cursor);
         }
         if self.rewindable && state.answers_later(&ask) {
-            self.wanted = Some(ask);
-            return Err(Halt::Waiting);
+            return self.go_on_past(state, ask);
         }
         let answer = here(&ask);
         if self.rewindable {
@@ -242,16 +253,59 @@ impl Tape {
         answer.map_err(Halt::Unavailable)
     }
 
-    /// Fetches the answer this pass stopped at, for the replay.
+    /// Waits for `ask` with those already wanted: as if it did not fire
+    /// when it can be fetched with them, else by stopping the pass.
+    fn go_on_past(&mut self, state: &dyn RuleState, ask: Ask) -> Result<Answer, Halt> {
+        let supposed = match ask {
+            Ask::Greylist { .. } => Answer::Verdict(Verdict::Pass),
+            Ask::RateHit { .. } => Answer::Count(0),
+            _ => Answer::Flag(false),
+        };
+        let together = state.batches(&ask) && self.wanted.iter().all(|a| state.batches(a));
+        if self.wanted.is_empty() || together {
+            self.wanted.push(ask);
+        }
+        if together {
+            Ok(supposed)
+        } else {
+            Err(Halt::Waiting)
+        }
+    }
+
+    /// Fetches what this pass waits for, for the replay: one question, or
+    /// checks together up to the first that fires.
     pub(crate) async fn answer(&mut self, state: &dyn RuleState) {
-        let Some(ask) = self.wanted.take() else {
+        let wanted = std::mem::take(&mut self.wanted);
+        if let [ask] = wanted.as_slice() {
+            let answer = match state.answer_later(ask) {
+                Some(later) => later.await,
+                None => ask.answer_now(state),
+            };
+            self.answers.push((ask.clone(), answer));
+            return;
+        }
+        let Some(batch) = state.answer_batch(&wanted) else {
+            // Not fetchable together after all: the first alone, and the
+            // replay asks for the rest.
+            if let Some(first) = wanted.into_iter().next() {
+                let answer = match state.answer_later(&first) {
+                    Some(later) => later.await,
+                    None => first.answer_now(state),
+                };
+                self.answers.push((first, answer));
+            }
             return;
         };
-        let answer = match state.answer_later(&ask) {
-            Some(later) => later.await,
-            None => ask.answer_now(state),
-        };
-        self.answers.push((ask, answer));
+        match batch.await {
+            Ok(answers) => self
+                .answers
+                .extend(wanted.into_iter().zip(answers).map(|(a, n)| (a, Ok(n)))),
+            Err(e) => {
+                if let Some(first) = wanted.into_iter().next() {
+                    self.answers.push((first, Err(e)));
+                }
+            }
+        }
     }
 }
 

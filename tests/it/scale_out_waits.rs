@@ -75,3 +75,24 @@ async fn a_sender_finds_its_message_through_the_same_instance_at_once() {
     }
     c.cmd("QUIT").await;
 }
+
+/// A greylist and a rate limit on the same RCPT are checked in one round
+/// trip that stops at the first that fires, as the rules read: a
+/// greylisted try is not counted by the rate limit after it.
+#[tokio::test]
+async fn checks_fetched_together_stop_where_a_rule_fires() {
+    let Some(redis) = Redis::start() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let file = scenario(
+        &dir,
+        "version: 1\nrules:\n  - name: greylist\n    on: rcpt\n    greylist: { retry_after: 1ns, key: [to] }\n    reply: 450 4.2.0 Greylisted\n  - name: rate\n    on: rcpt\n    rate_limit: { max: 2, per: 1h, key: client_ip }\n    reply: 451 4.7.1 Rate limit exceeded\n",
+    );
+    let (memory, shared) = (in_memory(&file), instance(&redis, &file));
+    for at in [memory.smtp, shared.smtp] {
+        let mut replies = Vec::new();
+        for to in ["u1", "u1", "u2", "u2", "u3", "u3"] {
+            replies.push(rcpt(at, &format!("{to}@example.test")).await[..3].to_owned());
+        }
+        assert_eq!(replies, ["450", "250", "450", "250", "450", "451"]);
+    }
+}

@@ -130,6 +130,25 @@ pub(crate) trait RuleState: Send + Sync + std::fmt::Debug {
         false
     }
 
+    /// Whether `ask` can be fetched together with others of its kind, in
+    /// one round trip that stops at the first that fires (see
+    /// [`RuleState::answer_batch`]).
+    fn batches(&self, ask: &super::tape::Ask) -> bool {
+        let _ = ask;
+        false
+    }
+
+    /// The answers to `asks` (each one that [`RuleState::batches`]), in
+    /// order, up to and including the first that fires; `None` where the
+    /// store cannot fetch them together.
+    fn answer_batch(
+        &self,
+        asks: &[super::tape::Ask],
+    ) -> Option<StateFuture<'_, Vec<super::tape::Answer>>> {
+        let _ = asks;
+        None
+    }
+
     /// The answer to `ask`, fetched asynchronously; `None` where the store
     /// only answers at once (see [`super::tape::Ask::answer_now`]).
     fn answer_later(&self, ask: &super::tape::Ask) -> Option<StateFuture<'_, super::tape::Answer>> {

@@ -6,15 +6,20 @@
 //! then write past each other. Real time is the Redis server's (`TIME`),
 //! the one clock every instance agrees on; a virtual clock's reading is
 //! passed in. Keys are `{NAMESPACE:FAMILY}:SCENARIO:...`: the hash tag
-//! keeps a family on one Redis Cluster slot, the scenario fingerprint keeps
-//! two different scenarios apart, and every key that a client can create
-//! expires, so Redis sweeps what clients invent.
+//! keeps a family on one Redis Cluster slot (greylist entries and rate
+//! windows are one family, `check`, so one script can check both), the
+//! scenario fingerprint keeps two different scenarios apart, and every key
+//! that a client can create expires, so Redis sweeps what clients invent.
 //!
-//! The engine decides synchronously inside the sans-IO session, so these
-//! calls are blocking, bounded by short timeouts, and run under
-//! `block_in_place` on the multi-thread runtime. A failure refuses the
-//! transaction with a 4xx (the engine's choice), is logged once per
-//! outage, and the next call tries again: service resumes by itself.
+//! A session's decisions fetch these answers asynchronously, over one
+//! multiplexed connection (see `scenario::tape`): the greylist and window
+//! checks of one decision go together in one script that stops at the
+//! first that fires. Where a decision cannot wait (message content, the
+//! fixture) the same scripts run blocking, under `block_in_place` on the
+//! multi-thread runtime. All calls are bounded by short timeouts. A
+//! failure refuses the transaction with a 4xx (the engine's choice), is
+//! logged once per outage, and the next call tries again: service resumes
+//! by itself.
 
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -45,32 +50,60 @@ const ATTEMPT_TTL: Duration = Duration::from_secs(24 * 3600);
 const NOW: &str = "local now = tonumber(ARGV[1]) \
 if now < 0 then local t = redis.call('TIME') now = t[1] * 1000 + math.floor(t[2] / 1000) end ";
 
-/// KEYS[1] the entry; ARGV now, retry, expire, ttl (ms). Returns -1 when
-/// the key passes, else the ms still to wait.
-const GREYLIST: &str = "local retry, expire, ttl = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4]) \
-local e = redis.call('HMGET', KEYS[1], 'first', 'last', 'passed') \
-local function fresh() redis.call('HSET', KEYS[1], 'first', now, 'last', now, 'passed', 0) redis.call('PEXPIRE', KEYS[1], ttl) return retry end \
+/// `grey(key, retry, expire, ttl)` (ms): -1 when the key passes, else the
+/// ms still to wait.
+const GREY_FN: &str = "local function grey(key, retry, expire, ttl) \
+local e = redis.call('HMGET', key, 'first', 'last', 'passed') \
+local function fresh() redis.call('HSET', key, 'first', now, 'last', now, 'passed', 0) redis.call('PEXPIRE', key, ttl) return retry end \
 if not e[1] then return fresh() end \
 local first, last, passed = tonumber(e[1]), tonumber(e[2]), tonumber(e[3]) \
 local since = first if passed == 1 then since = last end \
 if now - since > expire then return fresh() end \
 local waited = now - first \
-if passed == 1 or waited >= retry then redis.call('HSET', KEYS[1], 'last', now, 'passed', 1) redis.call('PEXPIRE', KEYS[1], ttl) return -1 end \
-return retry - waited";
+if passed == 1 or waited >= retry then redis.call('HSET', key, 'last', now, 'passed', 1) redis.call('PEXPIRE', key, ttl) return -1 end \
+return retry - waited end ";
 
-/// KEYS[1] slots (sorted set), KEYS[2] counts (hash); ARGV now, per, slot
-/// width, ttl (ms). Counts one event and returns the events within `per`,
-/// exact to the slot (a 1/1024th of the window), as in memory.
-const WINDOW: &str = "local per, width, ttl = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4]) \
+/// KEYS[1] the entry; ARGV now, retry, expire, ttl (ms).
+const GREYLIST: &str =
+    "return grey(KEYS[1], tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4]))";
+
+/// `window(slots, counts, per, width, ttl)` (a sorted set, a hash; ms):
+/// counts one event and returns the events within `per`, exact to the slot
+/// (a 1/1024th of the window), as in memory.
+const WINDOW_FN: &str = "local function window(slots, counts, per, width, ttl) \
 local edge = now - per \
-local old = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', edge) \
-for _, s in ipairs(old) do local n = tonumber(redis.call('HGET', KEYS[2], s) or '0') redis.call('HDEL', KEYS[2], s) redis.call('HINCRBY', KEYS[2], 'total', -n) end \
-if #old > 0 then redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', edge) end \
+local old = redis.call('ZRANGEBYSCORE', slots, '-inf', edge) \
+for _, s in ipairs(old) do local n = tonumber(redis.call('HGET', counts, s) or '0') redis.call('HDEL', counts, s) redis.call('HINCRBY', counts, 'total', -n) end \
+if #old > 0 then redis.call('ZREMRANGEBYSCORE', slots, '-inf', edge) end \
 local slot = now - (now % width) \
-redis.call('ZADD', KEYS[1], slot, slot) redis.call('HINCRBY', KEYS[2], slot, 1) \
-local total = redis.call('HINCRBY', KEYS[2], 'total', 1) \
-redis.call('PEXPIRE', KEYS[1], ttl) redis.call('PEXPIRE', KEYS[2], ttl) \
-return total";
+redis.call('ZADD', slots, slot, slot) redis.call('HINCRBY', counts, slot, 1) \
+local total = redis.call('HINCRBY', counts, 'total', 1) \
+redis.call('PEXPIRE', slots, ttl) redis.call('PEXPIRE', counts, ttl) \
+return total end ";
+
+/// KEYS[1] slots, KEYS[2] counts; ARGV now, per, slot width, ttl (ms).
+const WINDOW: &str =
+    "return window(KEYS[1], KEYS[2], tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4]))";
+
+/// Several greylist and window checks of one decision, in rule order, in
+/// one round trip: ARGV now, then per check `g retry expire ttl` (one key)
+/// or `w per width ttl max` (two keys). Stops after the first check that
+/// fires (a greylist that defers, a window over `max`), as the rules
+/// would; returns the answers of the checks it made.
+const CHECKS: &str = "local out, k, a = {}, 1, 2 \
+while a <= #ARGV do \
+  local r, fired \
+  if ARGV[a] == 'g' then \
+    r = grey(KEYS[k], tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2]), tonumber(ARGV[a + 3])) \
+    fired = r >= 0 k = k + 1 a = a + 4 \
+  else \
+    r = window(KEYS[k], KEYS[k + 1], tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2]), tonumber(ARGV[a + 3])) \
+    fired = r > tonumber(ARGV[a + 4]) k = k + 2 a = a + 5 \
+  end \
+  out[#out + 1] = r \
+  if fired then break end \
+end \
+return out";
 
 /// KEYS[1] counter; ARGV ttl (ms). INCR that keeps the key expiring.
 const COUNT: &str = "local n = redis.call('INCR', KEYS[1]) redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[1])) return n";
@@ -119,6 +152,7 @@ pub struct Redis {
     round_trips: AtomicU64,
     greylist: Script,
     window: Script,
+    checks: Script,
     count: Script,
     claim: Script,
     publish: Script,
@@ -171,8 +205,9 @@ impl Redis {
             multiplexed: tokio::sync::Mutex::new(None),
             down: AtomicBool::new(false),
             round_trips: AtomicU64::new(0),
-            greylist: Script::new(&format!("{NOW}{GREYLIST}")),
-            window: Script::new(&format!("{NOW}{WINDOW}")),
+            greylist: Script::new(&format!("{NOW}{GREY_FN}{GREYLIST}")),
+            window: Script::new(&format!("{NOW}{WINDOW_FN}{WINDOW}")),
+            checks: Script::new(&format!("{NOW}{GREY_FN}{WINDOW_FN}{CHECKS}")),
             count: Script::new(COUNT),
             claim: Script::new(CLAIM),
             publish: Script::new(PUBLISH),
@@ -497,9 +532,7 @@ impl Scoped {
         retry_after: Duration,
         expire: Duration,
     ) -> redis::ScriptInvocation<'_> {
-        let k = self
-            .redis
-            .key("grey", &self.scope, &format!("{rule}:{key}"));
+        let k = self.grey_key(rule, key);
         let (now, ttl) = Self::now(now, expire + retry_after);
         let mut call = self.redis.greylist.key(&k);
         call.arg(now).arg(ms(retry_after)).arg(ms(expire)).arg(ttl);
@@ -514,12 +547,7 @@ impl Scoped {
         now: Now,
         per: Duration,
     ) -> redis::ScriptInvocation<'_> {
-        let slots = self
-            .redis
-            .key("rate", &self.scope, &format!("{rule}:{key}:slots"));
-        let counts = self
-            .redis
-            .key("rate", &self.scope, &format!("{rule}:{key}:counts"));
+        let (slots, counts) = self.window_keys(rule, key);
         let (now, ttl) = Self::now(now, per);
         let width = (ms(per) / 1024).max(1);
         let mut call = self.redis.window.key(&slots);
@@ -529,6 +557,70 @@ impl Scoped {
 }
 
 impl Scoped {
+    /// Greylist entries and rate windows share a hash tag (one Cluster
+    /// slot), so one script can check both for a decision.
+    fn grey_key(&self, rule: usize, key: &str) -> String {
+        self.redis
+            .key("check", &self.scope, &format!("grey:{rule}:{key}"))
+    }
+
+    fn window_keys(&self, rule: usize, key: &str) -> (String, String) {
+        let at = |part: &str| {
+            self.redis
+                .key("check", &self.scope, &format!("rate:{rule}:{key}:{part}"))
+        };
+        (at("slots"), at("counts"))
+    }
+
+    /// Greylist and window checks of one decision as one script call;
+    /// `None` if some other question is among them.
+    fn checks_call(&self, asks: &[Ask]) -> Option<redis::ScriptInvocation<'_>> {
+        let now = match asks.first()? {
+            Ask::Greylist { now, .. } | Ask::RateHit { now, .. } => {
+                Self::now(*now, Duration::ZERO).0
+            }
+            _ => return None,
+        };
+        let mut call = self.redis.checks.prepare_invoke();
+        call.arg(now);
+        for ask in asks {
+            match ask {
+                Ask::Greylist {
+                    rule,
+                    key,
+                    now,
+                    retry_after,
+                    expire,
+                } => {
+                    let ttl = Self::now(*now, *expire + *retry_after).1;
+                    call.key(self.grey_key(*rule, key));
+                    call.arg("g")
+                        .arg(ms(*retry_after))
+                        .arg(ms(*expire))
+                        .arg(ttl);
+                }
+                Ask::RateHit {
+                    rule,
+                    key,
+                    now,
+                    per,
+                    max,
+                } => {
+                    let ttl = Self::now(*now, *per).1;
+                    let (slots, counts) = self.window_keys(*rule, key);
+                    call.key(slots).key(counts);
+                    call.arg("w")
+                        .arg(ms(*per))
+                        .arg((ms(*per) / 1024).max(1))
+                        .arg(ttl)
+                        .arg(*max);
+                }
+                _ => return None,
+            }
+        }
+        Some(call)
+    }
+
     fn concurrent_key(&self, rule: usize, key: &str) -> String {
         self.redis
             .key("conc", &self.scope, &format!("{rule}:{key}"))
@@ -586,6 +678,32 @@ impl RuleState for Scoped {
         !matches!(ask, Ask::Draw)
     }
 
+    fn batches(&self, ask: &Ask) -> bool {
+        matches!(ask, Ask::Greylist { .. } | Ask::RateHit { .. })
+    }
+
+    fn answer_batch(&self, asks: &[Ask]) -> Option<super::StateFuture<'_, Vec<Answer>>> {
+        let call = self.checks_call(asks)?;
+        let greylists: Vec<bool> = asks
+            .iter()
+            .map(|a| matches!(a, Ask::Greylist { .. }))
+            .collect();
+        Some(Box::pin(async move {
+            let answers: Vec<i64> = self.redis.script_async(call).await?;
+            Ok(answers
+                .into_iter()
+                .zip(greylists)
+                .map(|(n, greylist)| {
+                    if greylist {
+                        Answer::Verdict(verdict(n))
+                    } else {
+                        Answer::Count(u64::try_from(n).unwrap_or(0))
+                    }
+                })
+                .collect())
+        }))
+    }
+
     fn answer_later(&self, ask: &Ask) -> Option<super::StateFuture<'_, Answer>> {
         let ask = ask.clone();
         Some(Box::pin(async move {
@@ -605,6 +723,7 @@ impl RuleState for Scoped {
                     key,
                     now,
                     per,
+                    ..
                 } => Answer::Count(
                     self.redis
                         .script_async(self.window_call(rule, &key, now, per))
@@ -830,7 +949,7 @@ mod tests {
     #[test]
     fn keys_carry_a_hash_tag_per_family() {
         let r = Redis::open("redis://127.0.0.1:1/0", "mf").unwrap();
-        assert_eq!(r.key("grey", "abc", "0:k"), "{mf:grey}:abc:0:k");
+        assert_eq!(r.key("check", "abc", "grey:0:k"), "{mf:check}:abc:grey:0:k");
         assert!(Redis::open("redis://127.0.0.1:1/0", "a{b").is_err());
         assert!(Redis::open("http://x", "mf").is_err());
     }
