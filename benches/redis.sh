@@ -30,7 +30,8 @@ wait_port() {
   echo "nothing listens on port $1" >&2; exit 1
 }
 pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; }
+# Servers first, Redis last: a server whose Redis vanished says so.
+cleanup() { for ((i=${#pids[@]}-1; i>=0; i--)); do kill "${pids[i]}" 2>/dev/null || true; done; wait 2>/dev/null || true; }
 trap cleanup EXIT
 
 RPORT=$(free_port)

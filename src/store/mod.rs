@@ -539,16 +539,11 @@ impl Store {
         self.started_at
     }
 
-    /// How long a session must last before other instances hear it began:
-    /// most sessions of a sender under load end sooner, and their record
-    /// then says it all, at a third less traffic to the shared log.
-    const ANNOUNCE_AFTER: Duration = Duration::from_millis(250);
-
     /// A session began. This instance lists it at once; through a shared
-    /// log the others hear of it once it has lasted
-    /// [`Store::ANNOUNCE_AFTER`] (nothing the client is told depends on
-    /// that). The session's end waits for the announcement, so the two
-    /// reach the log in order.
+    /// log the others hear of it in the background (nothing the client is
+    /// told depends on that), so a report on any instance waits for it to
+    /// end. The session's end waits for the announcement, so the two reach
+    /// the log in order.
     pub(crate) fn session_started(self: &Arc<Self>, session: OpenSession) -> Started {
         let change = Change::SessionStarted(session);
         self.apply(change.clone(), None, true);
@@ -557,7 +552,6 @@ impl Store {
         }
         let store = Arc::clone(self);
         Started(Some(tokio::spawn(async move {
-            tokio::time::sleep(Self::ANNOUNCE_AFTER).await;
             match store.journal.commit(&change).await {
                 Ok(Committed::At(position)) => store.wrote(position),
                 Ok(Committed::ApplyNow) => {}
@@ -582,10 +576,6 @@ impl Store {
 
     pub(crate) async fn session_finished(&self, started: Started, record: SessionRecord) {
         if let Some(start) = started.0 {
-            // Not announced yet: the record is announcement enough. One
-            // already on its way is sent before the record (one connection,
-            // in order).
-            start.abort();
             let _ = start.await;
         }
         let change = Change::SessionFinished(Arc::new(record));

@@ -246,6 +246,9 @@ impl Connection {
         debug!(connection, "connected");
         let Err(closed) = self.talk(&mut session, implicit_tls).await;
         self.end(closed, session.in_content()).await;
+        // The connection no longer counts as concurrent from here, not from
+        // when its record is written (which a shared store may delay).
+        drop(session);
         let _ = self.stream.shutdown().await;
         if !self.delivered.is_empty() {
             info!(

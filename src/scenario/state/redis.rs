@@ -345,7 +345,7 @@ impl Redis {
     }
 
     /// Logs an outage once, and its end.
-    fn outcome<T>(&self, result: RedisResult<T>) -> Result<T, StateError> {
+    pub(crate) fn outcome<T>(&self, result: RedisResult<T>) -> Result<T, StateError> {
         match result {
             Ok(v) => {
                 if self.down.swap(false, Ordering::AcqRel) {

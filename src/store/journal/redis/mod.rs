@@ -30,26 +30,48 @@ use crate::scenario::state::redis::Redis;
 use crate::store::{Filed, Store, codec};
 use ids::Ids;
 
-/// KEYS[1] the stream, KEYS[2] its byte count; ARGV kind, payload, max
-/// bytes, max entries, the writing instance, its token for the change.
-/// Appends one change and trims the oldest entries past the bounds;
-/// returns the new entry's id.
-const APPEND: &str = "local id = redis.call('XADD', KEYS[1], '*', 'k', ARGV[1], 'p', ARGV[2], 'i', ARGV[5], 't', ARGV[6]) \
-local size = string.len(ARGV[2]) + 64 \
-if ARGV[1] == 'x' then redis.call('XTRIM', KEYS[1], 'MINID', id) redis.call('SET', KEYS[2], size) return id end \
-local total = redis.call('INCRBY', KEYS[2], size) \
-local max, maxlen = tonumber(ARGV[3]), tonumber(ARGV[4]) \
+/// KEYS[1] the stream, KEYS[2] its byte count; ARGV max bytes, max
+/// entries, the writing instance, then kind, payload and token of each
+/// change. Appends the changes in order and trims the oldest entries past
+/// the bounds (never the last one appended; a reset drops all before it);
+/// returns the new entries' ids.
+const APPEND: &str = "local max, maxlen, inst = tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[3] \
+local ids, last = {}, nil \
+for a = 4, #ARGV, 3 do \
+  local kind, payload = ARGV[a], ARGV[a + 1] \
+  local id = redis.call('XADD', KEYS[1], '*', 'k', kind, 'p', payload, 'i', inst, 't', ARGV[a + 2]) \
+  local size = string.len(payload) + 64 \
+  if kind == 'x' then redis.call('XTRIM', KEYS[1], 'MINID', id) redis.call('SET', KEYS[2], size) \
+  else redis.call('INCRBY', KEYS[2], size) end \
+  ids[#ids + 1] = id last = id \
+end \
+local total = tonumber(redis.call('GET', KEYS[2]) or '0') \
 local len = redis.call('XLEN', KEYS[1]) \
 while total > max or len > maxlen do \
   local first = redis.call('XRANGE', KEYS[1], '-', '+', 'COUNT', 1)[1] \
-  if not first or first[1] == id then break end \
+  if not first or first[1] == last then break end \
   local n = 64 \
   for i = 1, #first[2], 2 do if first[2][i] == 'p' then n = n + string.len(first[2][i + 1]) end end \
   redis.call('XDEL', KEYS[1], first[1]) \
   total = redis.call('INCRBY', KEYS[2], -n) \
   len = len - 1 \
 end \
-return id";
+return ids";
+
+/// Changes no reply waits for (a session's start and end) are gathered
+/// this long and appended together: one script call for many sessions.
+const GATHER: std::time::Duration = std::time::Duration::from_millis(2);
+
+/// Changes appended in one call at most.
+const MAX_BATCH: usize = 256;
+
+/// A change encoded for the stream, and who waits for its entry id.
+struct Pending {
+    kind: &'static str,
+    payload: Vec<u8>,
+    token: u64,
+    done: tokio::sync::oneshot::Sender<Result<String, JournalError>>,
+}
 
 /// The store's changes in a Redis stream; see the module doc.
 #[derive(Debug)]
@@ -66,7 +88,10 @@ pub(crate) struct Shared {
     own: Arc<Own>,
     max_bytes: usize,
     max_entries: usize,
-    append: Script,
+    append: Arc<Script>,
+    /// Where gathered changes wait for the task that appends them (started
+    /// on first use, on the runtime of the first session).
+    gathered: std::sync::OnceLock<tokio::sync::mpsc::UnboundedSender<Pending>>,
 }
 
 impl Shared {
@@ -88,7 +113,8 @@ impl Shared {
             // and sessions an instance's memory keeps.
             max_entries: max_messages.saturating_mul(4).max(1024),
             max_bytes,
-            append: Script::new(APPEND),
+            append: Arc::new(Script::new(APPEND)),
+            gathered: std::sync::OnceLock::new(),
             redis,
         }
     }
@@ -102,27 +128,22 @@ impl Journal for Shared {
     fn commit<'a>(&'a self, change: &'a Change) -> Commit<'a> {
         let (kind, payload) = encode(change);
         let token = self.own.hold(change);
+        let gather = matches!(
+            change,
+            Change::SessionStarted(_) | Change::SessionFinished(_)
+        );
         Box::pin(async move {
-            let id: String = self
-                .redis
-                .with_async(|mut c| async move {
-                    self.append
-                        .key(&self.stream)
-                        .key(&self.bytes)
-                        .arg(kind)
-                        .arg(payload)
-                        .arg(self.max_bytes)
-                        .arg(self.max_entries)
-                        .arg(&self.instance)
-                        .arg(token)
-                        .invoke_async(&mut c)
-                        .await
-                })
-                .await
-                .map_err(|e| {
-                    self.own.take(token);
-                    JournalError(e.0)
-                })?;
+            let appended = if gather {
+                self.gathered(kind, payload, token).await
+            } else {
+                let batch = [(kind, payload, token)];
+                append(&self.redis, self.call(&batch))
+                    .await
+                    .map(|mut ids| ids.pop().unwrap_or_default())
+            };
+            let id = appended.inspect_err(|_| {
+                self.own.take(token);
+            })?;
             let position = position(&id).ok_or_else(|| {
                 JournalError(format!("Redis gave an entry id `{id}` this cannot read"))
             })?;
@@ -144,6 +165,120 @@ impl Journal for Shared {
             store,
         });
     }
+}
+
+impl Shared {
+    /// The append script's call for `batch` (kind, payload, token each).
+    fn call(&self, batch: &[(&'static str, Vec<u8>, u64)]) -> redis::ScriptInvocation<'_> {
+        let mut call = self.append.key(&self.stream);
+        call.key(&self.bytes)
+            .arg(self.max_bytes)
+            .arg(self.max_entries)
+            .arg(&self.instance);
+        for (kind, payload, token) in batch {
+            call.arg(*kind).arg(payload.as_slice()).arg(*token);
+        }
+        call
+    }
+
+    /// Appends a change with the others gathered over [`GATHER`].
+    async fn gathered(
+        &self,
+        kind: &'static str,
+        payload: Vec<u8>,
+        token: u64,
+    ) -> Result<String, JournalError> {
+        let queue = self.gathered.get_or_init(|| self.start_gathering());
+        let (done, id) = tokio::sync::oneshot::channel();
+        let pending = Pending {
+            kind,
+            payload,
+            token,
+            done,
+        };
+        if queue.send(pending).is_err() {
+            return Err(JournalError("the shared store's writer stopped".into()));
+        }
+        id.await
+            .unwrap_or_else(|_| Err(JournalError("the shared store's writer stopped".into())))
+    }
+
+    /// The task that appends gathered changes, a batch at a time, in the
+    /// order they came.
+    fn start_gathering(&self) -> tokio::sync::mpsc::UnboundedSender<Pending> {
+        let (queue, mut incoming) = tokio::sync::mpsc::unbounded_channel::<Pending>();
+        let shared = Gatherer {
+            redis: Arc::clone(&self.redis),
+            append: Arc::clone(&self.append),
+            stream: self.stream.clone(),
+            bytes: self.bytes.clone(),
+            instance: self.instance.clone(),
+            max_bytes: self.max_bytes,
+            max_entries: self.max_entries,
+        };
+        tokio::spawn(async move {
+            while let Some(first) = incoming.recv().await {
+                tokio::time::sleep(GATHER).await;
+                let mut batch = vec![first];
+                while batch.len() < MAX_BATCH {
+                    match incoming.try_recv() {
+                        Ok(more) => batch.push(more),
+                        Err(_) => break,
+                    }
+                }
+                shared.append(batch).await;
+            }
+        });
+        queue
+    }
+}
+
+/// What the gathering task needs of [`Shared`].
+struct Gatherer {
+    redis: Arc<Redis>,
+    append: Arc<Script>,
+    stream: String,
+    bytes: String,
+    instance: String,
+    max_bytes: usize,
+    max_entries: usize,
+}
+
+impl Gatherer {
+    async fn append(&self, batch: Vec<Pending>) {
+        let mut call = self.append.key(&self.stream);
+        call.key(&self.bytes)
+            .arg(self.max_bytes)
+            .arg(self.max_entries)
+            .arg(&self.instance);
+        for p in &batch {
+            call.arg(p.kind).arg(p.payload.as_slice()).arg(p.token);
+        }
+        let result = append(&self.redis, call).await;
+        match result {
+            Ok(ids) => {
+                for (p, id) in batch.into_iter().zip(ids) {
+                    let _ = p.done.send(Ok(id));
+                }
+            }
+            Err(e) => {
+                for p in batch {
+                    let _ = p.done.send(Err(e.clone()));
+                }
+            }
+        }
+    }
+}
+
+/// Runs an append call; the new entries' ids, in order.
+async fn append(
+    redis: &Redis,
+    call: redis::ScriptInvocation<'_>,
+) -> Result<Vec<String>, JournalError> {
+    redis
+        .with_async(|mut c| async move { call.invoke_async(&mut c).await })
+        .await
+        .map_err(|e| JournalError(e.0))
 }
 
 /// This instance's changes between their append and their reading back.
