@@ -15,8 +15,8 @@
 //!
 //! - [`proto`]: `command` (parser), `framer` (lines, DATA, BDAT), `reply` and
 //!   `replies` (the wire form and the protocol's own replies), `session` (the
-//!   state machine, with `auth`, `starttls`, `content` and `decisions`
-//!   beside it), `policy` (the interface the scenario engine implements),
+//!   state machine, with `auth`, `starttls`, `content`, `decisions` and
+//!   `rewind` (a checkpoint to feed a command again) beside it), `policy` (the interface the scenario engine implements),
 //!   `event` (the typed facts a session records: commands with the
 //!   parser's verb and path, replies with what they answer, content, TLS,
 //!   AUTH, transaction fates, how the session ended), `transaction` and
@@ -25,7 +25,8 @@
 //! - [`scenario`]: YAML model, validation with file/line/column, `extends`
 //!   of provider profiles, matchers, the rule engine and its shared state
 //!   (greylist tables, rate windows, counters: `state`, one trait with an
-//!   in-memory and a Redis implementation) and the real or virtual clock.
+//!   in-memory and a Redis implementation; `tape`, the answers a decision
+//!   that waited for Redis replays) and the real or virtual clock.
 //! - [`store`]: memory and maildir capture, the Received header, each
 //!   session's `log` of events (bounded by count and bytes, never cut in a
 //!   way that changes a verdict) and the `transcript` text rendered from it
@@ -35,7 +36,8 @@
 //!   `codec`; the reports of every instance are `filed` there.
 //! - `transport`: listeners (plain with STARTTLS, implicit TLS), the
 //!   connection driver (a read loop, an executor of the session's actions
-//!   and the TLS upgrade; it records what only the I/O sees) and its byte
+//!   and the TLS upgrade, and the rewind of a command whose decision waits
+//!   for shared state; it records what only the I/O sees) and its byte
 //!   stream, the scenario in force (swapped
 //!   atomically; a connection keeps the one it started with), `metrics`
 //!   counters, and the `Control` handle the read side steers it by.

@@ -8,7 +8,9 @@
 //! conditions, `mime` the message as `header:` and `body:` conditions read
 //! it, and `engine` evaluates rules with the state shared across
 //! connections: `greylist` tables and `rate` windows, keyed by `key` and
-//! timed by the scenario's `clock` (real or virtual).
+//! timed by the scenario's `clock` (real or virtual), kept in `state` (in
+//! memory or in Redis); `tape` records what a decision asked of that state
+//! so one that waited for Redis can be made again without asking twice.
 
 mod address_faults;
 mod clock;
