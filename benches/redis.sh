@@ -31,7 +31,12 @@ wait_port() {
 }
 pids=()
 # Servers first, Redis last: a server whose Redis vanished says so.
-cleanup() { for ((i=${#pids[@]}-1; i>=0; i--)); do kill "${pids[i]}" 2>/dev/null || true; done; wait 2>/dev/null || true; }
+cleanup() {
+  for ((i=${#pids[@]}-1; i>=0; i--)); do
+    kill "${pids[i]}" 2>/dev/null || true
+    wait "${pids[i]}" 2>/dev/null || true
+  done
+}
 trap cleanup EXIT
 
 RPORT=$(free_port)
