@@ -835,3 +835,57 @@ async fn a_new_replica_is_ready_only_once_it_holds_what_the_others_hold() {
         "B lists all of A's messages when ready"
     );
 }
+
+/// The shared stream keeps within `--max-memory` as an instance's memory
+/// does: appends past it drop the oldest entries until it fits, never the
+/// newest, and the byte count Redis keeps stays that of what is left.
+#[tokio::test]
+async fn the_shared_stream_keeps_within_the_memory_bound() {
+    let Some(redis) = Redis::start() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let file = scenario(&dir, "version: 1\n");
+    let a = common::instances::instance_with(&redis, &file, &["--max-memory", "1MiB"]);
+    let content = format!(
+        "Subject: big\r\n\r\n{}",
+        format!("{}\r\n", "x".repeat(76)).repeat(800)
+    );
+    for n in 0..24 {
+        let reply = try_send(a.smtp, &content).await;
+        assert!(
+            reply.as_deref().is_some_and(|r| r.starts_with("250")),
+            "message {n}: {reply:?}"
+        );
+    }
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let (mut held, mut entries) = (u64::MAX, 0);
+    while Instant::now() < deadline {
+        held = resp_number(&redis_cmd(&redis, &["GET", "{it:store}:bytes"]).await).unwrap_or(0);
+        entries = resp_number(&redis_cmd(&redis, &["XLEN", "{it:store}:log"]).await).unwrap_or(0);
+        if held <= 1 << 20 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(
+        held <= 1 << 20,
+        "{held} bytes held in Redis, more than --max-memory"
+    );
+    assert!(
+        held > (1 << 20) - 2 * content.len() as u64,
+        "trimmed too far: {held} bytes left"
+    );
+    assert!(entries >= 12, "{entries} entries left");
+    let last = messages_listed(a.http, 1).await;
+    assert!(!last.is_empty(), "the newest message is still held");
+}
+
+/// An integer reply (`:12`) or a bulk string holding one (`$2`, `12`).
+fn resp_number(reply: &str) -> Option<u64> {
+    let mut lines = reply.lines();
+    let first = lines.next()?;
+    match first.strip_prefix(':') {
+        Some(n) => n.parse().ok(),
+        None if first.starts_with('$') => lines.next()?.parse().ok(),
+        None => None,
+    }
+}

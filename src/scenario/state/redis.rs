@@ -69,17 +69,20 @@ const GREYLIST: &str =
 
 /// `window(slots, counts, per, width, ttl)` (a sorted set, a hash; ms):
 /// counts one event and returns the events within `per`, exact to the slot
-/// (a 1/1024th of the window), as in memory.
+/// (a 1/1024th of the window), as in memory. A slot's first event adds it
+/// to the set and renews both keys' TTL (outliving the slot by `ttl`);
+/// later events of the slot only count, which is most of them under load.
 const WINDOW_FN: &str = "local function window(slots, counts, per, width, ttl) \
 local edge = now - per \
 local old = redis.call('ZRANGEBYSCORE', slots, '-inf', edge) \
 for _, s in ipairs(old) do local n = tonumber(redis.call('HGET', counts, s) or '0') redis.call('HDEL', counts, s) redis.call('HINCRBY', counts, 'total', -n) end \
 if #old > 0 then redis.call('ZREMRANGEBYSCORE', slots, '-inf', edge) end \
 local slot = now - (now % width) \
-redis.call('ZADD', slots, slot, slot) redis.call('HINCRBY', counts, slot, 1) \
-local total = redis.call('HINCRBY', counts, 'total', 1) \
-redis.call('PEXPIRE', slots, ttl) redis.call('PEXPIRE', counts, ttl) \
-return total end ";
+if redis.call('HINCRBY', counts, slot, 1) == 1 then \
+  redis.call('ZADD', slots, slot, slot) \
+  redis.call('PEXPIRE', slots, ttl + width) redis.call('PEXPIRE', counts, ttl + width) \
+end \
+return redis.call('HINCRBY', counts, 'total', 1) end ";
 
 /// KEYS[1] slots, KEYS[2] counts; ARGV now, per, slot width, ttl (ms).
 const WINDOW: &str =

@@ -47,7 +47,8 @@ pub(crate) fn behind_balancer(redis: &Redis, scenario: &std::path::Path) -> Inst
     instance_with(redis, scenario, &["--proxy-protocol"])
 }
 
-fn instance_with(redis: &Redis, scenario: &std::path::Path, extra: &[&str]) -> Instance {
+/// An instance on `redis` with more `serve` arguments.
+pub(crate) fn instance_with(redis: &Redis, scenario: &std::path::Path, extra: &[&str]) -> Instance {
     let url = redis.url();
     let mut args = vec!["--state", &url, "--state-namespace", "it"];
     args.extend_from_slice(extra);

@@ -1,12 +1,15 @@
 //! The journal shared through Redis: every change is appended to one
 //! stream, and every instance (the writer too) applies the stream in order.
 //!
-//! The append is one Lua script that also keeps the stream within the
-//! store's bounds (bytes and entries, oldest first; a reset drops all that
-//! came before it), so Redis holds what an instance's memory would.
-//! A writer waits for Redis to acknowledge the append, so a 250 is only
-//! sent for a message that is in Redis; an instance killed a moment later
-//! loses nothing another instance cannot read.
+//! An append is one transaction (`MULTI`: the entries, the byte count,
+//! the length), not a script: a script call costs Redis several times what
+//! the commands in it do, and an append is on every message's path. When
+//! the answer shows the stream past the store's bounds (bytes and entries),
+//! a script drops the oldest entries in the background, so Redis holds what
+//! an instance's memory would; a reset, rare, is a script that drops all
+//! before it. A writer waits for Redis to acknowledge the append, so a 250
+//! is only sent for a message that is in Redis; an instance killed a moment
+//! later loses nothing another instance cannot read.
 //!
 //! Each instance reads the stream on a thread of its own with a blocking
 //! `XREAD`: it starts from the beginning (a new instance catches up on
@@ -20,7 +23,7 @@ mod ids;
 mod reader;
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 
 use redis::Script;
@@ -30,39 +33,40 @@ use crate::scenario::state::redis::Redis;
 use crate::store::{Filed, Store, codec};
 use ids::Ids;
 
+/// KEYS[1] the stream, KEYS[2] its byte count; ARGV the reset's
+/// [`header`], its size. Appends a reset and drops every entry before it;
+/// the byte count starts again from the reset's own size.
+const RESET: &str = "local id = redis.call('XADD', KEYS[1], '*', ARGV[1], '') \
+redis.call('XTRIM', KEYS[1], 'MINID', id) redis.call('SET', KEYS[2], ARGV[2]) return id";
+
 /// KEYS[1] the stream, KEYS[2] its byte count; ARGV max bytes, max
-/// entries, the writing instance, then kind, payload and token of each
-/// change. Appends the changes in order and trims the oldest entries past
-/// the bounds (never the last one appended; a reset drops all before it);
-/// returns the new entries' ids.
-const APPEND: &str = "local max, maxlen, inst = tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[3] \
-local ids, last = {}, nil \
-for a = 4, #ARGV, 3 do \
-  local kind, payload = ARGV[a], ARGV[a + 1] \
-  local id = redis.call('XADD', KEYS[1], '*', 'k', kind, 'p', payload, 'i', inst, 't', ARGV[a + 2]) \
-  local size = string.len(payload) + 64 \
-  if kind == 'x' then redis.call('XTRIM', KEYS[1], 'MINID', id) redis.call('SET', KEYS[2], size) \
-  else redis.call('INCRBY', KEYS[2], size) end \
-  ids[#ids + 1] = id last = id \
-end \
+/// entries, the newest entry to keep. Drops the oldest entries while the
+/// stream is past either bound, never that entry or any after it (one
+/// entry larger than the bound stays); returns how many it dropped.
+const TRIM: &str = "local max, maxlen, keep = tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[3] \
 local total = tonumber(redis.call('GET', KEYS[2]) or '0') \
 local len = redis.call('XLEN', KEYS[1]) \
+local dropped = 0 \
 while total > max or len > maxlen do \
-  local first = redis.call('XRANGE', KEYS[1], '-', '+', 'COUNT', 1)[1] \
-  if not first or first[1] == last then break end \
-  local n = 64 \
-  for i = 1, #first[2], 2 do if first[2][i] == 'p' then n = n + string.len(first[2][i + 1]) end end \
+  local first = redis.call('XRANGE', KEYS[1], '-', '(' .. keep, 'COUNT', 1)[1] \
+  if not first then break end \
+  local n = ENTRY_OVERHEAD \
+  for i = 2, #first[2], 2 do n = n + string.len(first[2][i]) end \
   redis.call('XDEL', KEYS[1], first[1]) \
   total = redis.call('INCRBY', KEYS[2], -n) \
-  len = len - 1 \
+  len = len - 1 dropped = dropped + 1 \
 end \
-return ids";
+return dropped";
+
+/// What an entry counts for besides its payload (its id and other fields),
+/// in the byte bound.
+const ENTRY_OVERHEAD: usize = 64;
 
 /// Changes no reply waits for (a session's start and end) are gathered
-/// this long and appended together: one script call for many sessions.
+/// this long and appended together: one transaction for many sessions.
 const GATHER: std::time::Duration = std::time::Duration::from_millis(2);
 
-/// Changes appended in one call at most.
+/// Changes appended in one transaction at most.
 const MAX_BATCH: usize = 256;
 
 /// A change encoded for the stream, and who waits for its entry id.
@@ -76,22 +80,32 @@ struct Pending {
 /// The store's changes in a Redis stream; see the module doc.
 #[derive(Debug)]
 pub(crate) struct Shared {
-    redis: Arc<Redis>,
-    stream: String,
-    bytes: String,
+    writer: Arc<Writer>,
     ids: Arc<Ids>,
-    /// Marks this instance's entries, so it tells its own changes from
-    /// others' (webhooks fire only where a change was made).
-    instance: String,
     /// This instance's changes on their way through the stream, by token:
     /// read back, they are applied as they are instead of decoded again.
     own: Arc<Own>,
-    max_bytes: usize,
-    max_entries: usize,
-    append: Arc<Script>,
     /// Where gathered changes wait for the task that appends them (started
     /// on first use, on the runtime of the first session).
     gathered: std::sync::OnceLock<tokio::sync::mpsc::UnboundedSender<Pending>>,
+}
+
+/// What appending needs, shared with the gathering and trimming tasks.
+#[derive(Debug)]
+struct Writer {
+    redis: Arc<Redis>,
+    stream: String,
+    bytes: String,
+    /// Marks this instance's entries, so it tells its own changes from
+    /// others' (webhooks fire only where a change was made).
+    instance: String,
+    max_bytes: usize,
+    max_entries: usize,
+    reset: Script,
+    trim: Script,
+    /// A trim is under way; appends past the bounds meanwhile leave it to
+    /// that one, which goes on until the stream is within them.
+    trimming: AtomicBool,
 }
 
 impl Shared {
@@ -100,29 +114,33 @@ impl Shared {
     pub(crate) fn new(redis: Arc<Redis>, max_messages: usize, max_bytes: usize) -> Self {
         let key = |rest: &str| redis.shared_key("store", rest);
         Self {
-            stream: key("log"),
-            bytes: key("bytes"),
             ids: Arc::new(Ids::new([
                 key("ids:message"),
                 key("ids:session"),
                 key("ids:report"),
             ])),
-            instance: format!("{:016x}", rand::random::<u64>()),
             own: Arc::new(Own::default()),
-            // Room for the session starts and marks between the messages
-            // and sessions an instance's memory keeps.
-            max_entries: max_messages.saturating_mul(4).max(1024),
-            max_bytes,
-            append: Arc::new(Script::new(APPEND)),
             gathered: std::sync::OnceLock::new(),
-            redis,
+            writer: Arc::new(Writer {
+                stream: key("log"),
+                bytes: key("bytes"),
+                instance: format!("{:016x}", rand::random::<u64>()),
+                // Room for the session starts and marks between the
+                // messages and sessions an instance's memory keeps.
+                max_entries: max_messages.saturating_mul(4).max(1024),
+                max_bytes,
+                reset: Script::new(RESET),
+                trim: Script::new(&TRIM.replace("ENTRY_OVERHEAD", &ENTRY_OVERHEAD.to_string())),
+                trimming: AtomicBool::new(false),
+                redis,
+            }),
         }
     }
 }
 
 impl Journal for Shared {
     fn next_id(&self, kind: IdKind) -> Result<u64, JournalError> {
-        self.ids.next(&self.redis, kind)
+        self.ids.next(&self.writer.redis, kind)
     }
 
     fn commit<'a>(&'a self, change: &'a Change) -> Commit<'a> {
@@ -135,9 +153,11 @@ impl Journal for Shared {
         Box::pin(async move {
             let appended = if gather {
                 self.gathered(kind, payload, token).await
+            } else if matches!(change, Change::Reset) {
+                self.writer.reset(token).await
             } else {
-                let batch = [(kind, payload, token)];
-                append(&self.redis, self.call(&batch))
+                Arc::clone(&self.writer)
+                    .append([(kind, payload.as_slice(), token)])
                     .await
                     .map(|mut ids| ids.pop().unwrap_or_default())
             };
@@ -155,11 +175,12 @@ impl Journal for Shared {
         if let Some(store) = store.upgrade() {
             store.set_caught_up(false);
         }
+        let redis = &self.writer.redis;
         reader::start(reader::Reader {
-            alive: self.redis.shared_key("store", "alive:"),
-            redis: Arc::clone(&self.redis),
-            stream: self.stream.clone(),
-            instance: self.instance.clone(),
+            alive: redis.shared_key("store", "alive:"),
+            redis: Arc::clone(redis),
+            stream: self.writer.stream.clone(),
+            instance: self.writer.instance.clone(),
             own: Arc::clone(&self.own),
             ids: Arc::clone(&self.ids),
             store,
@@ -168,19 +189,6 @@ impl Journal for Shared {
 }
 
 impl Shared {
-    /// The append script's call for `batch` (kind, payload, token each).
-    fn call(&self, batch: &[(&'static str, Vec<u8>, u64)]) -> redis::ScriptInvocation<'_> {
-        let mut call = self.append.key(&self.stream);
-        call.key(&self.bytes)
-            .arg(self.max_bytes)
-            .arg(self.max_entries)
-            .arg(&self.instance);
-        for (kind, payload, token) in batch {
-            call.arg(*kind).arg(payload.as_slice()).arg(*token);
-        }
-        call
-    }
-
     /// Appends a change with the others gathered over [`GATHER`].
     async fn gathered(
         &self,
@@ -207,15 +215,7 @@ impl Shared {
     /// order they came.
     fn start_gathering(&self) -> tokio::sync::mpsc::UnboundedSender<Pending> {
         let (queue, mut incoming) = tokio::sync::mpsc::unbounded_channel::<Pending>();
-        let shared = Gatherer {
-            redis: Arc::clone(&self.redis),
-            append: Arc::clone(&self.append),
-            stream: self.stream.clone(),
-            bytes: self.bytes.clone(),
-            instance: self.instance.clone(),
-            max_bytes: self.max_bytes,
-            max_entries: self.max_entries,
-        };
+        let writer = Arc::clone(&self.writer);
         tokio::spawn(async move {
             while let Some(first) = incoming.recv().await {
                 tokio::time::sleep(GATHER).await;
@@ -226,59 +226,115 @@ impl Shared {
                         Err(_) => break,
                     }
                 }
-                shared.append(batch).await;
+                let entries = batch
+                    .iter()
+                    .map(|p| (p.kind, p.payload.as_slice(), p.token));
+                let appended = Arc::clone(&writer).append(entries).await;
+                match appended {
+                    Ok(ids) => {
+                        for (p, id) in batch.into_iter().zip(ids) {
+                            let _ = p.done.send(Ok(id));
+                        }
+                    }
+                    Err(e) => {
+                        for p in batch {
+                            let _ = p.done.send(Err(e.clone()));
+                        }
+                    }
+                }
             }
         });
         queue
     }
 }
 
-/// What the gathering task needs of [`Shared`].
-struct Gatherer {
-    redis: Arc<Redis>,
-    append: Arc<Script>,
-    stream: String,
-    bytes: String,
-    instance: String,
-    max_bytes: usize,
-    max_entries: usize,
-}
+impl Writer {
+    /// Appends `entries` (kind, payload, token) in one transaction; the new
+    /// entries' ids, in order. Past the bounds, starts a trim.
+    async fn append<'p>(
+        self: Arc<Self>,
+        entries: impl IntoIterator<Item = (&'static str, &'p [u8], u64)>,
+    ) -> Result<Vec<String>, JournalError> {
+        let mut pipe = redis::pipe();
+        pipe.atomic();
+        let (mut size, mut count) = (0, 0);
+        for (kind, payload, token) in entries {
+            pipe.cmd("XADD")
+                .arg(&self.stream)
+                .arg("*")
+                .arg(header(kind, &self.instance, token))
+                .arg(payload);
+            size += payload.len() + ENTRY_OVERHEAD;
+            count += 1;
+        }
+        pipe.cmd("INCRBY").arg(&self.bytes).arg(size);
+        pipe.cmd("XLEN").arg(&self.stream);
+        let answer: Vec<redis::Value> = self
+            .redis
+            .with_async(|mut c| async move { pipe.query_async(&mut c).await })
+            .await
+            .map_err(|e| JournalError(e.0))?;
+        let unreadable = || JournalError(format!("Redis answered an append with {answer:?}"));
+        let (ids, [total, len]) = match answer.split_at_checked(count) {
+            Some((ids, [total, len])) => (ids, [total, len]),
+            _ => return Err(unreadable()),
+        };
+        let ids = ids
+            .iter()
+            .map(redis::from_redis_value_ref::<String>)
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|_| unreadable())?;
+        let over = |v: &redis::Value, bound: usize| {
+            redis::from_redis_value_ref::<u64>(v).is_ok_and(|n| n > bound as u64)
+        };
+        if (over(total, self.max_bytes) || over(len, self.max_entries))
+            && let Some(last) = ids.last()
+        {
+            self.start_trim(last.clone());
+        }
+        Ok(ids)
+    }
 
-impl Gatherer {
-    async fn append(&self, batch: Vec<Pending>) {
-        let mut call = self.append.key(&self.stream);
+    /// Drops what the stream holds past its bounds, older than `keep`, on a
+    /// task of its own: the append that found the stream too long has its
+    /// answer already.
+    fn start_trim(self: Arc<Self>, keep: String) {
+        if self.trimming.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        tokio::spawn(async move {
+            let mut call = self.trim.key(&self.stream);
+            call.key(&self.bytes)
+                .arg(self.max_bytes)
+                .arg(self.max_entries)
+                .arg(&keep);
+            let trimmed: Result<u64, _> = self.redis.script_async(call).await;
+            if let Err(e) = trimmed {
+                tracing::debug!(error = %e.0, "trimming the shared store waits for the next append");
+            }
+            self.trimming.store(false, Ordering::Release);
+        });
+    }
+
+    /// Appends a reset: every entry before it goes.
+    async fn reset(&self, token: u64) -> Result<String, JournalError> {
+        let mut call = self.reset.key(&self.stream);
         call.key(&self.bytes)
-            .arg(self.max_bytes)
-            .arg(self.max_entries)
-            .arg(&self.instance);
-        for p in &batch {
-            call.arg(p.kind).arg(p.payload.as_slice()).arg(p.token);
-        }
-        let result = append(&self.redis, call).await;
-        match result {
-            Ok(ids) => {
-                for (p, id) in batch.into_iter().zip(ids) {
-                    let _ = p.done.send(Ok(id));
-                }
-            }
-            Err(e) => {
-                for p in batch {
-                    let _ = p.done.send(Err(e.clone()));
-                }
-            }
-        }
+            .arg(header("x", &self.instance, token))
+            .arg(ENTRY_OVERHEAD);
+        self.redis
+            .script_async(call)
+            .await
+            .map_err(|e| JournalError(e.0))
     }
 }
 
-/// Runs an append call; the new entries' ids, in order.
-async fn append(
-    redis: &Redis,
-    call: redis::ScriptInvocation<'_>,
-) -> Result<Vec<String>, JournalError> {
-    redis
-        .with_async(|mut c| async move { call.invoke_async(&mut c).await })
-        .await
-        .map_err(|e| JournalError(e.0))
+/// An entry's one field name: its kind, the instance that wrote it and
+/// that instance's token for the change, space-separated; the field's
+/// value is the payload. One field rather than four: every instance reads
+/// every entry back, and each field is two more values to parse.
+fn header(kind: &str, instance: &str, token: u64) -> String {
+    format!("{kind} {instance} {token}")
 }
 
 /// This instance's changes between their append and their reading back.

@@ -270,20 +270,26 @@ fn entries(value: Value) -> Vec<Entry> {
                 continue;
             };
             let Some(id) = text(id) else { continue };
-            let mut e = Entry {
-                id,
-                ..Entry::default()
-            };
             let mut fields = fields.into_iter();
-            while let (Some(name), Some(value)) = (fields.next(), fields.next()) {
-                match (bytes(name).as_deref(), bytes(value)) {
-                    (Some(b"k"), Some(v)) => e.kind = v,
-                    (Some(b"p"), Some(v)) => e.payload = v,
-                    (Some(b"i"), Some(v)) => e.instance = v,
-                    (Some(b"t"), Some(v)) => e.token = v,
-                    _ => {}
-                }
-            }
+            let (Some(name), Some(payload)) = (fields.next(), fields.next()) else {
+                continue;
+            };
+            let (Some(name), Some(payload)) = (bytes(name), bytes(payload)) else {
+                continue;
+            };
+            let mut header = name.split(|&b| b == b' ');
+            let (Some(kind), Some(instance), Some(token)) =
+                (header.next(), header.next(), header.next())
+            else {
+                continue;
+            };
+            let e = Entry {
+                id,
+                kind: kind.to_vec(),
+                payload,
+                instance: instance.to_vec(),
+                token: token.to_vec(),
+            };
             out.push(e);
         }
     }
@@ -314,14 +320,12 @@ mod tests {
             Value::Array(vec![
                 Value::Array(vec![
                     bulk(b"5-0"),
-                    Value::Array(vec![
-                        bulk(b"k"),
-                        bulk(b"c"),
-                        bulk(b"p"),
-                        bulk(b""),
-                        bulk(b"i"),
-                        bulk(b"a1"),
-                    ]),
+                    Value::Array(vec![bulk(b"c a1 7"), bulk(b"")]),
+                ]),
+                Value::Array(vec![bulk(b"5-1"), Value::Array(vec![bulk(b"no payload")])]),
+                Value::Array(vec![
+                    bulk(b"5-2"),
+                    Value::Array(vec![bulk(b"c a1"), bulk(b"no token")]),
                 ]),
                 Value::Int(3),
                 Value::Array(vec![bulk(b"6-1")]),
@@ -332,7 +336,7 @@ mod tests {
             kind: b"c".to_vec(),
             payload: Vec::new(),
             instance: b"a1".to_vec(),
-            token: Vec::new(),
+            token: b"7".to_vec(),
         };
         assert_eq!(entries(reply), vec![want]);
         assert!(entries(Value::Nil).is_empty());
