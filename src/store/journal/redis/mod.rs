@@ -62,6 +62,12 @@ return dropped";
 /// in the byte bound.
 const ENTRY_OVERHEAD: usize = 64;
 
+/// The stream may pass a bound by this fraction of it (1/64th) before a
+/// trim brings it back within: one trim then drops many entries, where
+/// trimming at every append past the bound would cost a script call on
+/// every message once the store is full.
+const SLACK: usize = 64;
+
 /// Changes no reply waits for (a session's start and end) are gathered
 /// this long and appended together: one transaction for many sessions.
 const GATHER: std::time::Duration = std::time::Duration::from_millis(2);
@@ -250,7 +256,8 @@ impl Shared {
 
 impl Writer {
     /// Appends `entries` (kind, payload, token) in one transaction; the new
-    /// entries' ids, in order. Past the bounds, starts a trim.
+    /// entries' ids, in order. Past the bounds and their slack, starts a
+    /// trim.
     async fn append<'p>(
         self: Arc<Self>,
         entries: impl IntoIterator<Item = (&'static str, &'p [u8], u64)>,
@@ -287,7 +294,8 @@ impl Writer {
         let over = |v: &redis::Value, bound: usize| {
             redis::from_redis_value_ref::<u64>(v).is_ok_and(|n| n > bound as u64)
         };
-        if (over(total, self.max_bytes) || over(len, self.max_entries))
+        let slack = |bound: usize| bound + bound / SLACK;
+        if (over(total, slack(self.max_bytes)) || over(len, slack(self.max_entries)))
             && let Some(last) = ids.last()
         {
             self.start_trim(last.clone());
