@@ -37,6 +37,7 @@ pub struct CommandEvent {
     /// over-long line, or a line of an AUTH exchange.
     pub verb: Option<Verb>,
     /// The bytes without their line ending; AUTH secrets are masked.
+    #[serde(with = "line_form")]
     pub line: Box<[u8]>,
     /// The path of MAIL FROM or RCPT TO as the parser read it: without
     /// brackets or source route, as the client spelled it (`""` for `<>`).
@@ -47,6 +48,51 @@ pub struct CommandEvent {
     pub last: bool,
     /// Read after a 421 while the connection closed, and never answered.
     pub late: bool,
+}
+
+/// A command line serializes as a string when it is UTF-8 (nearly every
+/// line is ASCII) and as its bytes otherwise, never lossily; both forms
+/// read back.
+mod line_form {
+    use serde::de::{Error, SeqAccess, Visitor};
+    use serde::{Deserializer, Serializer};
+
+    pub(super) fn serialize<S: Serializer>(line: &[u8], s: S) -> Result<S::Ok, S::Error> {
+        match std::str::from_utf8(line) {
+            Ok(text) => s.serialize_str(text),
+            Err(_) => s.serialize_bytes(line),
+        }
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Box<[u8]>, D::Error> {
+        d.deserialize_any(Line)
+    }
+
+    struct Line;
+
+    impl<'de> Visitor<'de> for Line {
+        type Value = Box<[u8]>;
+
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("a command line as a string or as bytes")
+        }
+
+        fn visit_str<E: Error>(self, v: &str) -> Result<Self::Value, E> {
+            Ok(v.as_bytes().into())
+        }
+
+        fn visit_bytes<E: Error>(self, v: &[u8]) -> Result<Self::Value, E> {
+            Ok(v.into())
+        }
+
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+            let mut out = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(1 << 16));
+            while let Some(b) = seq.next_element::<u8>()? {
+                out.push(b);
+            }
+            Ok(out.into())
+        }
+    }
 }
 
 impl CommandEvent {

@@ -9,7 +9,9 @@
 //! A message follows it with the length of its JSON head (u64, big-endian),
 //! the head (every field but the content) and the content as is: content
 //! may be any bytes and tens of megabytes, which JSON would mangle or
-//! triple. Sessions follow it with JSON alone.
+//! triple. Sessions follow it with JSON alone, in version 2 compact where
+//! every event repeats a field: times as nanoseconds, command lines as
+//! text when they are UTF-8 (a typical record is a fifth smaller).
 
 use std::borrow::Cow;
 use std::net::SocketAddr;
@@ -24,7 +26,7 @@ use crate::proto::transaction::Recipient;
 /// The first two bytes of every record.
 const MAGIC: [u8; 2] = *b"MF";
 /// The format version this build writes and reads.
-const VERSION: u8 = 1;
+const VERSION: u8 = 2;
 /// Magic, kind and version.
 const HEADER_LEN: usize = 4;
 /// The big-endian length of a message's JSON head.
@@ -141,6 +143,31 @@ mod system_time {
     }
 }
 
+/// Spans of time travel as whole nanoseconds: a tenth of serde's
+/// `{"secs":..,"nanos":..}` in a session record, where every event has one.
+pub(crate) mod nanos {
+    use std::time::Duration;
+
+    use serde::{Deserialize, Deserializer, Serializer, de::Error};
+
+    const NANOS: u128 = 1_000_000_000;
+
+    pub(crate) fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_u128(d.as_nanos())
+    }
+
+    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        from(u128::deserialize(d)?).ok_or_else(|| D::Error::custom("duration out of range"))
+    }
+
+    /// `None` past what a [`Duration`] holds.
+    pub(super) fn from(nanos: u128) -> Option<Duration> {
+        let secs = u64::try_from(nanos / NANOS).ok()?;
+        let sub = u32::try_from(nanos % NANOS).ok()?;
+        Some(Duration::new(secs, sub))
+    }
+}
+
 /// A message's fields but its content, which follows the head raw.
 #[derive(Serialize, Deserialize)]
 struct MessageHead<'a> {
@@ -173,9 +200,11 @@ struct SessionBody<'a> {
     #[serde(with = "system_time")]
     ended_at: SystemTime,
     epoch: u64,
+    #[serde(with = "nanos")]
     scenario_started: Duration,
-    /// `None` when the record had no timeline.
-    timeline: Option<Vec<(Duration, Duration)>>,
+    /// `None` when the record had no timeline; offsets and readings in
+    /// nanoseconds.
+    timeline: Option<Vec<(u128, u128)>>,
     messages: Cow<'a, [u64]>,
     log: Cow<'a, EventLog>,
 }
@@ -315,7 +344,7 @@ pub(crate) fn encode_session(r: &SessionRecord) -> Vec<u8> {
         offsets.dedup();
         offsets
             .into_iter()
-            .map(|at| (at, r.scenario_time(at)))
+            .map(|at| (at.as_nanos(), r.scenario_time(at).as_nanos()))
             .collect()
     });
     let record = SessionBody {
@@ -340,11 +369,21 @@ pub(crate) fn encode_session(r: &SessionRecord) -> Vec<u8> {
 /// `scenario_time` answers from the readings taken when it was encoded.
 pub(crate) fn decode_session(bytes: &[u8]) -> Result<SessionRecord, CodecError> {
     let record: SessionBody<'_> = serde_json::from_slice(body(bytes, Kind::Session)?)?;
-    let timeline = record.timeline.map(|mut table| {
-        // Lookups search it; bytes from elsewhere may not be in order.
-        table.sort_unstable_by_key(|(at, _)| *at);
-        Timeline::Recorded(table)
-    });
+    let timeline = match record.timeline {
+        Some(table) => {
+            let mut table = table
+                .into_iter()
+                .map(|(at, reading)| Some((nanos::from(at)?, nanos::from(reading)?)))
+                .collect::<Option<Vec<_>>>()
+                .ok_or_else(|| {
+                    <serde_json::Error as serde::de::Error>::custom("timeline out of range")
+                })?;
+            // Lookups search it; bytes from elsewhere may not be in order.
+            table.sort_unstable_by_key(|(at, _)| *at);
+            Some(Timeline::Recorded(table))
+        }
+        None => None,
+    };
     Ok(SessionRecord {
         id: record.id,
         client: record.client,

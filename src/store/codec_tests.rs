@@ -425,6 +425,45 @@ fn small_session() -> SessionRecord {
 }
 
 #[test]
+fn lines_are_text_when_utf8_and_bytes_otherwise_and_both_forms_read_back() {
+    let mut log = EventLog::new();
+    log.push(
+        Duration::from_nanos(1_500),
+        command(Some(Verb::Ehlo), "EHLO client.test"),
+    );
+    log.push(
+        Duration::from_millis(2),
+        Event::Command(CommandEvent {
+            line: b"NOOP \xff".as_slice().into(),
+            ..CommandEvent::unparsed(b"")
+        }),
+    );
+    let bytes = encode_session(&record(log, None));
+    let text = String::from_utf8_lossy(&bytes);
+    assert!(text.contains(r#""at":1500,"#), "{text}");
+    assert!(text.contains(r#""line":"EHLO client.test""#), "{text}");
+    assert!(text.contains(r#""line":[78,79,79,80,32,255]"#), "{text}");
+    let decoded = decode_session(&bytes).expect("decodes");
+    let lines: Vec<&[u8]> = decoded
+        .log
+        .events()
+        .iter()
+        .filter_map(|s| match &s.event {
+            Event::Command(c) => Some(&*c.line),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(lines, [b"EHLO client.test".as_slice(), b"NOOP \xff"]);
+    // A writer may spell a UTF-8 line as bytes; it reads the same.
+    let as_bytes = text.replace(
+        r#""line":"EHLO client.test""#,
+        r#""line":[69,72,76,79,32,99,108,105,101,110,116,46,116,101,115,116]"#,
+    );
+    let again = decode_session(as_bytes.as_bytes()).expect("decodes");
+    assert_eq!(again.log, decoded.log);
+}
+
+#[test]
 fn every_prefix_of_a_record_is_an_error() {
     let mut small = message();
     small.content.truncate(64);
@@ -478,7 +517,7 @@ fn headers_say_what_is_wrong() {
         Err(CodecError::TruncatedHeader { .. })
     ));
     assert!(matches!(
-        decode_message(b"XXM\x01{}"),
+        decode_message(b"XXM\x02{}"),
         Err(CodecError::BadMagic)
     ));
     assert!(matches!(
@@ -504,7 +543,7 @@ fn headers_say_what_is_wrong() {
         decode_message(&huge),
         Err(CodecError::TruncatedHead { .. })
     ));
-    let bad = b"MFS\x01{\"id\": 1}";
+    let bad = b"MFS\x02{\"id\": 1}";
     match decode_session(bad) {
         Err(CodecError::Json(e)) => assert!(e.to_string().contains("missing field")),
         other => panic!("expected a JSON error, got {other:?}"),
@@ -547,8 +586,8 @@ fn damaged_records_never_panic() {
     for round in 0..2_000 {
         let len = round % 97;
         let mut bytes: Vec<u8> = match round % 3 {
-            0 => b"MFM\x01".to_vec(),
-            1 => b"MFS\x01".to_vec(),
+            0 => b"MFM\x02".to_vec(),
+            1 => b"MFS\x02".to_vec(),
             _ => Vec::new(),
         };
         for _ in 0..len {
@@ -563,10 +602,10 @@ fn damaged_records_never_panic() {
     }
     // Out-of-range numbers inside well-formed JSON.
     let huge_time = format!(
-        "MFO\x01{{\"id\":1,\"client\":\"127.0.0.1:1\",\"connection\":1,\"started_at\":{},\"epoch\":1}}",
+        "MFO\x02{{\"id\":1,\"client\":\"127.0.0.1:1\",\"connection\":1,\"started_at\":{},\"epoch\":1}}",
         i128::MAX
     );
     assert!(decode_open(huge_time.as_bytes()).is_err());
-    let huge_duration = "MFS\x01{\"id\":1,\"client\":\"127.0.0.1:1\",\"connection\":1,\"started_at\":0,\"ended_at\":0,\"epoch\":1,\"scenario_started\":{\"secs\":18446744073709551615,\"nanos\":4000000000},\"timeline\":null,\"messages\":[],\"log\":{\"events\":[],\"bytes\":0,\"truncated\":null,\"skipping\":false,\"held\":null}}";
+    let huge_duration = "MFS\x02{\"id\":1,\"client\":\"127.0.0.1:1\",\"connection\":1,\"started_at\":0,\"ended_at\":0,\"epoch\":1,\"scenario_started\":340282366920938463463374607431768211455,\"timeline\":null,\"messages\":[],\"log\":{\"events\":[],\"bytes\":0,\"truncated\":null,\"skipping\":false,\"held\":null}}";
     assert!(decode_session(huge_duration.as_bytes()).is_err());
 }

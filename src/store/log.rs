@@ -27,6 +27,7 @@ const HARD_BYTES: usize = 4 << 20;
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Stamped {
     /// Time since the session started.
+    #[serde(with = "super::codec::nanos")]
     pub at: Duration,
     /// What happened.
     pub event: Event,
