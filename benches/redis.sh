@@ -69,12 +69,16 @@ rate() { # seconds for MESSAGES through the given ports, split evenly
 M=$(free_port); serve "$M" "$(free_port)" memory
 A=$(free_port); AH=$(free_port); serve "$A" "$AH" "redis://127.0.0.1:$RPORT/0"
 B=$(free_port); serve "$B" "$(free_port)" "redis://127.0.0.1:$RPORT/0"
-echo "round  memory  redis(1)  redis(2 instances)  (msg/s)"
+echo "round  memory  redis(1)  redis(2 instances)  (msg/s; redis(1) as % of memory)"
+ratios=()
 for r in $(seq 1 "$ROUNDS"); do
   mem=$(rate "$M")
   before=$(round_trips "$AH"); one=$(rate "$A"); after=$(round_trips "$AH")
   two=$(rate "$A" "$B")
-  echo "$r  $mem  $one  $two"
+  ratio=$(python3 -c "print(round(100 * $one / $mem))")
+  ratios+=("$ratio")
+  echo "$r  $mem  $one  $two  ${ratio}%"
   per=$(python3 -c "print(round(($after - $before) / $MESSAGES, 1))")
 done
 echo "Redis round trips per message (one instance, last round): $per"
+echo "One instance on Redis, median of the rounds: $(python3 -c "import statistics; print(statistics.median([$(IFS=,; echo "${ratios[*]}")]))")% of in memory"
