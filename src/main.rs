@@ -69,7 +69,9 @@ enum Command {
         #[arg(long, default_value = "256MiB", env = "MAILFAULT_MAX_MEMORY", value_parser = commands::serve::parse_memory)]
         max_memory: usize,
         /// Where rule state lives: `memory`, or `redis://[user:pass@]HOST:PORT/DB`
-        /// to share greylists, rate limits and counters between instances.
+        /// (or `redis-cluster://HOST:PORT[,HOST:PORT...]` for a Redis Cluster)
+        /// to share greylists, rate limits, counters and the store between
+        /// instances.
         #[arg(long, default_value = "memory", env = "MAILFAULT_STATE")]
         state: String,
         /// Prefix of every Redis key, so several setups can share one Redis.

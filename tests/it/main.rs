@@ -24,6 +24,7 @@ mod providers;
 mod report;
 mod run;
 mod scale_out;
+mod scale_out_cluster;
 mod scale_out_shared;
 mod scale_out_waits;
 mod scenarios;

@@ -450,7 +450,7 @@ fn queued_id(reply: &str) -> Option<u64> {
 }
 
 /// Waits (bounded) until `at` lists at least `n` messages; the list.
-async fn messages_listed(at: SocketAddr, n: usize) -> Vec<serde_json::Value> {
+pub(crate) async fn messages_listed(at: SocketAddr, n: usize) -> Vec<serde_json::Value> {
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
         let list = common::http::get(at, "/api/v1/messages?limit=100000")

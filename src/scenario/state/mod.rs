@@ -8,6 +8,7 @@
 //! check-and-update is one step of the implementation (a lock held, or one
 //! Lua script), never a read then a write from the engine.
 
+pub(crate) mod link;
 pub(crate) mod memory;
 pub(crate) mod redis;
 
@@ -191,17 +192,18 @@ pub enum StateConfig {
 }
 
 impl StateConfig {
-    /// Parses `memory` or `redis://[user:pass@]host:port/db`; the namespace
+    /// Parses `memory`, `redis://[user:pass@]host:port/db` or
+    /// `redis-cluster://[user:pass@]host:port[,host:port...]`; the namespace
     /// prefixes every key so several setups can share one Redis.
     pub fn parse(text: &str, namespace: &str) -> Result<Self, String> {
         if text == "memory" {
             return Ok(Self::Memory);
         }
-        if text.starts_with("redis://") {
+        if text.starts_with("redis://") || text.starts_with("redis-cluster://") {
             return redis::Redis::open(text, namespace).map(|r| Self::Redis(Arc::new(r)));
         }
         Err(format!(
-            "unknown state store `{}`: use `memory` or `redis://HOST:PORT/DB`",
+            "unknown state store `{}`: use `memory`, `redis://HOST:PORT/DB` or `redis-cluster://HOST:PORT[,HOST:PORT...]`",
             redis::redacted(text)
         ))
     }

@@ -26,9 +26,9 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use redis::aio::MultiplexedConnection;
-use redis::{AsyncConnectionConfig, Connection, RedisResult, Script};
+use redis::{RedisResult, Script};
 
+use super::link::{Blocking, Multiplexed, Target};
 use super::{Now, RuleState, StateError, StateSizes};
 use crate::scenario::Scenario;
 use crate::scenario::greylist::Verdict;
@@ -143,12 +143,12 @@ redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[2])) return n";
 
 /// One Redis server and namespace, with a few open connections.
 pub struct Redis {
-    client: redis::Client,
+    target: Target,
     namespace: String,
-    idle: Mutex<Vec<Connection>>,
+    idle: Mutex<Vec<Blocking>>,
     /// The async connection the store's appends share (pipelined); dropped
     /// after a failure, made anew on next use.
-    multiplexed: tokio::sync::Mutex<Option<MultiplexedConnection>>,
+    multiplexed: tokio::sync::Mutex<Option<Multiplexed>>,
     /// Set during an outage, so it is logged once.
     down: AtomicBool,
     /// Requests sent, for `/metrics` (what shared state costs per message).
@@ -190,19 +190,14 @@ impl Redis {
     /// Checks the URL; connects on first use (an instance may start before
     /// Redis does, and is not ready until it answers).
     pub(crate) fn open(url: &str, namespace: &str) -> Result<Self, String> {
-        let client = redis::Client::open(url).map_err(|e| {
-            format!(
-                "`{}` is not a Redis URL ({e}): use redis://[user:password@]host:port/db",
-                redacted(url)
-            )
-        })?;
+        let target = Target::parse(url, TIMEOUT)?;
         if namespace.is_empty() || namespace.contains(['{', '}']) {
             return Err(format!(
                 "`{namespace}` cannot be a state namespace: use letters, digits, `-` or `_`"
             ));
         }
         Ok(Self {
-            client,
+            target,
             namespace: namespace.to_owned(),
             idle: Mutex::new(Vec::new()),
             multiplexed: tokio::sync::Mutex::new(None),
@@ -232,28 +227,22 @@ impl Redis {
 
     /// A connection of its own, for a reader that blocks (`XREAD BLOCK`)
     /// up to just under `read_timeout`.
-    pub(crate) fn dedicated(&self, read_timeout: Duration) -> RedisResult<Connection> {
-        let c = self.client.get_connection_with_timeout(TIMEOUT)?;
-        c.set_read_timeout(Some(read_timeout))?;
-        c.set_write_timeout(Some(TIMEOUT))?;
-        Ok(c)
+    pub(crate) fn dedicated(&self, read_timeout: Duration) -> RedisResult<Blocking> {
+        self.target.blocking(TIMEOUT, read_timeout)
     }
 
-    fn connection(&self) -> RedisResult<Connection> {
+    fn connection(&self) -> RedisResult<Blocking> {
         if let Some(c) = self.idle.lock().unwrap_or_else(|p| p.into_inner()).pop() {
             return Ok(c);
         }
-        let c = self.client.get_connection_with_timeout(TIMEOUT)?;
-        c.set_read_timeout(Some(TIMEOUT))?;
-        c.set_write_timeout(Some(TIMEOUT))?;
-        Ok(c)
+        self.target.blocking(TIMEOUT, TIMEOUT)
     }
 
     /// Runs `f` on a connection, off the async workers; a failure drops
     /// the connection and is logged once per outage.
     pub(crate) fn with<T>(
         &self,
-        f: impl FnOnce(&mut Connection) -> RedisResult<T>,
+        f: impl FnOnce(&mut Blocking) -> RedisResult<T>,
     ) -> Result<T, StateError> {
         let run = || {
             self.round_trips.fetch_add(1, Ordering::Relaxed);
@@ -275,7 +264,7 @@ impl Redis {
     /// outage.
     pub(crate) async fn with_async<T, F>(
         &self,
-        f: impl FnOnce(MultiplexedConnection) -> F,
+        f: impl FnOnce(Multiplexed) -> F,
     ) -> Result<T, StateError>
     where
         F: std::future::Future<Output = RedisResult<T>>,
@@ -286,13 +275,7 @@ impl Redis {
             match slot.as_ref() {
                 Some(c) => Ok(c.clone()),
                 None => {
-                    let config = AsyncConnectionConfig::new()
-                        .set_connection_timeout(Some(TIMEOUT))
-                        .set_response_timeout(Some(TIMEOUT));
-                    let made = self
-                        .client
-                        .get_multiplexed_async_connection_with_config(&config)
-                        .await;
+                    let made = self.target.multiplexed(TIMEOUT).await;
                     if let Ok(c) = &made {
                         *slot = Some(c.clone());
                     }

@@ -55,6 +55,11 @@ pub(crate) fn instance_with(redis: &Redis, scenario: &std::path::Path, extra: &[
     start(scenario, &args)
 }
 
+/// An instance with its state at `url` (a Redis Cluster, say).
+pub(crate) fn instance_at(url: &str, scenario: &std::path::Path) -> Instance {
+    start(scenario, &["--state", url, "--state-namespace", "it"])
+}
+
 fn start(scenario: &std::path::Path, args: &[&str]) -> Instance {
     let mut child = Command::new(BIN)
         .args(["serve", "--smtp", "127.0.0.1:0", "--http", "127.0.0.1:0"])

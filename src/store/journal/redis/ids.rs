@@ -101,7 +101,10 @@ impl Ids {
     /// Raises the counters to what this instance knows: after a Redis
     /// that restarted empty, the next block anyone takes is above every id
     /// still held.
-    pub(super) fn raise(&self, c: &mut redis::Connection) -> redis::RedisResult<()> {
+    pub(super) fn raise(
+        &self,
+        c: &mut crate::scenario::state::link::Blocking,
+    ) -> redis::RedisResult<()> {
         for (i, key) in self.keys.iter().enumerate() {
             let floor = match self.blocks.get(i) {
                 Some(b) => self.floor(i, &b.lock().unwrap_or_else(|p| p.into_inner())),

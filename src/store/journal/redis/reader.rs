@@ -189,7 +189,11 @@ impl Liveness {
 
     /// Says this instance is alive, and drops the sessions of instances
     /// silent for two looks in a row, when it is time to.
-    fn due(&mut self, reader: &Reader, c: &mut redis::Connection) -> redis::RedisResult<()> {
+    fn due(
+        &mut self,
+        reader: &Reader,
+        c: &mut crate::scenario::state::link::Blocking,
+    ) -> redis::RedisResult<()> {
         let now = std::time::Instant::now();
         if self.beaten.is_none_or(|at| now.duration_since(at) >= BEAT) {
             let key = format!("{}{}", reader.alive, reader.instance);
