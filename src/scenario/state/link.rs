@@ -12,15 +12,12 @@ use redis::aio::MultiplexedConnection;
 use redis::cluster::{ClusterClient, ClusterConfig, ClusterConnection};
 use redis::{AsyncConnectionConfig, Cmd, Connection, Pipeline, RedisFuture, RedisResult, Value};
 
+use super::redis::redacted;
+
 /// Where connections go.
 pub(crate) enum Target {
     Server(redis::Client),
     Cluster(Box<ClusterClient>),
-}
-
-/// The URL with its password masked, for messages.
-fn redacted(url: &str) -> String {
-    super::redis::redacted(url)
 }
 
 impl Target {
