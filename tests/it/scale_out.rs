@@ -876,8 +876,36 @@ async fn the_shared_stream_keeps_within_the_memory_bound() {
         "trimmed too far: {held} bytes left"
     );
     assert!(entries >= 12, "{entries} entries left");
+    let sizes = |redis| async move {
+        resp_number(&redis_cmd(redis, &["LLEN", "{it:store}:sizes"]).await).unwrap_or(0)
+    };
+    assert_eq!(sizes(&redis).await, entries, "one size per entry");
     let last = messages_listed(a.http, 1).await;
     assert!(!last.is_empty(), "the newest message is still held");
+
+    // Sizes lost (a key removed by hand): entries without one are read to
+    // learn theirs, and the bound still holds.
+    redis_cmd(&redis, &["DEL", "{it:store}:sizes"]).await;
+    for n in 0..24 {
+        let reply = try_send(a.smtp, &content).await;
+        assert!(
+            reply.as_deref().is_some_and(|r| r.starts_with("250")),
+            "message {n} after the sizes went: {reply:?}"
+        );
+    }
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < deadline {
+        held = resp_number(&redis_cmd(&redis, &["GET", "{it:store}:bytes"]).await).unwrap_or(0);
+        if held <= BOUND {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(held <= BOUND, "{held} bytes held after the sizes went");
+    let entries = resp_number(&redis_cmd(&redis, &["XLEN", "{it:store}:log"]).await).unwrap_or(0);
+    // Every entry older than the sizes' loss is gone by now, and each
+    // remaining one has its own size again.
+    assert_eq!(sizes(&redis).await, entries, "one size per entry again");
 }
 
 /// An integer reply (`:12`) or a bulk string holding one (`$2`, `12`).

@@ -2,10 +2,11 @@
 //! stream, and every instance (the writer too) applies the stream in order.
 //!
 //! An append is one transaction (`MULTI`: the entries, the byte count,
-//! the length), not a script: a script call costs Redis several times what
-//! the commands in it do, and an append is on every message's path. When
-//! the answer shows the stream past the store's bounds (bytes and entries),
-//! a script drops the oldest entries in the background, so Redis holds what
+//! the length, each entry's size on a list beside the stream), not a
+//! script: a script call costs Redis several times what the commands in it
+//! do, and an append is on every message's path. When the answer shows the
+//! stream past the store's bounds (bytes and entries), a script drops the
+//! oldest entries in the background, so Redis holds what
 //! an instance's memory would; a reset, rare, is a script that drops all
 //! before it. A writer waits for Redis to acknowledge the append, so a 250
 //! is only sent for a message that is in Redis; an instance killed a moment
@@ -33,29 +34,54 @@ use crate::scenario::state::redis::Redis;
 use crate::store::{Filed, Store, codec};
 use ids::Ids;
 
-/// KEYS[1] the stream, KEYS[2] its byte count; ARGV the reset's
-/// [`header`], its size. Appends a reset and drops every entry before it;
-/// the byte count starts again from the reset's own size.
+/// KEYS[1] the stream, KEYS[2] its byte count, KEYS[3] its entries'
+/// sizes; ARGV the reset's [`header`], its size. Appends a reset and drops
+/// every entry before it; the byte count and the sizes start again from
+/// the reset's own.
 const RESET: &str = "local id = redis.call('XADD', KEYS[1], '*', ARGV[1], '') \
-redis.call('XTRIM', KEYS[1], 'MINID', id) redis.call('SET', KEYS[2], ARGV[2]) return id";
+redis.call('XTRIM', KEYS[1], 'MINID', id) redis.call('SET', KEYS[2], ARGV[2]) \
+redis.call('DEL', KEYS[3]) redis.call('RPUSH', KEYS[3], ARGV[2]) return id";
 
-/// KEYS[1] the stream, KEYS[2] its byte count; ARGV max bytes, max
-/// entries, the newest entry to keep. Drops the oldest entries while the
-/// stream is past either bound, never that entry or any after it (one
-/// entry larger than the bound stays); returns how many it dropped.
-const TRIM: &str = "local max, maxlen, keep = tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[3] \
+/// KEYS[1] the stream, KEYS[2] its byte count, KEYS[3] its entries'
+/// sizes (oldest first, appended with the entries); ARGV max bytes, max
+/// entries. Drops the oldest entries while the stream is past either
+/// bound, never the newest (one entry larger than the bound stays);
+/// returns how many it dropped.
+///
+/// The sizes let it trim with one `XTRIM` rather than reading each entry
+/// to learn its size: once the store is full, a trim drops a thousand
+/// entries or so, and reading them would cost Redis more than the appends
+/// that filled it. Should the list and the stream disagree (keys removed
+/// by hand, say), sizes past the stream's length go, and the oldest
+/// entries without one are read to learn theirs.
+const TRIM: &str = "local max, maxlen = tonumber(ARGV[1]), tonumber(ARGV[2]) \
 local total = tonumber(redis.call('GET', KEYS[2]) or '0') \
 local len = redis.call('XLEN', KEYS[1]) \
-local dropped = 0 \
-while total > max or len > maxlen do \
-  local first = redis.call('XRANGE', KEYS[1], '-', '(' .. keep, 'COUNT', 1)[1] \
-  if not first then break end \
+local known = redis.call('LLEN', KEYS[3]) \
+if known > len then redis.call('LTRIM', KEYS[3], known - len, -1) known = len end \
+local dropped, freed = 0, 0 \
+local function over() return (total - freed > max or len - dropped > maxlen) and len - dropped > 1 end \
+while over() and len - dropped > known do \
+  local row = redis.call('XRANGE', KEYS[1], '-', '+', 'COUNT', 1)[1] \
   local n = ENTRY_OVERHEAD \
-  for i = 2, #first[2], 2 do n = n + string.len(first[2][i]) end \
-  redis.call('XDEL', KEYS[1], first[1]) \
-  total = redis.call('INCRBY', KEYS[2], -n) \
-  len = len - 1 dropped = dropped + 1 \
+  for i = 2, #row[2], 2 do n = n + string.len(row[2][i]) end \
+  redis.call('XDEL', KEYS[1], row[1]) \
+  freed = freed + n dropped = dropped + 1 \
 end \
+local sized = 0 \
+while over() do \
+  local sizes = redis.call('LRANGE', KEYS[3], sized, sized + 255) \
+  if #sizes == 0 then break end \
+  for _, n in ipairs(sizes) do \
+    if not over() then break end \
+    freed = freed + tonumber(n) dropped = dropped + 1 sized = sized + 1 \
+  end \
+end \
+if sized > 0 then \
+  redis.call('XTRIM', KEYS[1], 'MAXLEN', len - dropped) \
+  redis.call('LTRIM', KEYS[3], sized, -1) \
+end \
+if freed > 0 then redis.call('INCRBY', KEYS[2], -freed) end \
 return dropped";
 
 /// What an entry counts for besides its payload (its id and other fields),
@@ -102,6 +128,9 @@ struct Writer {
     redis: Arc<Redis>,
     stream: String,
     bytes: String,
+    /// Each entry's size, in stream order: what a trim reads instead of
+    /// the entries.
+    sizes: String,
     /// Marks this instance's entries, so it tells its own changes from
     /// others' (webhooks fire only where a change was made).
     instance: String,
@@ -130,6 +159,7 @@ impl Shared {
             writer: Arc::new(Writer {
                 stream: key("log"),
                 bytes: key("bytes"),
+                sizes: key("sizes"),
                 instance: format!("{:016x}", rand::random::<u64>()),
                 // Room for the session starts and marks between the
                 // messages and sessions an instance's memory keeps.
@@ -265,15 +295,19 @@ impl Writer {
         let mut pipe = redis::pipe();
         pipe.atomic();
         let (mut size, mut count) = (0, 0);
+        let mut sizes = redis::cmd("RPUSH");
+        sizes.arg(&self.sizes);
         for (kind, payload, token) in entries {
             pipe.cmd("XADD")
                 .arg(&self.stream)
                 .arg("*")
                 .arg(header(kind, &self.instance, token))
                 .arg(payload);
+            sizes.arg(payload.len() + ENTRY_OVERHEAD);
             size += payload.len() + ENTRY_OVERHEAD;
             count += 1;
         }
+        pipe.add_command(sizes).ignore();
         pipe.cmd("INCRBY").arg(&self.bytes).arg(size);
         pipe.cmd("XLEN").arg(&self.stream);
         let answer: Vec<redis::Value> = self
@@ -295,27 +329,25 @@ impl Writer {
             redis::from_redis_value_ref::<u64>(v).is_ok_and(|n| n > bound as u64)
         };
         let slack = |bound: usize| bound + bound / SLACK;
-        if (over(total, slack(self.max_bytes)) || over(len, slack(self.max_entries)))
-            && let Some(last) = ids.last()
-        {
-            self.start_trim(last.clone());
+        if over(total, slack(self.max_bytes)) || over(len, slack(self.max_entries)) {
+            self.start_trim();
         }
         Ok(ids)
     }
 
-    /// Drops what the stream holds past its bounds, older than `keep`, on a
+    /// Drops what the stream holds past its bounds, oldest first, on a
     /// task of its own: the append that found the stream too long has its
     /// answer already.
-    fn start_trim(self: Arc<Self>, keep: String) {
+    fn start_trim(self: Arc<Self>) {
         if self.trimming.swap(true, Ordering::AcqRel) {
             return;
         }
         tokio::spawn(async move {
             let mut call = self.trim.key(&self.stream);
             call.key(&self.bytes)
+                .key(&self.sizes)
                 .arg(self.max_bytes)
-                .arg(self.max_entries)
-                .arg(&keep);
+                .arg(self.max_entries);
             let trimmed: Result<u64, _> = self.redis.script_async(call).await;
             if let Err(e) = trimmed {
                 tracing::debug!(error = %e.0, "trimming the shared store waits for the next append");
@@ -328,6 +360,7 @@ impl Writer {
     async fn reset(&self, token: u64) -> Result<String, JournalError> {
         let mut call = self.reset.key(&self.stream);
         call.key(&self.bytes)
+            .key(&self.sizes)
             .arg(header("x", &self.instance, token))
             .arg(ENTRY_OVERHEAD);
         self.redis
