@@ -112,11 +112,6 @@ pub(crate) enum Event {
     Report(Arc<crate::reports::outbox::View>),
 }
 
-/// A session's start on its way to the shared log; see
-/// [`Store::session_started`].
-#[derive(Debug)]
-pub(crate) struct Started(Option<tokio::task::JoinHandle<()>>);
-
 /// Events a slow reader may fall behind by before it misses some.
 const EVENT_BACKLOG: usize = 1024;
 
@@ -542,22 +537,12 @@ impl Store {
     /// A session began. This instance lists it at once; through a shared
     /// log the others hear of it in the background (nothing the client is
     /// told depends on that), so a report on any instance waits for it to
-    /// end. The session's end waits for the announcement, so the two reach
-    /// the log in order.
-    pub(crate) fn session_started(self: &Arc<Self>, session: OpenSession) -> Started {
+    /// end. The start goes to the log ahead of the session's end, which
+    /// this instance commits later.
+    pub(crate) fn session_started(&self, session: OpenSession) {
         let change = Change::SessionStarted(session);
         self.apply(change.clone(), None, true);
-        if self.journal.applies_at_once() {
-            return Started(None);
-        }
-        let store = Arc::clone(self);
-        Started(Some(tokio::spawn(async move {
-            match store.journal.commit(&change).await {
-                Ok(Committed::At(position)) => store.wrote(position),
-                Ok(Committed::ApplyNow) => {}
-                Err(e) => tracing::warn!(error = %e, "session start not shared"),
-            }
-        })))
+        self.journal.commit_behind(&change);
     }
 
     /// Forgets sessions in progress on an instance that is gone (killed
@@ -574,10 +559,7 @@ impl Store {
         lock(&self.open).values().cloned().collect()
     }
 
-    pub(crate) async fn session_finished(&self, started: Started, record: SessionRecord) {
-        if let Some(start) = started.0 {
-            let _ = start.await;
-        }
+    pub(crate) async fn session_finished(&self, record: SessionRecord) {
         let change = Change::SessionFinished(Arc::new(record));
         match self.journal.commit(&change).await {
             Ok(Committed::At(position)) => self.wrote(position),

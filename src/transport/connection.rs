@@ -226,7 +226,7 @@ impl Connection {
         let connection = engine.number_connection().await;
         let scenario_started = engine.clock().at(self.started);
         self.shared.metrics.connected();
-        let started = self.shared.store.session_started(OpenSession {
+        self.shared.store.session_started(OpenSession {
             id: self.id,
             client: self.peer,
             connection,
@@ -260,24 +260,21 @@ impl Connection {
         self.shared.metrics.disconnected();
         self.shared
             .store
-            .session_finished(
-                started,
-                SessionRecord {
-                    id: self.id,
-                    client: self.peer,
-                    connection,
-                    started_at: self.started_at,
-                    ended_at: SystemTime::now(),
-                    epoch: self.active.epoch,
-                    scenario_started,
-                    timeline: Some(Timeline::Live {
-                        clock: Arc::clone(self.active.engine.clock()),
-                        started: self.started,
-                    }),
-                    messages: self.delivered,
-                    log: self.log,
-                },
-            )
+            .session_finished(SessionRecord {
+                id: self.id,
+                client: self.peer,
+                connection,
+                started_at: self.started_at,
+                ended_at: SystemTime::now(),
+                epoch: self.active.epoch,
+                scenario_started,
+                timeline: Some(Timeline::Live {
+                    clock: Arc::clone(self.active.engine.clock()),
+                    started: self.started,
+                }),
+                messages: self.delivered,
+                log: self.log,
+            })
             .await;
     }
 

@@ -149,6 +149,9 @@ pub struct Redis {
     /// The async connection the store's appends share (pipelined); dropped
     /// after a failure, made anew on next use.
     multiplexed: tokio::sync::Mutex<Option<Multiplexed>>,
+    /// The same connection, for the common case where it is made already:
+    /// taken without an asynchronous lock on every request.
+    current: Mutex<Option<Multiplexed>>,
     /// Set during an outage, so it is logged once.
     down: AtomicBool,
     /// Requests sent, for `/metrics` (what shared state costs per message).
@@ -201,6 +204,7 @@ impl Redis {
             namespace: namespace.to_owned(),
             idle: Mutex::new(Vec::new()),
             multiplexed: tokio::sync::Mutex::new(None),
+            current: Mutex::new(None),
             down: AtomicBool::new(false),
             round_trips: AtomicU64::new(0),
             greylist: Script::new(&format!("{NOW}{GREY_FN}{GREYLIST}")),
@@ -270,16 +274,26 @@ impl Redis {
         F: std::future::Future<Output = RedisResult<T>>,
     {
         self.round_trips.fetch_add(1, Ordering::Relaxed);
-        let connection = {
-            let mut slot = self.multiplexed.lock().await;
-            match slot.as_ref() {
-                Some(c) => Ok(c.clone()),
-                None => {
-                    let made = self.target.multiplexed(TIMEOUT).await;
-                    if let Ok(c) = &made {
-                        *slot = Some(c.clone());
+        let current = self
+            .current
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        let connection = match current {
+            Some(c) => Ok(c),
+            None => {
+                let mut slot = self.multiplexed.lock().await;
+                match slot.as_ref() {
+                    Some(c) => Ok(c.clone()),
+                    None => {
+                        let made = self.target.multiplexed(TIMEOUT).await;
+                        if let Ok(c) = &made {
+                            *slot = Some(c.clone());
+                            *self.current.lock().unwrap_or_else(|p| p.into_inner()) =
+                                Some(c.clone());
+                        }
+                        made
                     }
-                    made
                 }
             }
         };
@@ -288,6 +302,7 @@ impl Redis {
             Err(e) => Err(e),
         };
         if result.is_err() {
+            *self.current.lock().unwrap_or_else(|p| p.into_inner()) = None;
             *self.multiplexed.lock().await = None;
         }
         self.outcome(result)

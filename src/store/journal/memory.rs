@@ -31,9 +31,8 @@ impl Journal for Local {
         Ok(counter.fetch_add(1, Ordering::Relaxed))
     }
 
-    fn applies_at_once(&self) -> bool {
-        true
-    }
+    /// Nothing to share: the store applied the change already.
+    fn commit_behind(&self, _change: &Change) {}
 
     fn commit<'a>(&'a self, _change: &'a Change) -> Commit<'a> {
         Box::pin(std::future::ready(Ok(Committed::ApplyNow)))

@@ -72,14 +72,14 @@ pub(crate) trait Journal: Send + Sync + std::fmt::Debug {
     /// Blocking, but only now and then: ids are taken in blocks.
     fn next_id(&self, kind: IdKind) -> Result<u64, JournalError>;
 
-    /// Whether every commit is [`Committed::ApplyNow`] (one process):
-    /// nothing to wait for, nothing to do in the background.
-    fn applies_at_once(&self) -> bool {
-        false
-    }
-
     /// Makes `change` durable, bounded by a short time-out.
     fn commit<'a>(&'a self, change: &'a Change) -> Commit<'a>;
+
+    /// Starts making `change` durable in the background, behind every
+    /// change this instance committed before it and ahead of any it commits
+    /// after: for a change nothing waits for (a session's start), so no
+    /// task waits on its behalf. A failure is logged.
+    fn commit_behind(&self, change: &Change);
 
     /// Starts applying other instances' changes to `store` (nothing to do
     /// in one process). Runs until `store` is dropped.

@@ -207,6 +207,17 @@ impl Journal for Shared {
         })
     }
 
+    fn commit_behind(&self, change: &Change) {
+        let (kind, payload) = encode(change);
+        let token = self.own.hold(change);
+        // The entry id is not waited for: the session's record, committed
+        // later and waited for, comes after it in the stream.
+        if let Err(e) = self.gather(kind, payload, token) {
+            self.own.take(token);
+            tracing::warn!(error = %e, "session start not shared");
+        }
+    }
+
     fn follow(&self, store: Weak<Store>) {
         if let Some(store) = store.upgrade() {
             store.set_caught_up(false);
@@ -232,6 +243,19 @@ impl Shared {
         payload: Vec<u8>,
         token: u64,
     ) -> Result<String, JournalError> {
+        let id = self.gather(kind, payload, token)?;
+        id.await
+            .unwrap_or_else(|_| Err(JournalError("the shared store's writer stopped".into())))
+    }
+
+    /// Queues a change for the next gathered append (in the order queued);
+    /// its entry id, or the append's failure, comes on the returned channel.
+    fn gather(
+        &self,
+        kind: &'static str,
+        payload: Vec<u8>,
+        token: u64,
+    ) -> Result<tokio::sync::oneshot::Receiver<Result<String, JournalError>>, JournalError> {
         let queue = self.gathered.get_or_init(|| self.start_gathering());
         let (done, id) = tokio::sync::oneshot::channel();
         let pending = Pending {
@@ -240,11 +264,10 @@ impl Shared {
             token,
             done,
         };
-        if queue.send(pending).is_err() {
-            return Err(JournalError("the shared store's writer stopped".into()));
-        }
-        id.await
-            .unwrap_or_else(|_| Err(JournalError("the shared store's writer stopped".into())))
+        queue
+            .send(pending)
+            .map_err(|_| JournalError("the shared store's writer stopped".into()))?;
+        Ok(id)
     }
 
     /// The task that appends gathered changes, a batch at a time, in the
@@ -273,8 +296,12 @@ impl Shared {
                         }
                     }
                     Err(e) => {
-                        for p in batch {
-                            let _ = p.done.send(Err(e.clone()));
+                        let unheard = batch
+                            .into_iter()
+                            .filter_map(|p| p.done.send(Err(e.clone())).err())
+                            .count();
+                        if unheard > 0 {
+                            tracing::warn!(error = %e, changes = unheard, "session starts not shared");
                         }
                     }
                 }
