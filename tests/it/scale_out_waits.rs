@@ -3,7 +3,8 @@
 //! answer is in. A client must not be able to tell: seeded draws, counts
 //! and replies are those of one process in memory; a sender that got its
 //! 250 finds the message through the same instance's API at once, though
-//! the session did not wait for the shared log to come back.
+//! the session did not wait for the shared log to come back; a session's
+//! start, which nothing waits for, still reaches every instance.
 
 use crate::common;
 
@@ -95,4 +96,35 @@ async fn checks_fetched_together_stop_where_a_rule_fires() {
         }
         assert_eq!(replies, ["450", "250", "450", "250", "450", "451"]);
     }
+}
+
+/// A session's start goes to the shared log with nobody waiting for it:
+/// another instance still lists the session as in progress while it
+/// talks, and as ended once it has quit.
+#[tokio::test]
+async fn a_session_in_progress_on_one_instance_is_listed_on_another() {
+    let Some(redis) = Redis::start() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let file = scenario(&dir, "version: 1\n");
+    let (a, b) = (instance(&redis, &file), instance(&redis, &file));
+    let (mut c, _) = common::Raw::greeted(a.smtp).await;
+    c.cmd("EHLO client.test").await;
+    let sessions = |open: bool| async move {
+        let list = common::http::get(b.http, "/api/v1/sessions").await.json();
+        list["sessions"]
+            .as_array()
+            .map_or(0, |s| s.iter().filter(|s| s["open"] == open).count())
+    };
+    let until = |open: bool| async move {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while sessions(open).await == 0 && std::time::Instant::now() < deadline {
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        sessions(open).await
+    };
+    assert_eq!(until(true).await, 1, "B lists A's session in progress");
+    let bye = c.cmd("QUIT").await;
+    assert!(bye.starts_with("221"), "{bye}");
+    assert_eq!(until(false).await, 1, "B lists A's session ended");
+    assert_eq!(sessions(true).await, 0, "and no longer in progress");
 }
