@@ -70,7 +70,7 @@ pub(crate) fn router(control: Control, auth: Option<BasicAuth>, guard: Guard) ->
         .fallback(error::not_found)
         .layer(axum::middleware::from_fn_with_state(
             control.clone(),
-            read_own_writes,
+            read_log,
         ))
         .with_state(control);
     let api = match auth {
@@ -80,15 +80,19 @@ pub(crate) fn router(control: Control, auth: Option<BasicAuth>, guard: Guard) ->
     api.layer(axum::middleware::from_fn_with_state(guard, guard::check))
 }
 
-/// Lets every request see what this instance acknowledged: with a shared
-/// store an SMTP session does not wait for its message to come back from
-/// the log before its 250, so a request waits for that here instead.
-async fn read_own_writes(
+/// Lets every request see what any instance acknowledged before it came:
+/// with a shared store an SMTP session does not wait for its message to
+/// come back from the log before its 250, and other instances' changes
+/// reach this one a moment later, so a request waits for them here. The
+/// health probes answer at once: they must not hang on the log.
+async fn read_log(
     axum::extract::State(control): axum::extract::State<Control>,
     request: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> axum::response::Response {
-    control.store().read_own_writes().await;
+    if !matches!(request.uri().path(), "/livez" | "/readyz") {
+        control.store().read_log().await;
+    }
     next.run(request).await
 }
 

@@ -311,15 +311,31 @@ impl Store {
         }
     }
 
-    /// Waits (at most [`Store::READ_BACK`]) until every change this
-    /// instance wrote is applied here: what an API request does first, so
-    /// a client that got a 250 finds its message. At once in one process.
-    pub(crate) async fn read_own_writes(&self) {
+    /// Waits (at most [`Store::READ_BACK`]) until this instance has applied
+    /// the shared log up to where it ends now, whoever wrote it: what an API
+    /// request does first, so a message acknowledged by any instance is
+    /// listed by every one, and a report counts the sessions that began
+    /// elsewhere and waits for them to end. With the log out of reach, up
+    /// to what this instance wrote. At once in one process.
+    pub(crate) async fn read_log(&self) {
         let written = *lock(&self.written);
-        if *self.applied.borrow() >= written {
+        let end = match self.journal.end().await {
+            Ok(end) => end.unwrap_or_default(),
+            Err(e) => {
+                tracing::debug!(error = %e, "reading as far as this instance wrote");
+                written
+            }
+        };
+        let target = written.max(end);
+        if *self.applied.borrow() >= target {
             return;
         }
-        self.read_back(written).await;
+        let mut applied = self.applied.subscribe();
+        let _ = tokio::time::timeout(
+            Self::READ_BACK,
+            applied.wait_for(|applied| *applied >= target),
+        )
+        .await;
     }
 
     /// Applies one committed change: what every instance does, in log

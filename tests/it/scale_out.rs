@@ -74,10 +74,20 @@ async fn a_redis_outage_refuses_with_4xx_and_service_resumes() {
     assert!(rcpt(a.smtp, "u@example.test").await.starts_with("250"));
     assert_eq!(common::http::get(a.http, "/readyz").await.status, 200);
     redis.stop();
+    // An instance learns of an outage from a request that fails (its
+    // stream reader's blocked read, a probe's ping), not by asking Redis
+    // for every connection: once it knows, new connections are refused.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while common::http::get(a.http, "/readyz").await.status != 503 {
+        assert!(
+            Instant::now() < deadline,
+            "/readyz still 200 with Redis stopped"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     let (mut c, greeting) = common::Raw::greeted(a.smtp).await;
     assert!(greeting.starts_with("421 4.3.2"), "{greeting}");
     drop(c.until_closed().await);
-    assert_eq!(common::http::get(a.http, "/readyz").await.status, 503);
     redis.restart();
     let back = rcpt(a.smtp, "u@example.test").await;
     assert!(back.starts_with("250"), "after the outage: {back}");

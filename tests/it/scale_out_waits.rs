@@ -77,6 +77,51 @@ async fn a_sender_finds_its_message_through_the_same_instance_at_once() {
     c.cmd("QUIT").await;
 }
 
+/// What one instance acknowledged, every other lists as soon as the
+/// client has the 250s, with no polling: a request reads the shared log up
+/// to where it ends, so a sender behind a balancer whose API request lands
+/// on another replica still finds all its mail. Messages from parallel
+/// sessions that stay open keep B's reader a little behind when the
+/// request comes.
+#[tokio::test]
+async fn every_instance_lists_a_message_as_soon_as_one_acknowledged_it() {
+    let Some(redis) = Redis::start() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let file = scenario(&dir, "version: 1\n");
+    let (a, b) = (instance(&redis, &file), instance(&redis, &file));
+    let mut sessions = Vec::new();
+    for _ in 0..8 {
+        let (mut c, _) = common::Raw::greeted(a.smtp).await;
+        c.cmd("EHLO client.test").await;
+        sessions.push(c);
+    }
+    let mut sent = 0;
+    for round in 1..=20 {
+        let mut senders = tokio::task::JoinSet::new();
+        for mut c in sessions.drain(..) {
+            senders.spawn(async move {
+                c.cmd("MAIL FROM:<app@example.test>").await;
+                c.cmd("RCPT TO:<user@example.test>").await;
+                c.cmd("DATA").await;
+                c.send(b"Subject: burst\r\n\r\nbody\r\n").await;
+                let reply = c.cmd(".").await;
+                (c, reply)
+            });
+        }
+        while let Some(done) = senders.join_next().await {
+            let (c, reply) = done.expect("a sender finishes");
+            assert!(reply.starts_with("250"), "{reply}");
+            sessions.push(c);
+            sent += 1;
+        }
+        let listed = common::http::get(b.http, "/api/v1/messages").await.json();
+        assert_eq!(
+            listed["total"], sent,
+            "B, right after A's 250s of round {round}"
+        );
+    }
+}
+
 /// A greylist and a rate limit on the same RCPT are checked in one round
 /// trip that stops at the first that fires, as the rules read: a
 /// greylisted try is not counted by the rate limit after it.

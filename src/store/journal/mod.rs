@@ -66,6 +66,11 @@ pub(crate) type Commit<'a> = std::pin::Pin<
     Box<dyn std::future::Future<Output = Result<Committed, JournalError>> + Send + 'a>,
 >;
 
+/// Where the shared log ends now, once asked.
+pub(crate) type LogEnd<'a> = std::pin::Pin<
+    Box<dyn std::future::Future<Output = Result<Option<Position>, JournalError>> + Send + 'a>,
+>;
+
 /// Where changes go; see the module doc.
 pub(crate) trait Journal: Send + Sync + std::fmt::Debug {
     /// A fresh id of `kind`, unique among every instance sharing the log.
@@ -84,4 +89,10 @@ pub(crate) trait Journal: Send + Sync + std::fmt::Debug {
     /// Starts applying other instances' changes to `store` (nothing to do
     /// in one process). Runs until `store` is dropped.
     fn follow(&self, _store: std::sync::Weak<super::Store>) {}
+
+    /// The position of the newest change in the log, whoever wrote it
+    /// (`None` in one process, where every change is applied at once).
+    fn end(&self) -> LogEnd<'_> {
+        Box::pin(std::future::ready(Ok(None)))
+    }
 }

@@ -29,7 +29,7 @@ use std::sync::{Arc, Mutex, Weak};
 
 use redis::Script;
 
-use super::{Change, Commit, Committed, IdKind, Journal, JournalError, Position};
+use super::{Change, Commit, Committed, IdKind, Journal, JournalError, LogEnd, Position};
 use crate::scenario::state::redis::Redis;
 use crate::store::{Filed, Store, codec};
 use ids::Ids;
@@ -83,6 +83,11 @@ if sized > 0 then \
 end \
 if freed > 0 then redis.call('INCRBY', KEYS[2], -freed) end \
 return dropped";
+
+/// KEYS[1] the stream. The newest entry's id ("0-0" when there is none),
+/// without its payload: a message can be megabytes.
+const END: &str = "local last = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)[1] \
+if last then return last[1] end return '0-0'";
 
 /// What an entry counts for besides its payload (its id and other fields),
 /// in the byte bound.
@@ -138,6 +143,7 @@ struct Writer {
     max_entries: usize,
     reset: Script,
     trim: Script,
+    end: Script,
     /// A trim is under way; appends past the bounds meanwhile leave it to
     /// that one, which goes on until the stream is within them.
     trimming: AtomicBool,
@@ -166,6 +172,7 @@ impl Shared {
                 max_entries: max_messages.saturating_mul(4).max(1024),
                 max_bytes,
                 reset: Script::new(RESET),
+                end: Script::new(END),
                 trim: Script::new(&TRIM.replace("ENTRY_OVERHEAD", &ENTRY_OVERHEAD.to_string())),
                 trimming: AtomicBool::new(false),
                 redis,
@@ -216,6 +223,20 @@ impl Journal for Shared {
             self.own.take(token);
             tracing::warn!(error = %e, "session start not shared");
         }
+    }
+
+    fn end(&self) -> LogEnd<'_> {
+        Box::pin(async move {
+            let id: String = self
+                .writer
+                .redis
+                .script_async(self.writer.end.key(&self.writer.stream))
+                .await
+                .map_err(|e| JournalError(e.0))?;
+            position(&id).map(Some).ok_or_else(|| {
+                JournalError(format!("Redis gave an entry id `{id}` this cannot read"))
+            })
+        })
     }
 
     fn follow(&self, store: Weak<Store>) {
