@@ -886,10 +886,28 @@ async fn the_shared_stream_keeps_within_the_memory_bound() {
         "trimmed too far: {held} bytes left"
     );
     assert!(entries >= 12, "{entries} entries left");
-    let sizes = |redis| async move {
-        resp_number(&redis_cmd(redis, &["LLEN", "{it:store}:sizes"]).await).unwrap_or(0)
+    // Both lengths at one moment: sessions still ending append meanwhile.
+    let lengths = |redis| async move {
+        let reply = redis_cmd(
+            redis,
+            &[
+                "EVAL",
+                "return {redis.call('XLEN', KEYS[1]), redis.call('LLEN', KEYS[2])}",
+                "2",
+                "{it:store}:log",
+                "{it:store}:sizes",
+            ],
+        )
+        .await;
+        let n: Vec<u64> = reply
+            .lines()
+            .filter_map(|l| l.strip_prefix(':')?.parse().ok())
+            .collect();
+        assert_eq!(n.len(), 2, "{reply}");
+        (n[0], n[1])
     };
-    assert_eq!(sizes(&redis).await, entries, "one size per entry");
+    let (entries, sizes) = lengths(&redis).await;
+    assert_eq!(sizes, entries, "one size per entry");
     let last = messages_listed(a.http, 1).await;
     assert!(!last.is_empty(), "the newest message is still held");
 
@@ -912,10 +930,10 @@ async fn the_shared_stream_keeps_within_the_memory_bound() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     assert!(held <= BOUND, "{held} bytes held after the sizes went");
-    let entries = resp_number(&redis_cmd(&redis, &["XLEN", "{it:store}:log"]).await).unwrap_or(0);
     // Every entry older than the sizes' loss is gone by now, and each
     // remaining one has its own size again.
-    assert_eq!(sizes(&redis).await, entries, "one size per entry again");
+    let (entries, sizes) = lengths(&redis).await;
+    assert_eq!(sizes, entries, "one size per entry again");
 }
 
 /// An integer reply (`:12`) or a bulk string holding one (`$2`, `12`).
