@@ -295,6 +295,15 @@ impl Store {
 
     async fn read_back(&self, position: Position) {
         self.wrote(position);
+        self.applied_to(position).await;
+    }
+
+    /// Waits (at most [`Store::READ_BACK`]) until the log is applied here
+    /// up to `position`.
+    async fn applied_to(&self, position: Position) {
+        if *self.applied.borrow() >= position {
+            return;
+        }
         let mut applied = self.applied.subscribe();
         let _ = tokio::time::timeout(
             Self::READ_BACK,
@@ -326,16 +335,7 @@ impl Store {
                 written
             }
         };
-        let target = written.max(end);
-        if *self.applied.borrow() >= target {
-            return;
-        }
-        let mut applied = self.applied.subscribe();
-        let _ = tokio::time::timeout(
-            Self::READ_BACK,
-            applied.wait_for(|applied| *applied >= target),
-        )
-        .await;
+        self.applied_to(written.max(end)).await;
     }
 
     /// Applies one committed change: what every instance does, in log
